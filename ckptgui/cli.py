@@ -1,0 +1,59 @@
+"""Command-line front: no arguments (or a model_dir path) opens the window; subcommands run headless.
+
+Each subcommand lives in its own module under ``ckptgui.commands`` and
+registers itself with ``register(subparsers)``. Command modules import
+TensorFlow only inside their handlers, so ``ckptgui --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ckptgui import __version__
+
+COMMAND_MODULES = (
+    "ckptgui.commands.gui",
+    "ckptgui.commands.train",
+    "ckptgui.commands.inspect",
+    "ckptgui.commands.scalars",
+)
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line on stderr, exit status 2."""
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+    """The parser and the names of the subcommands it knows."""
+    parser = argparse.ArgumentParser(
+        prog="ckptgui",
+        description="A desktop checkpoint manager for TensorFlow training. "
+        "Without a subcommand, opens the window (on PATH, a model_dir, if given; see 'ckptgui gui --help').",
+    )
+    parser.add_argument("--version", action="version", version=f"ckptgui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser, set(subparsers.choices)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser()
+    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["gui", *argv]  # the window is the default command
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except UsageError as exc:
+        print(f"ckptgui {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"ckptgui {args.command}: interrupted", file=sys.stderr)
+        return 130

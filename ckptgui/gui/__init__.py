@@ -1,0 +1,1 @@
+"""The Qt layer: widgets that receive core objects and subscribe to them."""
