@@ -35,7 +35,7 @@ def parse_int_list(field_name: str, value: Any) -> list[int]:
     """Accept ``"10,10"``, ``"10 10"`` or ``[10, 10]``; refuse anything else."""
     problem = f"{_describe(value)} is not a list of positive integers (e.g. 10,10)"
     if isinstance(value, str):
-        parts = [p for p in value.replace(",", " ").split()]
+        parts = value.replace(",", " ").split()
         if not parts:
             raise ConfigError(field_name, problem)
         try:
@@ -85,7 +85,7 @@ class _JsonMixin:
         return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]):  # noqa: ANN206 - returns cls
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
         if not isinstance(data, Mapping):
             raise ConfigError(cls.__name__, f"{_describe(data)} is not a JSON object")
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]

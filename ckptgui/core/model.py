@@ -12,6 +12,7 @@ stores next to their variable as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import tensorflow as tf
 
@@ -113,7 +114,12 @@ class Optimizer(tf.Module):
     training loop never creates variables and a restore finds them in place.
     """
 
-    SLOTS = {"Adagrad": ("accumulator",), "SGD": (), "Adam": ("m", "v"), "RMSprop": ("rms",)}
+    SLOTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "Adagrad": ("accumulator",),
+        "SGD": (),
+        "Adam": ("m", "v"),
+        "RMSprop": ("rms",),
+    }
     ADAGRAD_INITIAL_ACCUMULATOR = 0.1
     EPSILON = 1e-7
 
@@ -137,7 +143,7 @@ class Optimizer(tf.Module):
     def get_slot(self, variable: tf.Variable, slot_name: str) -> tf.Variable | None:
         return self._slot_table.by_variable.get(id(variable), {}).get(slot_name)
 
-    def _create_or_restore_slot_variable(self, slot_variable_position, slot_name, variable):  # noqa: ANN001, ANN202
+    def _create_or_restore_slot_variable(self, slot_variable_position: object, slot_name: str, variable: tf.Variable):
         """Restore hook: the slot already exists, so hand it over to be filled."""
         return self.get_slot(variable, slot_name)
 

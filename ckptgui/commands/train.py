@@ -1,0 +1,148 @@
+"""``ckptgui train``: train headless into a model_dir with Estimator's checkpoint schedule."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from ckptgui.cli import UsageError
+from ckptgui.core.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+
+EXIT_FAILED = 1
+EXIT_INCOMPATIBLE = 3
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """The network flags, shared by ``train`` and ``check``."""
+    group = parser.add_argument_group("network (DNNClassifier)")
+    group.add_argument("--hidden-units", default="10,10", help="comma-separated layer widths (default 10,10)")
+    group.add_argument("--n-classes", type=int, help="number of classes (default: from the data)")
+    group.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, elu or linear (default relu)")
+    group.add_argument("--dropout", type=float, help="dropout rate in [0, 1) on hidden layers (default none)")
+    group.add_argument("--optimizer", default="Adagrad", help="Adagrad, SGD, Adam or RMSprop (default Adagrad)")
+    group.add_argument("--learning-rate", type=float, default=0.05, help="(default 0.05)")
+    group.add_argument("--batch-size", type=int, default=100, help="(default 100)")
+    group.add_argument("--steps", type=int, default=1000, help="steps to train in this call (default 1000)")
+    group.add_argument("--data", default="iris", help="'iris' (bundled) or a CSV file (default iris)")
+    group.add_argument("--label-column", help="label column of a CSV with a header (default: the last column)")
+
+
+def network_from_args(args: argparse.Namespace) -> NetworkConfig:
+    return NetworkConfig(
+        hidden_units=parse_int_list("hidden_units", args.hidden_units),
+        n_classes=args.n_classes,
+        activation=args.activation,
+        dropout=args.dropout,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        steps=args.steps,
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a DNN classifier headless, checkpointing as Estimator did",
+        description="Train into MODEL_DIR (a fresh temporary one if omitted). A later call on the same "
+        "model_dir resumes from its latest checkpoint and continues the global step.",
+    )
+    parser.add_argument("--model-dir", help="where checkpoints go (default: a fresh temporary directory)")
+    add_network_arguments(parser)
+    schedule = parser.add_argument_group("checkpoint schedule (RunConfig)")
+    when = schedule.add_mutually_exclusive_group()
+    when.add_argument("--save-checkpoints-steps", type=int, help="checkpoint every N steps")
+    when.add_argument("--save-checkpoints-secs", type=float, help="checkpoint every S seconds (default 600)")
+    schedule.add_argument("--keep-checkpoint-max", type=int, default=5, help="0 keeps all (default 5)")
+    schedule.add_argument("--keep-checkpoint-every-n-hours", type=float, default=10000, help="(default 10000)")
+    schedule.add_argument("--save-summary-steps", type=int, default=100, help="(default 100)")
+    parser.add_argument("--seed", type=int, help="random seed for initial weights and batch order")
+    parser.add_argument("--warm-start-from", help="checkpoint prefix whose variables that fit are loaded first")
+    parser.add_argument("--quiet", action="store_true", help="print only the model_dir and the outcome")
+    parser.set_defaults(func=_run)
+
+
+def _spec_from_args(args: argparse.Namespace) -> RunSpec:
+    try:
+        return RunSpec(
+            network=network_from_args(args),
+            schedule=ScheduleConfig(
+                save_checkpoints_secs=args.save_checkpoints_secs,
+                save_checkpoints_steps=args.save_checkpoints_steps,
+                keep_checkpoint_max=args.keep_checkpoint_max,
+                keep_checkpoint_every_n_hours=args.keep_checkpoint_every_n_hours,
+                save_summary_steps=args.save_summary_steps,
+            ),
+            data=DataConfig(source=args.data, label_column=args.label_column),
+            model_dir=args.model_dir,
+            seed=args.seed,
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = _spec_from_args(args)
+    from ckptgui.core.data import DataError
+    from ckptgui.core.training import (
+        CheckpointDeleted,
+        CheckpointSaved,
+        Evaluated,
+        Failed,
+        Finished,
+        IncompatibleCheckpointError,
+        Progress,
+        Started,
+        Trainer,
+    )
+
+    try:
+        trainer = Trainer(spec, warm_start_from=args.warm_start_from)
+    except (ConfigError, DataError) as exc:
+        raise UsageError(str(exc)) from None
+    except IncompatibleCheckpointError as exc:
+        print(f"ckptgui train: {exc}", file=sys.stderr)
+        for remedy in exc.report.remedies:
+            print(f"  - {remedy}", file=sys.stderr)
+        return EXIT_INCOMPATIBLE
+
+    def stop_on_interrupt(signum: int, frame: object) -> None:
+        print("\nstopping: writing a final checkpoint (press Ctrl-C again to abort)", file=sys.stderr)
+        trainer.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, stop_on_interrupt)
+    last_print = 0.0
+    try:
+        for event in trainer.events():
+            if isinstance(event, Started):
+                resumed = f", resuming from {event.resumed_from}" if event.resumed_from else ""
+                print(f"model_dir: {event.model_dir}")
+                print(f"training steps {event.start_step} -> {event.target_step}{resumed}")
+                for note in event.notes:
+                    print(f"note: {note}")
+            elif isinstance(event, Progress) and not args.quiet:
+                now = time.monotonic()
+                if now - last_print >= 1.0 or event.step == event.target_step:
+                    last_print = now
+                    print(
+                        f"step {event.step}/{event.target_step}  loss {event.loss:.4f}  "
+                        f"accuracy {event.accuracy:.3f}  {event.steps_per_sec:,.0f} steps/s"
+                    )
+            elif isinstance(event, CheckpointSaved) and not args.quiet:
+                print(f"saved {event.prefix}")
+            elif isinstance(event, CheckpointDeleted) and not args.quiet:
+                print(f"deleted {event.prefix} (keep_checkpoint_max)")
+            elif isinstance(event, Evaluated) and not args.quiet and event.metrics:
+                print("eval " + "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items()))
+            elif isinstance(event, Failed):
+                print(f"ckptgui train: {event.message}", file=sys.stderr)
+                return EXIT_FAILED
+            elif isinstance(event, Finished):
+                how = "stopped" if event.stopped else "finished"
+                print(f"{how} at step {event.step}; model_dir: {trainer.model_dir}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 0

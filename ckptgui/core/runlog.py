@@ -1,0 +1,115 @@
+"""What ckptgui records inside a model_dir, beside the checkpoints.
+
+``ckptgui_run.json`` — the guide's advice to keep a copy of whatever created a
+model_dir, done automatically: the network, schedule and data behind the
+checkpoints, versions, one history entry per train call, and which checkpoint
+steps our own runs wrote (retention only ever deletes those).
+
+``ckptgui_written.txt`` — the checkpoint steps our runs wrote, one per line,
+appended as each is saved (an append costs microseconds; rewriting the run
+log at every save cost more than the training steps between saves).
+Retention only ever deletes checkpoints listed here.
+
+``ckptgui_pins.json`` — steps the user pinned; retention never deletes them.
+Kept in a separate file so the window can pin while a trainer is writing the
+run log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ckptgui.core.statefile import write_atomic
+
+RUN_FILENAME = "ckptgui_run.json"
+PINS_FILENAME = "ckptgui_pins.json"
+LEDGER_FILENAME = "ckptgui_written.txt"
+
+
+class RunLogError(ValueError):
+    """A ckptgui file in the model_dir that cannot be read."""
+
+
+@dataclass
+class RunLog:
+    spec: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    preserved: list[int] = field(default_factory=list)  # kept for keep_checkpoint_every_n_hours
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": "ckptgui-run/1",
+                "spec": self.spec,
+                "data": self.data,
+                "history": self.history,
+                "preserved": sorted(set(self.preserved)),
+            },
+            indent=2,
+        )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunLogError(f"{path}: cannot be read ({exc})") from None
+
+
+def read_run_log(model_dir: str | os.PathLike) -> RunLog | None:
+    data = _read_json(Path(model_dir) / RUN_FILENAME)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise RunLogError(f"{Path(model_dir) / RUN_FILENAME}: expected a JSON object")
+    return RunLog(
+        spec=data.get("spec") or {},
+        data=data.get("data") or {},
+        history=list(data.get("history") or []),
+        preserved=[int(s) for s in data.get("preserved") or []],
+    )
+
+
+def write_run_log(model_dir: str | os.PathLike, log: RunLog) -> None:
+    write_atomic(Path(model_dir) / RUN_FILENAME, log.to_json())
+
+
+def read_pins(model_dir: str | os.PathLike) -> set[int]:
+    data = _read_json(Path(model_dir) / PINS_FILENAME)
+    if data is None:
+        return set()
+    if not isinstance(data, dict) or not isinstance(data.get("pinned"), list):
+        raise RunLogError(f'{Path(model_dir) / PINS_FILENAME}: expected {{"pinned": [steps]}}')
+    return {int(step) for step in data["pinned"]}
+
+
+def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> set[int]:
+    """Pin or unpin one step; returns the pins now stored."""
+    pins = read_pins(model_dir)
+    if pinned:
+        pins.add(step)
+    else:
+        pins.discard(step)
+    write_atomic(Path(model_dir) / PINS_FILENAME, json.dumps({"pinned": sorted(pins)}, indent=2))
+    return pins
+
+
+def read_written(model_dir: str | os.PathLike) -> set[int]:
+    """Steps of the checkpoints ckptgui wrote into this directory (a torn last line is ignored)."""
+    try:
+        text = (Path(model_dir) / LEDGER_FILENAME).read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return set()
+    return {int(line) for line in text.splitlines() if line.strip().isdigit()}
+
+
+def record_written(model_dir: str | os.PathLike, step: int) -> None:
+    with open(Path(model_dir) / LEDGER_FILENAME, "a", encoding="ascii") as ledger:
+        ledger.write(f"{step}\n")
