@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from ckptgui.core.config import ConfigError, NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.core.retention import why_kept
 from ckptgui.core.runlog import read_run_log, read_written, set_pinned
 from ckptgui.core.training import (
     CheckpointDeleted,
@@ -95,7 +96,9 @@ def test_the_run_spec_file_records_what_made_each_checkpoint(tmp_path):
     assert log.history[0]["network"]["hidden_units"] == [10, 10]
     assert log.history[0]["versions"]["tensorflow"] == tf.__version__
     assert log.data["sha256"] and log.data["feature_names"][0] == "SepalLength"
-    assert read_written(tmp_path) == {0, 100, 200}
+    steps, metrics = read_written(tmp_path)
+    assert steps == {0, 100, 200}
+    assert set(metrics[200]) == {"accuracy", "loss"}
     assert json.loads((tmp_path / "ckptgui_run.json").read_text())["format"] == "ckptgui-run/1"
 
 
@@ -217,3 +220,34 @@ def test_a_failed_save_is_reported_and_earlier_checkpoints_stay(tmp_path):
     assert failures and "model.ckpt-200" in failures[0].message
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-100")
     assert checkpoint_steps_on_disk(tmp_path)[:2] == [0, 100]
+
+
+def test_keep_best_also_keeps_the_most_accurate_checkpoints(tmp_path):
+    spec = spec_for(tmp_path, 600, keep_checkpoint_max=1, keep_best_max=2, best_metric="loss")
+    events = []
+    Trainer(spec).run(events.append)
+    losses = {e.step: e.metrics["loss"] for e in events if isinstance(e, Evaluated)}
+    best_two = sorted(sorted(losses, key=losses.get)[:2])
+    assert checkpoint_steps_on_disk(tmp_path) == sorted({*best_two, 600})
+    reasons = why_kept(tmp_path)
+    assert reasons[600][0] == "latest 1"
+    for step in best_two:
+        assert "best 2 by loss" in reasons[step]
+
+
+def test_retention_never_deletes_checkpoints_it_did_not_write(tmp_path):
+    foreign = tmp_path / "model.ckpt-5"
+    classifier_dir = tmp_path / "other"
+    Trainer(spec_for(classifier_dir, 5)).run()
+    for path in classifier_dir.glob("model.ckpt-5.*"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "checkpoint").write_text(
+        f'model_checkpoint_path: "{foreign.name}"\nall_model_checkpoint_paths: "{foreign.name}"\n'
+    )
+    (tmp_path / "weights.01.weights.h5").write_bytes(b"keras file, not ours")
+    (tmp_path / "notes.txt").write_text("unrelated")
+    Trainer(spec_for(tmp_path, 300, keep_checkpoint_max=1)).run()
+    assert checkpoint_steps_on_disk(tmp_path) == [5, 305]
+    assert (tmp_path / "weights.01.weights.h5").read_bytes() == b"keras file, not ours"
+    assert (tmp_path / "notes.txt").read_text() == "unrelated"
+    assert why_kept(tmp_path)[5] == ["not written by ckptgui"]

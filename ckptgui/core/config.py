@@ -15,6 +15,7 @@ from typing import Any
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "linear")
 OPTIMIZERS = ("Adagrad", "SGD", "Adam", "RMSprop")
+BEST_METRICS = ("accuracy", "loss")  # accuracy: higher is better; loss: lower is better
 DEFAULT_LEARNING_RATE = 0.05  # DNNClassifier's Adagrad default
 
 
@@ -145,6 +146,8 @@ class ScheduleConfig(_JsonMixin):
     keep_checkpoint_max: int | None = 5  # 0 or None: keep all
     keep_checkpoint_every_n_hours: float = 10000
     save_summary_steps: int = 100
+    keep_best_max: int = 0  # also keep the K best checkpoints by best_metric on the test split
+    best_metric: str = "accuracy"
 
     def __post_init__(self) -> None:
         if self.save_checkpoints_secs is not None and self.save_checkpoints_steps is not None:
@@ -159,6 +162,8 @@ class ScheduleConfig(_JsonMixin):
         _check_int("keep_checkpoint_max", self.keep_checkpoint_max, 0, allow_none=True)
         _check_number("keep_checkpoint_every_n_hours", self.keep_checkpoint_every_n_hours, minimum=0, inclusive=False)
         _check_int("save_summary_steps", self.save_summary_steps, 1)
+        _check_int("keep_best_max", self.keep_best_max, 0)
+        _check_choice("best_metric", self.best_metric, BEST_METRICS)
 
     @property
     def keeps_all(self) -> bool:

@@ -5,7 +5,8 @@ model_dir, done automatically: the network, schedule and data behind the
 checkpoints, versions, one history entry per train call, and which checkpoint
 steps our own runs wrote (retention only ever deletes those).
 
-``ckptgui_written.txt`` — the checkpoint steps our runs wrote, one per line,
+``ckptgui_written.txt`` — the checkpoint steps our runs wrote, one per line
+with the evaluation metrics at that step (for keep-best retention),
 appended as each is saved (an append costs microseconds; rewriting the run
 log at every save cost more than the training steps between saves).
 Retention only ever deletes checkpoints listed here.
@@ -101,15 +102,29 @@ def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> 
     return pins
 
 
-def read_written(model_dir: str | os.PathLike) -> set[int]:
-    """Steps of the checkpoints ckptgui wrote into this directory (a torn last line is ignored)."""
+def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict[str, float]]]:
+    """Steps of the checkpoints ckptgui wrote here, and their evaluation metrics (a torn last line is ignored)."""
     try:
         text = (Path(model_dir) / LEDGER_FILENAME).read_text(encoding="ascii", errors="replace")
     except FileNotFoundError:
-        return set()
-    return {int(line) for line in text.splitlines() if line.strip().isdigit()}
+        return set(), {}
+    steps: set[int] = set()
+    metrics: dict[int, dict[str, float]] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or not fields[0].isdigit():
+            continue
+        try:
+            values = {key: float(value) for key, value in (f.split("=", 1) for f in fields[1:])}
+        except ValueError:
+            continue
+        steps.add(int(fields[0]))
+        metrics[int(fields[0])] = values
+    return steps, metrics
 
 
-def record_written(model_dir: str | os.PathLike, step: int) -> None:
+def record_written(model_dir: str | os.PathLike, step: int, metrics: dict[str, float] | None = None) -> None:
+    """Append one line ``<step> accuracy=… loss=…``: cheap enough to do at every save."""
+    values = " ".join(f"{key}={value!r}" for key, value in (metrics or {}).items())
     with open(Path(model_dir) / LEDGER_FILENAME, "a", encoding="ascii") as ledger:
-        ledger.write(f"{step}\n")
+        ledger.write(f"{step} {values}".rstrip() + "\n")

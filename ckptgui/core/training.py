@@ -38,13 +38,12 @@ from ckptgui.core.checkpoints import list_variables
 from ckptgui.core.config import ConfigError, RunSpec
 from ckptgui.core.data import Dataset, load_dataset
 from ckptgui.core.model import Classifier
-from ckptgui.core.runlog import RunLog, read_pins, read_run_log, read_written, record_written, write_run_log
-from ckptgui.core.statefile import CheckpointState, StateFileError, read_state, write_state
+from ckptgui.core.retention import Retention, checkpoint_prefix, read_state_or_none, resolve
+from ckptgui.core.runlog import RunLog, read_run_log, write_run_log
 
 if TYPE_CHECKING:
     from ckptgui.core import inference
 
-CHECKPOINT_BASENAME = "model.ckpt"
 MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
 EVAL_DIRNAME = "eval"
 
@@ -148,36 +147,15 @@ def prepare_model_dir(model_dir: str | None) -> Path:
     return path
 
 
-def checkpoint_prefix(model_dir: Path, step: int) -> Path:
-    return model_dir / f"{CHECKPOINT_BASENAME}-{step}"
-
-
-def step_of(prefix: str) -> int | None:
-    tail = Path(prefix).name.rsplit("-", 1)
-    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
-
-
-def _state_or_none(model_dir: Path) -> CheckpointState | None:
-    try:
-        return read_state(model_dir)
-    except StateFileError:
-        return None
-
-
-def _resolve(model_dir: Path, path: str) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else model_dir / candidate
-
-
 def resume_candidates(model_dir: Path) -> list[Path]:
     """Listed checkpoints newest first, the state file's latest first of all; those without an index skipped."""
-    state = _state_or_none(model_dir)
+    state = read_state_or_none(model_dir)
     if state is None:
         return []
     ordered = [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
     seen: list[Path] = []
     for path in ordered:
-        prefix = _resolve(model_dir, path)
+        prefix = resolve(model_dir, path)
         if prefix not in seen and Path(f"{prefix}.index").exists():
             seen.append(prefix)
     return seen
@@ -341,7 +319,7 @@ class Trainer:
         start_step = int(classifier.global_step.numpy())
         target = start_step + spec.network.steps
         log = self._open_run_log(start_step, resumed)
-        manager = _Retention(self.model_dir, schedule_config, log)
+        manager = Retention(self.model_dir, schedule_config, log)
         yield Started(str(self.model_dir), start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
         loop = _CompiledLoop(classifier, self.dataset, spec.network.batch_size, spec.seed)
@@ -401,15 +379,15 @@ class Trainer:
         yield Finished(step, stopped)
 
     def _save(self, classifier, manager, schedule, summaries, loop, step, metrics=None) -> Iterator[TrainEvent]:
+        if metrics is None:
+            metrics = loop.evaluate()
         prefix = checkpoint_prefix(self.model_dir, step)
         loop.save(prefix)
         schedule.last_save_step, schedule.last_save_time = step, time.monotonic()
-        deleted = manager.record(step, prefix)
+        deleted = manager.record(step, prefix, metrics)
         yield CheckpointSaved(step, str(prefix))
         for gone_step, gone_prefix in deleted:
             yield CheckpointDeleted(gone_step, str(gone_prefix))
-        if metrics is None:
-            metrics = loop.evaluate()
         summaries.evaluation(step, metrics)
         yield Evaluated(step, metrics)
 
@@ -609,81 +587,3 @@ class _Summaries:
     def close(self) -> None:
         self.train_writer.close()
         self.eval_writer.close()
-
-
-class _Retention:
-    """``keep_checkpoint_max`` and ``keep_checkpoint_every_n_hours`` over the checkpoints our runs wrote."""
-
-    def __init__(self, model_dir: Path, schedule, log: RunLog) -> None:
-        self.model_dir = model_dir
-        self.keep_max = schedule.keep_checkpoint_max
-        self.keep_every_secs = schedule.keep_checkpoint_every_n_hours * 3600
-        self.log = log
-        state = _state_or_none(model_dir) or CheckpointState()
-        self.paths = list(state.all_model_checkpoint_paths)
-        self.timestamps = list(state.all_model_checkpoint_timestamps)
-        if len(self.timestamps) != len(self.paths):
-            self.timestamps = [_mtime(_resolve(model_dir, p)) for p in self.paths]
-        self.last_preserved = state.last_preserved_timestamp or time.time()
-        self.ours = read_written(model_dir)
-
-    def has_checkpoint(self, step: int) -> bool:
-        prefix = checkpoint_prefix(self.model_dir, step)
-        return Path(f"{prefix}.index").exists() and any(_resolve(self.model_dir, p) == prefix for p in self.paths)
-
-    def record(self, step: int, prefix: Path) -> list[tuple[int, Path]]:
-        """Add a new checkpoint to the state file, sweep what retention allows; returns what was deleted."""
-        relative = prefix.name
-        if relative in self.paths:
-            index = self.paths.index(relative)
-            del self.paths[index], self.timestamps[index]
-        self.paths.append(relative)
-        self.timestamps.append(time.time())
-        record_written(self.model_dir, step)
-        self.ours.add(step)
-        swept = self._sweep()
-        write_state(
-            self.model_dir,
-            CheckpointState(relative, list(self.paths), list(self.timestamps), self.last_preserved),
-        )
-        for _, gone in swept:
-            _delete_checkpoint_files(gone)
-        return swept
-
-    def _sweep(self) -> list[tuple[int, Path]]:
-        if not self.keep_max:
-            return []
-        pinned = read_pins(self.model_dir)
-        managed = [
-            i
-            for i, path in enumerate(self.paths)
-            if (step := step_of(path)) is not None and step in self.ours and step not in pinned
-        ]
-        dropped: set[int] = set()
-        swept: list[tuple[int, Path]] = []
-        for index in managed[: max(len(managed) - self.keep_max, 0)]:
-            step = step_of(self.paths[index])
-            assert step is not None
-            dropped.add(index)
-            if self.timestamps[index] - self.last_preserved >= self.keep_every_secs:
-                self.last_preserved = self.timestamps[index]  # kept for good, no longer managed
-                self.log.preserved.append(step)
-                write_run_log(self.model_dir, self.log)
-            else:
-                swept.append((step, _resolve(self.model_dir, self.paths[index])))
-        self.paths = [p for i, p in enumerate(self.paths) if i not in dropped]
-        self.timestamps = [t for i, t in enumerate(self.timestamps) if i not in dropped]
-        return swept
-
-
-def _mtime(prefix: Path) -> float:
-    try:
-        return Path(f"{prefix}.index").stat().st_mtime
-    except OSError:
-        return time.time()
-
-
-def _delete_checkpoint_files(prefix: Path) -> None:
-    for path in prefix.parent.glob(f"{prefix.name}.*"):
-        if path.name == f"{prefix.name}.index" or path.name.startswith(f"{prefix.name}.data-"):
-            path.unlink(missing_ok=True)
