@@ -17,6 +17,7 @@ from ckptgui import __version__
 COMMAND_MODULES = (
     "ckptgui.commands.gui",
     "ckptgui.commands.train",
+    "ckptgui.commands.manage",
     "ckptgui.commands.inspect",
     "ckptgui.commands.scalars",
 )

@@ -58,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schedule.add_argument("--keep-checkpoint-max", type=int, default=5, help="0 keeps all (default 5)")
     schedule.add_argument("--keep-checkpoint-every-n-hours", type=float, default=10000, help="(default 10000)")
     schedule.add_argument("--save-summary-steps", type=int, default=100, help="(default 100)")
+    schedule.add_argument(
+        "--keep-best-max", type=int, default=0, help="also keep the K best checkpoints by --best-metric (default 0)"
+    )
+    schedule.add_argument(
+        "--best-metric", default="accuracy", help="accuracy (higher wins) or loss (lower wins), on the test split"
+    )
     parser.add_argument("--seed", type=int, help="random seed for initial weights and batch order")
     parser.add_argument("--warm-start-from", help="checkpoint prefix whose variables that fit are loaded first")
     parser.add_argument("--quiet", action="store_true", help="print only the model_dir and the outcome")
@@ -74,6 +80,8 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
                 keep_checkpoint_max=args.keep_checkpoint_max,
                 keep_checkpoint_every_n_hours=args.keep_checkpoint_every_n_hours,
                 save_summary_steps=args.save_summary_steps,
+                keep_best_max=args.keep_best_max,
+                best_metric=args.best_metric,
             ),
             data=DataConfig(source=args.data, label_column=args.label_column),
             model_dir=args.model_dir,
