@@ -229,3 +229,49 @@ def test_a_read_only_model_dir_is_refused_with_a_clear_message(tmp_path):
         assert evaluate(str(disk / "run")).step == 10  # still readable and restorable
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def damage(model_dir: Path, kind: str) -> None:
+    """Damage checkpoint 200 (the latest) or the state file, as a crash or a bad disk would."""
+    index = model_dir / "model.ckpt-200.index"
+    data = model_dir / "model.ckpt-200.data-00000-of-00001"
+    if kind == "empty index":
+        index.write_bytes(b"")
+    elif kind == "half index":
+        index.write_bytes(index.read_bytes()[: index.stat().st_size // 2])
+    elif kind == "truncated data":
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    elif kind == "flipped byte in data":
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 3] ^= 0xFF
+        data.write_bytes(bytes(raw))
+    elif kind == "missing shard":
+        data.unlink()
+    elif kind == "empty state file":
+        (model_dir / "checkpoint").write_text("")
+    elif kind == "garbled state file":
+        (model_dir / "checkpoint").write_bytes(b"model_checkpoint_path: \x00\xff garbage {{")
+
+
+@pytest.mark.parametrize(
+    ("kind", "resumes_from"),
+    [
+        ("empty index", 100),
+        ("half index", 100),
+        ("truncated data", 100),
+        ("flipped byte in data", 100),
+        ("missing shard", 100),
+        ("empty state file", 200),
+        ("garbled state file", 200),
+    ],
+)
+def test_resume_falls_back_to_the_newest_healthy_checkpoint_and_says_so(tmp_path, kind, resumes_from):
+    Trainer(spec_for(tmp_path, 200, save_checkpoints_steps=100, keep_checkpoint_max=0)).run()
+    damage(tmp_path, kind)
+    events = list(Trainer(spec_for(tmp_path, 50, save_checkpoints_steps=100, keep_checkpoint_max=0)).events())
+    started = events[0]
+    assert isinstance(started, Started), events
+    assert started.start_step == resumes_from
+    assert started.notes, "the fallback must be explained"
+    assert isinstance(events[-1], Finished) and events[-1].step == resumes_from + 50
+    assert (tmp_path / "model.ckpt-0.index").exists() and (tmp_path / "model.ckpt-100.index").exists()

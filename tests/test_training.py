@@ -69,6 +69,10 @@ def test_a_fresh_run_writes_the_guides_files(tmp_path):
     events = []
     Trainer(spec_for(tmp_path, 200, keep_checkpoint_max=0)).run(events.append)
     assert checkpoint_steps_on_disk(tmp_path) == [0, 100, 200]
+    assert sorted(p.name for p in tmp_path.glob("model.ckpt-200.*")) == [
+        "model.ckpt-200.data-00000-of-00001",
+        "model.ckpt-200.index",
+    ]
     assert (tmp_path / "graph.pbtxt").stat().st_size > 0
     assert list(tmp_path.glob("events.out.tfevents.*")) and list((tmp_path / "eval").glob("events.out.tfevents.*"))
     keys = dict(tf.train.list_variables(str(tmp_path / "model.ckpt-200")))

@@ -46,6 +46,12 @@ def read_state_or_none(model_dir: Path) -> CheckpointState | None:
         return None
 
 
+def checkpoints_on_disk(model_dir: Path) -> list[Path]:
+    """Prefixes of ``<name>-<step>.index`` files in ``model_dir``, by step (oldest first)."""
+    found = [(step_of(p.name[: -len(".index")]), p.with_suffix("")) for p in model_dir.glob("*-*.index")]
+    return [prefix for step, prefix in sorted((s, p) for s, p in found if s is not None)]
+
+
 def resolve(model_dir: Path, path: str) -> Path:
     candidate = Path(path)
     return candidate if candidate.is_absolute() else model_dir / candidate
@@ -84,7 +90,10 @@ class Retention:
         self.model_dir = model_dir
         self.policy = Policy.from_schedule(schedule)
         self.log = log
-        state = read_state_or_none(model_dir) or CheckpointState()
+        try:
+            state = read_state(model_dir) or CheckpointState()
+        except StateFileError:  # damaged: start again from what is on disk, deleting nothing
+            state = CheckpointState(all_model_checkpoint_paths=[p.name for p in checkpoints_on_disk(model_dir)])
         self.paths = list(state.all_model_checkpoint_paths)
         self.timestamps = list(state.all_model_checkpoint_timestamps)
         if len(self.timestamps) != len(self.paths):

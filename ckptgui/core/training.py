@@ -38,8 +38,9 @@ from ckptgui.core.checkpoints import list_variables
 from ckptgui.core.config import ConfigError, RunSpec
 from ckptgui.core.data import Dataset, load_dataset
 from ckptgui.core.model import Classifier
-from ckptgui.core.retention import Retention, checkpoint_prefix, read_state_or_none, resolve
+from ckptgui.core.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.core.runlog import RunLog, read_run_log, write_run_log
+from ckptgui.core.statefile import StateFileError, read_state
 
 if TYPE_CHECKING:
     from ckptgui.core import inference
@@ -147,18 +148,28 @@ def prepare_model_dir(model_dir: str | None) -> Path:
     return path
 
 
-def resume_candidates(model_dir: Path) -> list[Path]:
-    """Listed checkpoints newest first, the state file's latest first of all; those without an index skipped."""
-    state = read_state_or_none(model_dir)
+def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
+    """Checkpoints to resume from, best first, and a note when the state file could not be used.
+
+    The state file's latest comes first, then the others it lists, newest first
+    (as Estimator, unlisted checkpoints are not resumed). When the state file is
+    damaged, the checkpoints on disk are taken by step instead, and the note says so.
+    """
+    try:
+        state = read_state(model_dir)
+    except StateFileError as exc:
+        on_disk = checkpoints_on_disk(model_dir)
+        note = f"the `checkpoint` state file is damaged ({exc}); resuming from the newest checkpoint on disk"
+        return list(reversed(on_disk)), note if on_disk else None
     if state is None:
-        return []
+        return [], None
     ordered = [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
     seen: list[Path] = []
     for path in ordered:
         prefix = resolve(model_dir, path)
         if prefix not in seen and Path(f"{prefix}.index").exists():
             seen.append(prefix)
-    return seen
+    return seen, None
 
 
 def _network_shapes(spec: RunSpec, dataset: Dataset) -> tuple[int, int]:
@@ -169,7 +180,7 @@ def preflight(spec: RunSpec) -> compat.CompatReport | None:
     """The compatibility report for resuming ``spec.model_dir``; None when there is nothing to resume."""
     if spec.model_dir is None or not Path(spec.model_dir).is_dir():
         return None
-    candidates = resume_candidates(Path(spec.model_dir))
+    candidates, _ = resume_candidates(Path(spec.model_dir))
     if not candidates:
         return None
     dataset = load_dataset(spec.data, spec.network.n_classes)
@@ -280,7 +291,10 @@ class Trainer:
     # Internals.
     def _pick_resume_checkpoint(self) -> Path | None:
         """The newest listed checkpoint that fits and is readable; refuses incompatible ones before any write."""
-        for prefix in resume_candidates(self.model_dir):
+        candidates, note = resume_candidates(self.model_dir)
+        if note:
+            self._notes.append(note)
+        for prefix in candidates:
             try:
                 report = compat.check(self.spec.network, self.n_features, self.n_classes, str(prefix))
             except Exception as exc:  # noqa: BLE001 - any damage means: try the previous checkpoint
@@ -293,7 +307,7 @@ class Trainer:
 
     def _restore(self, classifier: Classifier) -> Path | None:
         """Restore the picked checkpoint, falling back to older ones if its data turns out damaged."""
-        candidates = resume_candidates(self.model_dir)
+        candidates, _ = resume_candidates(self.model_dir)
         if self._resume_from is None:
             return None
         for prefix in candidates[candidates.index(self._resume_from) :]:
@@ -452,8 +466,11 @@ def _load_checkpoint(classifier: Classifier, prefix: Path, strict: bool) -> list
             slot_info = info.slots.get(slot_name)
             if slot is not None and slot_info is not None and list(slot_info.shape) == slot.shape.as_list():
                 slot.assign(reader.get_tensor(slot_info.key))
-    if strict and "global_step" in stored:
-        classifier.global_step.assign(int(reader.get_tensor(stored["global_step"].key)))
+    if strict:
+        if "global_step" in stored:
+            classifier.global_step.assign(int(reader.get_tensor(stored["global_step"].key)))
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)  # a resume must not start from a checkpoint with any damaged tensor
     return loaded
 
 
@@ -475,7 +492,7 @@ class _CompiledLoop:
         self.jit = _xla_available()
         self._steps = tf.function(self._run_steps, jit_compile=self.jit, reduce_retracing=True)
         self._eval = tf.function(self._evaluate)
-        self._save = tf.function(classifier.checkpoint.write, input_signature=[tf.TensorSpec([], tf.string)])
+        self._save = tf.function(self._write, input_signature=[tf.TensorSpec([], tf.string)])
 
     def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         if int(self.test_y.shape[0]) == 0:
@@ -512,6 +529,12 @@ class _CompiledLoop:
 
     def evaluate(self) -> dict[str, float]:
         return self._metrics(*self._eval())
+
+    def _write(self, prefix: tf.Tensor) -> tf.Tensor:
+        # Traced, the object-graph tensor has no device and would land in a shard of its own
+        # (.data-00000-of-00002); on the variables' device everything is one .data-00000-of-00001.
+        with tf.device(self.classifier.global_step.device):
+            return self.classifier.checkpoint.write(prefix)
 
     def save(self, prefix: Path) -> None:
         """``Checkpoint.write`` traced once: an eager write rebuilds the object graph each time (2.5x slower)."""
