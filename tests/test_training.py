@@ -255,3 +255,21 @@ def test_retention_never_deletes_checkpoints_it_did_not_write(tmp_path):
     assert (tmp_path / "weights.01.weights.h5").read_bytes() == b"keras file, not ours"
     assert (tmp_path / "notes.txt").read_text() == "unrelated"
     assert why_kept(tmp_path)[5] == ["not written by ckptgui"]
+
+
+def test_evaluate_and_predict_restore_any_step_into_a_fresh_model(tmp_path):
+    trainer = Trainer(spec_for(tmp_path, 300, keep_checkpoint_max=0))
+    evaluated = {}
+    trainer.run(lambda e: evaluated.update({e.step: e.metrics}) if isinstance(e, Evaluated) else None)
+    for step in (0, 100, 300):
+        result = trainer.evaluate(step=step)
+        assert result.step == step and result.examples == 30
+        assert result.accuracy == pytest.approx(evaluated[step]["accuracy"], abs=1e-6)
+        assert result.loss == pytest.approx(evaluated[step]["loss"], rel=1e-4)
+    assert trainer.evaluate().step == 300
+    flowers = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
+    at_0, at_300 = trainer.predict(flowers, step=0), trainer.predict(flowers)
+    for prediction in at_300:
+        assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert [p.probabilities for p in at_0] != [p.probabilities for p in at_300]
+    assert at_300[0].class_name == "setosa"
