@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -273,3 +274,29 @@ def test_evaluate_and_predict_restore_any_step_into_a_fresh_model(tmp_path):
         assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-5)
     assert [p.probabilities for p in at_0] != [p.probabilities for p in at_300]
     assert at_300[0].class_name == "setosa"
+
+
+ESTIMATOR_DIR = Path(__file__).parent / "fixtures" / "estimator_dnn_iris"
+
+
+def test_warm_start_from_an_estimator_checkpoint_reorders_its_sorted_input_columns(tmp_path):
+    expected = json.loads((ESTIMATOR_DIR / "expected.json").read_text())["evaluate_by_step"]["200"]["test_30"]
+    spec = spec_for(tmp_path, 1)
+    spec.network.learning_rate = 1e-12  # one step that changes nothing measurable
+    events = []
+    Trainer(spec, warm_start_from=str(ESTIMATOR_DIR / "model.ckpt-200")).run(events.append)
+    assert "warm-started 6 variables" in " ".join(events[0].notes)
+    first_eval = next(e for e in events if isinstance(e, Evaluated))
+    assert first_eval.step == 0
+    assert first_eval.metrics["loss"] == pytest.approx(expected["average_loss"], abs=1e-5)
+
+
+def test_training_continues_an_estimator_model_dir_without_touching_its_files(tmp_path):
+    model_dir = tmp_path / "estimator"
+    shutil.copytree(ESTIMATOR_DIR, model_dir)
+    before = {p.name: p.read_bytes() for p in model_dir.glob("model.ckpt-*")}
+    events = []
+    finished = Trainer(spec_for(model_dir, 100, keep_checkpoint_max=1)).run(events.append)
+    assert events[0].start_step == 200 and finished.step == 300
+    assert {p.name: p.read_bytes() for p in model_dir.glob("model.ckpt-*") if p.name in before} == before
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("model.ckpt-300")

@@ -15,6 +15,13 @@ from typing import Any
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "linear")
 OPTIMIZERS = ("Adagrad", "SGD", "Adam", "RMSprop")
+# The slots each optimizer keeps per variable, as stored in checkpoints (``…/.OPTIMIZER_SLOT/optimizer/<slot>``).
+OPTIMIZER_SLOTS: dict[str, tuple[str, ...]] = {
+    "Adagrad": ("accumulator",),
+    "SGD": (),
+    "Adam": ("m", "v"),
+    "RMSprop": ("rms",),
+}
 BEST_METRICS = ("accuracy", "loss")  # accuracy: higher is better; loss: lower is better
 DEFAULT_LEARNING_RATE = 0.05  # DNNClassifier's Adagrad default
 
@@ -131,6 +138,18 @@ class NetworkConfig(_JsonMixin):
         _check_number("learning_rate", self.learning_rate, minimum=0, inclusive=False)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("steps", self.steps, 1)
+
+    def variable_shapes(self, n_features: int, n_classes: int) -> dict[str, list[int]]:
+        """The variable names and shapes this network needs, in layer order (no TensorFlow needed)."""
+        shapes: dict[str, list[int]] = {}
+        width = n_features
+        for index, units in enumerate(self.hidden_units):
+            shapes[f"dnn/hiddenlayer_{index}/kernel"] = [width, units]
+            shapes[f"dnn/hiddenlayer_{index}/bias"] = [units]
+            width = units
+        shapes["dnn/logits/kernel"] = [width, n_classes]
+        shapes["dnn/logits/bias"] = [n_classes]
+        return shapes
 
 
 @dataclass

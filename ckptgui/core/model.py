@@ -12,11 +12,10 @@ stores next to their variable as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 import tensorflow as tf
 
-from ckptgui.core.config import NetworkConfig
+from ckptgui.core.config import OPTIMIZER_SLOTS, NetworkConfig
 
 ACTIVATION_FUNCTIONS = {
     "relu": tf.nn.relu,
@@ -25,19 +24,6 @@ ACTIVATION_FUNCTIONS = {
     "elu": tf.nn.elu,
     "linear": tf.identity,
 }
-
-
-def expected_variables(hidden_units: Sequence[int], n_features: int, n_classes: int) -> dict[str, list[int]]:
-    """The variable names and shapes a network needs, in layer order."""
-    shapes: dict[str, list[int]] = {}
-    width = n_features
-    for index, units in enumerate(hidden_units):
-        shapes[f"dnn/hiddenlayer_{index}/kernel"] = [width, units]
-        shapes[f"dnn/hiddenlayer_{index}/bias"] = [units]
-        width = units
-    shapes["dnn/logits/kernel"] = [width, n_classes]
-    shapes["dnn/logits/bias"] = [n_classes]
-    return shapes
 
 
 class Dense(tf.Module):
@@ -114,12 +100,7 @@ class Optimizer(tf.Module):
     training loop never creates variables and a restore finds them in place.
     """
 
-    SLOTS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "Adagrad": ("accumulator",),
-        "SGD": (),
-        "Adam": ("m", "v"),
-        "RMSprop": ("rms",),
-    }
+    SLOTS = OPTIMIZER_SLOTS
     ADAGRAD_INITIAL_ACCUMULATOR = 0.1
     EPSILON = 1e-7
 

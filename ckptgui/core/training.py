@@ -27,23 +27,20 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
 import ckptgui
-from ckptgui.core import compat
+from ckptgui.core import compat, inference
 from ckptgui.core.checkpoints import list_variables
 from ckptgui.core.config import ConfigError, RunSpec
 from ckptgui.core.data import Dataset, load_dataset
+from ckptgui.core.inference import feed_from_data, first_layer_order
 from ckptgui.core.model import Classifier
 from ckptgui.core.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.core.runlog import RunLog, read_run_log, write_run_log
 from ckptgui.core.statefile import StateFileError, read_state
-
-if TYPE_CHECKING:
-    from ckptgui.core import inference
 
 MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
 EVAL_DIRNAME = "eval"
@@ -255,14 +252,10 @@ class Trainer:
 
     def evaluate(self, step: int | None = None, split: str = "test") -> inference.EvalResult:
         """Accuracy and mean loss of any existing step (the latest when None), restored into a fresh model."""
-        from ckptgui.core import inference
-
         return inference.evaluate(str(self.model_dir), step=step, data=self.dataset, split=split)
 
     def predict(self, features: list[list[float]], step: int | None = None) -> list[inference.Prediction]:
         """Class probabilities for feature rows, from any existing step (the latest when None)."""
-        from ckptgui.core import inference
-
         return inference.predict(str(self.model_dir), features, step=step)
 
     def run(self, on_event: Callable[[TrainEvent], None] | None = None) -> Finished:
@@ -312,7 +305,7 @@ class Trainer:
             return None
         for prefix in candidates[candidates.index(self._resume_from) :]:
             try:
-                _load_checkpoint(classifier, prefix, strict=True)
+                _load_checkpoint(classifier, prefix, True, self.dataset.feature_names, self._notes)
             except Exception as exc:  # noqa: BLE001 - damaged data: fall back, and say so
                 self._notes.append(f"{prefix.name} cannot be restored ({_short(exc)}); trying the previous one")
                 continue
@@ -328,7 +321,9 @@ class Trainer:
         classifier = Classifier(spec.network, self.n_features, self.n_classes, seed=spec.seed)
         resumed = self._restore(classifier)
         if resumed is None and self.warm_start_from:
-            loaded = _load_checkpoint(classifier, Path(self.warm_start_from), strict=False)
+            loaded = _load_checkpoint(
+                classifier, Path(self.warm_start_from), False, self.dataset.feature_names, self._notes
+            )
             self._notes.append(f"warm-started {len(loaded)} variables from {self.warm_start_from}")
         start_step = int(classifier.global_step.numpy())
         target = start_step + spec.network.steps
@@ -441,16 +436,26 @@ def _short(exc: BaseException) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
-def _load_checkpoint(classifier: Classifier, prefix: Path, strict: bool) -> list[str]:
+def _load_checkpoint(
+    classifier: Classifier, prefix: Path, strict: bool, feature_names: list[str], notes: list[str]
+) -> list[str]:
     """Copy the checkpoint's tensors into ``classifier`` by readable name; returns the names loaded.
 
     Works for our object-based checkpoints and for Estimator's name-based
-    ones alike. ``strict`` requires every network variable with the right
-    shape (a resume); otherwise variables that are absent or of another shape
-    are skipped (a warm start).
+    ones alike (whose first layer took the columns sorted by name: its rows are
+    rearranged to the data's column order). ``strict`` requires every network
+    variable with the right shape (a resume); otherwise variables that are
+    absent or of another shape are skipped (a warm start).
     """
     reader = tf.train.load_checkpoint(str(prefix))
     stored = {info.name: info for info in list_variables(str(prefix))}
+    order, order_notes = first_layer_order(prefix, feature_names)
+    notes.extend(order_notes)
+
+    def value(key: str, name: str) -> np.ndarray:
+        tensor = reader.get_tensor(key)
+        return feed_from_data(tensor, order) if name == "dnn/hiddenlayer_0/kernel" else tensor
+
     loaded: list[str] = []
     targets = dict(classifier.dnn.named_variables())
     for name, variable in targets.items():
@@ -459,13 +464,13 @@ def _load_checkpoint(classifier: Classifier, prefix: Path, strict: bool) -> list
             if strict:
                 raise TrainingError(f"{prefix.name}: {name} is missing or has another shape")
             continue
-        variable.assign(reader.get_tensor(info.key))
+        variable.assign(value(info.key, name))
         loaded.append(name)
         for slot_name in classifier.optimizer.get_slot_names():
             slot = classifier.optimizer.get_slot(variable, slot_name)
             slot_info = info.slots.get(slot_name)
             if slot is not None and slot_info is not None and list(slot_info.shape) == slot.shape.as_list():
-                slot.assign(reader.get_tensor(slot_info.key))
+                slot.assign(value(slot_info.key, name))
     if strict:
         if "global_step" in stored:
             classifier.global_step.assign(int(reader.get_tensor(stored["global_step"].key)))

@@ -1,0 +1,407 @@
+"""``ckptgui inspect | verify | diff | check | eval | predict``: read any model_dir from the command line.
+
+Every command takes a model_dir, a checkpoint prefix (``model.ckpt-200``),
+``DIR@STEP`` or a Keras ``*.weights.h5`` file, prints a readable report or,
+with ``--json``, a stable JSON object. Bad input exits 2 with one line saying
+what is wrong; ``verify`` exits 1 when a checkpoint is damaged and ``check``
+exits 3 when the network does not fit. ``inspect`` never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ckptgui.cli import UsageError
+from ckptgui.commands.train import EXIT_INCOMPATIBLE, add_network_arguments, network_from_args
+from ckptgui.core import checkpoints
+from ckptgui.core.checkpoints import CheckpointError, CheckpointInfo, VariableInfo
+from ckptgui.core.config import ConfigError, DataConfig
+from ckptgui.core.data import DataError
+from ckptgui.core.runlog import RunLogError
+
+EXIT_DAMAGED = 1
+PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
+BAD_INPUT = (CheckpointError, ConfigError, DataError, RunLogError)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    inspect = subparsers.add_parser(
+        "inspect",
+        help="list a model_dir's checkpoints, their health, variables and network",
+        description="List the checkpoints of PATH with their status, and the variables and network of the one a "
+        "restore would use (or of the checkpoint PATH names). Reads no tensor data.",
+    )
+    inspect.add_argument("path", help=PATH_HELP)
+    _json_flag(inspect)
+    inspect.set_defaults(func=_inspect)
+
+    verify = subparsers.add_parser(
+        "verify",
+        help="read every tensor of every checkpoint; exit 1 if any is damaged",
+        description="Read every tensor (checking its CRC) of every checkpoint in PATH. Exit 0 when every "
+        "checkpoint is healthy (ok or unlisted), 1 when one is incomplete, corrupt or missing.",
+    )
+    verify.add_argument("path", help=PATH_HELP)
+    _json_flag(verify)
+    verify.set_defaults(func=_verify)
+
+    diff = subparsers.add_parser(
+        "diff",
+        help="compare two checkpoints variable by variable",
+        description="How checkpoint B differs from A, per variable: shapes, L2 norms, L2 norm of the difference, "
+        "max absolute difference, relative change, cosine similarity. A and B are prefixes or DIR@STEP.",
+    )
+    diff.add_argument("a", help="checkpoint A: " + PATH_HELP)
+    diff.add_argument("b", help="checkpoint B: " + PATH_HELP)
+    diff.add_argument("--slots", action="store_true", help="compare optimizer slots too")
+    _json_flag(diff)
+    diff.set_defaults(func=_diff)
+
+    check = subparsers.add_parser(
+        "check",
+        help="does a network config fit a checkpoint? exit 3 if not",
+        description="Compare the variables a network config needs (flags as for 'train') with what PATH's "
+        "checkpoint stores. Exit 0 when it fits, 3 when it does not.",
+    )
+    check.add_argument("path", help=PATH_HELP)
+    add_network_arguments(check)
+    _json_flag(check)
+    check.set_defaults(func=_check)
+
+    evaluate = subparsers.add_parser(
+        "eval",
+        help="accuracy and mean loss of any step (ours or Estimator's)",
+        description="Restore a checkpoint (the newest healthy one, or --step N) into a fresh model and evaluate "
+        "it on every row of the data. Estimator DNNClassifier checkpoints are read too.",
+    )
+    evaluate.add_argument("path", help=PATH_HELP)
+    evaluate.add_argument("--step", type=int, help="the checkpoint step (default: the newest healthy one)")
+    evaluate.add_argument("--data", help="'iris' or a CSV file (default: the run's data, else iris)")
+    evaluate.add_argument("--label-column", help="label column of a CSV with a header (default: the last column)")
+    evaluate.add_argument("--split", choices=("all", "test", "train"), default="all", help="rows (default all)")
+    _json_flag(evaluate)
+    evaluate.set_defaults(func=_eval)
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="classify feature rows with any step",
+        description="Restore a checkpoint and print the class and probabilities for each --features row. "
+        "Columns are in the run's data order (Iris: SepalLength, SepalWidth, PetalLength, PetalWidth).",
+    )
+    predict.add_argument("path", help=PATH_HELP)
+    predict.add_argument("--step", type=int, help="the checkpoint step (default: the newest healthy one)")
+    predict.add_argument(
+        "--features",
+        action="append",
+        required=True,
+        metavar="V1,V2,...",
+        help="one row of comma-separated numbers; repeat for more rows",
+    )
+    _json_flag(predict)
+    predict.set_defaults(func=_predict)
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+
+
+def _emit(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _step_text(step: int | None) -> str:
+    return "-" if step is None else str(step)
+
+
+# inspect -----------------------------------------------------------------------------------------------
+
+
+def _checkpoint_json(checkpoint: CheckpointInfo) -> dict[str, Any]:
+    return asdict(checkpoint)
+
+
+def _variable_json(info: VariableInfo) -> dict[str, Any]:
+    data = asdict(info)
+    data["slots"] = {name: _variable_json(slot) for name, slot in info.slots.items()}
+    return data
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    try:
+        info = checkpoints.scan(args.path)
+        chosen = _chosen(args.path, info)
+        variables = checkpoints.list_variables(chosen.prefix) if chosen else []
+        step_value = checkpoints.global_step(chosen.prefix) if chosen else None
+    except BAD_INPUT as exc:
+        raise UsageError(str(exc)) from None
+    network = checkpoints.infer_network(variables)
+    network_json = None
+    if network is not None:
+        network_json = {
+            "hidden_units": network.hidden_units,
+            "n_features": network.n_features,
+            "n_classes": network.n_classes,
+            "optimizer": network.optimizer,
+        }
+    if args.json:
+        _emit(
+            {
+                "path": info.path,
+                "format": info.format,
+                "latest_step": info.latest_step,
+                "restore_step": info.restore_step,
+                "checkpoints": [_checkpoint_json(c) for c in info.checkpoints],
+                "event_runs": info.event_runs,
+                "problems": info.problems,
+                "selected": chosen.prefix if chosen else None,
+                "global_step": step_value,
+                "network": network_json,
+                "variables": [_variable_json(v) for v in variables],
+            }
+        )
+        return 0
+    print(f"{info.path}  ({info.format})")
+    print(f"latest step: {_step_text(info.latest_step)}   restore step: {_step_text(info.restore_step)}")
+    if info.checkpoints:
+        rows = [["STEP", "STATUS", "SIZE", "MODIFIED", "CHECKPOINT"]]
+        for c in info.checkpoints:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.mtime)) if c.mtime else "-"
+            name = Path(c.prefix).name + ("" if c.listed or c.format == "keras-h5" else " (unlisted)")
+            rows.append([_step_text(c.step), c.status, _size(c.total_bytes), when, name])
+            if c.reason and c.status != "unlisted":
+                rows.append(["", "", "", "", f"  {c.reason}"])
+        print("checkpoints:")
+        print("\n".join(_table(rows)))
+    else:
+        print("checkpoints: none")
+    if info.event_runs:
+        print(f"events: {', '.join(info.event_runs)}")
+    if chosen is not None:
+        if network is not None:
+            optimizer = f", optimizer {network.optimizer}" if network.optimizer else ""
+            print(
+                f"network: hidden_units {network.hidden_units}, {network.n_features} features, "
+                f"{network.n_classes} classes{optimizer}"
+            )
+        print(f"global step: {_step_text(step_value)}")
+        print(f"variables of {Path(chosen.prefix).name}:")
+        rows = [["NAME", "SHAPE", "DTYPE", "SIZE"]]
+        for v in variables:
+            rows.append([v.name, str(v.shape), v.dtype, _size(v.nbytes)])
+            rows += [[f"  slot {slot}", str(s.shape), s.dtype, _size(s.nbytes)] for slot, s in v.slots.items()]
+        print("\n".join(_table(rows)))
+    for problem in info.problems:
+        print(f"problem: {problem}")
+    return 0
+
+
+def _chosen(path: str, info: checkpoints.ModelDirInfo) -> CheckpointInfo | None:
+    """The checkpoint whose variables are shown: the one PATH names, else the one a restore would use."""
+    if len(info.checkpoints) == 1 and not Path(path).is_dir():
+        only = info.checkpoints[0]
+        return only if only.usable else None
+    return info.restore_checkpoint
+
+
+# verify ------------------------------------------------------------------------------------------------
+
+
+def _verify(args: argparse.Namespace) -> int:
+    show_progress = not args.json and sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(done: int, total: int, checkpoint: CheckpointInfo) -> None:
+        now = time.monotonic()
+        if show_progress and now - last[0] > 0.2:
+            last[0] = now
+            print(
+                f"\rverifying {Path(checkpoint.prefix).name}: {done * 100 // max(total, 1)}%", end="", file=sys.stderr
+            )
+
+    try:
+        results = checkpoints.verify(args.path, on_progress=progress)
+    except BAD_INPUT as exc:
+        raise UsageError(str(exc)) from None
+    if show_progress:
+        print("\r\033[K", end="", file=sys.stderr)
+    if not results:
+        raise UsageError(f"{args.path}: holds no checkpoints to verify")
+    healthy = all(c.usable for c in results)
+    if args.json:
+        _emit(
+            {
+                "path": args.path,
+                "ok": healthy,
+                "checkpoints": [
+                    {"step": c.step, "status": c.status, "reason": c.reason, "prefix": c.prefix} for c in results
+                ],
+            }
+        )
+    else:
+        rows = [["STEP", "STATUS", "CHECKPOINT", "PROBLEM"]]
+        rows += [[_step_text(c.step), c.status, Path(c.prefix).name, c.reason] for c in results]
+        print("\n".join(_table(rows, indent="")))
+        damaged = sum(1 for c in results if not c.usable)
+        print(f"{len(results)} checkpoints, {damaged} damaged" if damaged else f"all {len(results)} checkpoints ok")
+    return 0 if healthy else EXIT_DAMAGED
+
+
+# diff ----------------------------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        report = checkpoints.diff(args.a, args.b, include_slots=args.slots)
+    except BAD_INPUT as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _emit(
+            {
+                "a": report.a,
+                "b": report.b,
+                "summary": report.summary,
+                "variables": [asdict(v) for v in report.variables],
+                "layers": [asdict(layer) for layer in report.layers],
+                "bytes_read": report.bytes_read,
+                "seconds": report.seconds,
+            }
+        )
+        return 0
+    print(f"A: {report.a}\nB: {report.b}")
+    rows = [["VARIABLE", "SHAPE A", "SHAPE B", "|A|", "|B-A|", "MAX |B-A|", "REL", "COS"]]
+    for v in report.variables:
+        rows.append(
+            [
+                v.name,
+                str(v.shape_a) if v.in_a else "-",
+                str(v.shape_b) if v.in_b else "-",
+                _number(v.norm_a),
+                _number(v.delta_l2),
+                _number(v.max_abs_delta),
+                _number(v.relative_change),
+                _number(v.cosine),
+            ]
+        )
+    print("\n".join(_table(rows, indent="")))
+    print(report.summary)
+    return 0
+
+
+# check ---------------------------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ckptgui.core import compat
+    from ckptgui.core.data import load_dataset
+
+    try:
+        network = network_from_args(args)
+        dataset = load_dataset(DataConfig(source=args.data, label_column=args.label_column), network.n_classes)
+        n_classes = network.n_classes or dataset.n_classes
+        report = compat.check(network, dataset.n_features, n_classes, args.path)
+    except BAD_INPUT as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _emit(
+            {
+                "compatible": report.compatible,
+                "summary": report.summary,
+                "prefix": report.prefix,
+                "mismatches": [asdict(m) for m in report.mismatches],
+                "remedies": report.remedies,
+                "notes": report.notes,
+                "checkpoint_network": asdict(report.checkpoint_network) if report.checkpoint_network else None,
+            }
+        )
+    else:
+        print(f"{report.prefix}: {'compatible' if report.compatible else 'NOT compatible'}")
+        print(report.message())
+        if report.remedies:
+            print("ways out:")
+            for remedy in report.remedies:
+                print(f"  - {remedy}")
+    return 0 if report.compatible else EXIT_INCOMPATIBLE
+
+
+# eval / predict ------------------------------------------------------------------------------------------
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ckptgui.core.inference import InferenceError, evaluate
+
+    try:
+        data = DataConfig(source=args.data, label_column=args.label_column) if args.data else None
+        if data is None and args.label_column:
+            raise UsageError("--label-column needs --data")
+        result = evaluate(args.path, step=args.step, data=data, split=args.split)
+    except (*BAD_INPUT, InferenceError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _emit(asdict(result))
+        return 0
+    print(f"{result.prefix} (step {_step_text(result.step)}) on {result.data}, {result.split} rows")
+    print(f"accuracy {result.accuracy:.4f}   loss {result.loss:.4f}   examples {result.examples}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _parse_row(text: str) -> list[float]:
+    try:
+        return [float(cell) for cell in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise UsageError(f"--features {text!r}: expected comma-separated numbers, e.g. 5.1,3.3,1.7,0.5") from None
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ckptgui.core.inference import InferenceError, restore
+
+    rows = [_parse_row(text) for text in args.features]
+    try:
+        model = restore(args.path, args.step)
+        predictions = model.predict(rows)
+    except (*BAD_INPUT, InferenceError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _emit(
+            {
+                "prefix": model.checkpoint.prefix,
+                "step": model.step,
+                "feature_names": model.feature_names,
+                "class_names": model.class_names,
+                "predictions": [{"features": row, **asdict(p)} for row, p in zip(rows, predictions, strict=True)],
+            }
+        )
+        return 0
+    print(f"{model.checkpoint.prefix} (step {_step_text(model.step)}); columns: {', '.join(model.feature_names)}")
+    for row, p in zip(rows, predictions, strict=True):
+        probabilities = ", ".join(
+            f"{name} {value:.3f}" for name, value in zip(model.class_names, p.probabilities, strict=True)
+        )
+        print(f"{row} -> {p.class_name}  ({probabilities})")
+    for note in model.notes:
+        print(f"note: {note}")
+    return 0
