@@ -154,6 +154,7 @@ def test_stop_at_random_moments_leaves_no_half_written_checkpoint_listed(tmp_pat
         assert all(c.status == "ok" for c in verify(model_dir))
 
 
+@pytest.mark.slow
 def test_readers_racing_a_fast_writer_never_fail(tmp_path):
     """The inspector and the directory view read while a trainer saves as fast as it can with keep_max=1."""
     trainer = Trainer(spec_for(tmp_path, 4_000, save_checkpoints_steps=1, keep_checkpoint_max=1))
