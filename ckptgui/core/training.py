@@ -518,9 +518,11 @@ class _CompiledLoop:
     def _next_indices(self, steps: int) -> np.ndarray:
         """Shuffled epochs, repeated, cut into batches: ``shuffle().repeat().batch()`` without tf.data."""
         needed = steps * self.batch_size
-        n = int(self.train_y.shape[0])
-        while self.pending.size < needed:
-            self.pending = np.concatenate([self.pending, self.rng.permutation(n).astype(np.int32)])
+        if self.pending.size < needed:
+            n = int(self.train_y.shape[0])
+            epochs = -(-(needed - self.pending.size) // n)
+            shuffled = self.rng.permuted(np.tile(np.arange(n, dtype=np.int32), (epochs, 1)), axis=1)
+            self.pending = np.concatenate([self.pending, shuffled.ravel()])
         self.block[:steps] = self.pending[:needed].reshape(steps, self.batch_size)
         self.pending = self.pending[needed:]
         return self.block
@@ -591,8 +593,9 @@ class _Summaries:
     def __init__(self, model_dir: Path) -> None:
         self.train_writer = tf.summary.create_file_writer(str(model_dir), flush_millis=500)
         self.eval_writer = tf.summary.create_file_writer(str(model_dir / EVAL_DIRNAME), flush_millis=500)
-        self._write_train = self._writer_function(self.train_writer, self.TRAIN_TAGS)
-        self._write_eval = self._writer_function(self.eval_writer, self.EVAL_TAGS)
+        # Traced now, not at the first summary: a trace costs more than a thousand training steps.
+        self._write_train = self._writer_function(self.train_writer, self.TRAIN_TAGS).get_concrete_function()
+        self._write_eval = self._writer_function(self.eval_writer, self.EVAL_TAGS).get_concrete_function()
 
     @staticmethod
     def _writer_function(writer: tf.summary.SummaryWriter, tags: tuple[str, ...]) -> Callable:
