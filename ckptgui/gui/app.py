@@ -2,19 +2,80 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
+import traceback
+from types import TracebackType
+
+ORGANIZATION = "ckptgui"
+APPLICATION = "ckptgui"
+
+
+def isolate_settings(folder: str) -> None:
+    """Keep QSettings in ``folder`` (INI files): the self-test and the tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.SystemScope, folder)
+
+
+def make_application() -> object:
+    """The QApplication (created once), named so QSettings finds the right file."""
+    from PySide6.QtWidgets import QApplication
+
+    from ckptgui import __version__
+    from ckptgui.gui.icons import app_icon
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("ckptgui")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def _install_excepthook(window: object) -> None:
+    """Uncaught errors in slots go to the window's error dialog as well as stderr, never to the console alone."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        previous(kind, value, tb)
+        detail = "".join(traceback.format_exception(kind, value, tb))
+        with contextlib.suppress(RuntimeError):  # the window is already gone
+            window.report_error(f"Unexpected error: {value}", detail, title="ckptgui: unexpected error")
+
+    sys.excepthook = hook
 
 
 def run_app(path: str | None = None, self_test: bool = False) -> int:
-    from PySide6.QtWidgets import QApplication, QMainWindow
-
-    from ckptgui import __version__
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.setWindowTitle(f"ckptgui {__version__}")
-    window.resize(1200, 800)
-    window.show()
+    """Open the window (on ``path``, a model_dir, if given) and run until it closes; or run the self-test."""
     if self_test:
-        return 0
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = make_application()
+    if self_test:
+        isolate_settings(tempfile.mkdtemp(prefix="ckptgui-selftest-settings-"))
+    from PySide6.QtWidgets import QMessageBox
+
+    try:
+        from ckptgui.gui.main_window import MainWindow, install_quit_guard
+
+        window = MainWindow()
+    except Exception as exc:  # noqa: BLE001 - users without a console still see why the window did not open
+        traceback.print_exc()
+        if not self_test:
+            QMessageBox.critical(None, "ckptgui cannot start", f"{exc}\n\n{traceback.format_exc()}")
+        return 1
+    install_quit_guard(window)
+    if path is not None:
+        window.firstPainted.connect(lambda: window.open_model_dir(path))
+    if self_test:
+        from ckptgui.gui.self_test import run_self_test
+
+        return run_self_test(window)
+    _install_excepthook(window)
+    window.show()
     return app.exec()

@@ -1,0 +1,538 @@
+"""The run configuration as a form: network, schedule, data, model_dir, each field validated as it is typed.
+
+Validation is ``ckptgui.core.config``'s own: every field is tried on its own
+(so all invalid fields are marked at once, each with the config's message),
+then the whole config (for rules that tie fields together). The data source is
+loaded off the GUI thread, since a user CSV can be large.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QThreadPool, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ckptgui.core.config import (
+    ACTIVATIONS,
+    BEST_METRICS,
+    OPTIMIZERS,
+    ConfigError,
+    DataConfig,
+    NetworkConfig,
+    RunSpec,
+    ScheduleConfig,
+)
+from ckptgui.core.data import Dataset, load_dataset
+from ckptgui.gui.icons import icon
+from ckptgui.gui.workers import Task
+
+ERROR_STYLE = "color: #b3261e;"
+INVALID_PROPERTY = "invalid"
+MAX_UNITS = 100_000
+
+
+def _number(text: str, kind: type) -> Any:
+    """The typed number, None when empty, or the text itself so the config's check names what is wrong."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
+def _required(text: str, kind: type) -> Any:
+    value = _number(text, kind)
+    return "" if value is None else value
+
+
+class HiddenUnitsEditor(QWidget):
+    """The hidden layers as a list of spin boxes: add, remove, resize."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[QWidget, QSpinBox]] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self.add_button = QPushButton("Add layer")
+        self.add_button.setToolTip("Append a hidden layer (same width as the last one)")
+        self.add_button.clicked.connect(self._add_clicked)
+        self._layout.addWidget(self.add_button)
+
+    def units(self) -> list[int]:
+        return [spin.value() for _, spin in self._rows]
+
+    def set_units(self, units: list[int]) -> None:
+        while self._rows:
+            self._remove_row(self._rows[-1][0], emit=False)
+        for value in units:
+            self._add_row(value, emit=False)
+        self.changed.emit()
+
+    def spin_boxes(self) -> list[QSpinBox]:
+        return [spin for _, spin in self._rows]
+
+    def remove_layer(self, index: int) -> None:
+        self._remove_row(self._rows[index][0])
+
+    @Slot()
+    def _add_clicked(self) -> None:
+        self._add_row(self._rows[-1][1].value() if self._rows else 10)
+
+    def _add_row(self, value: int, emit: bool = True) -> None:
+        row = QWidget(self)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        label = QLabel(row)
+        spin = QSpinBox(row)
+        spin.setRange(1, MAX_UNITS)
+        spin.setValue(value)
+        spin.setAccelerated(True)
+        spin.valueChanged.connect(self.changed)
+        remove = QToolButton(row)
+        remove.setText("−")
+        remove.setToolTip("Remove this layer")
+        remove.clicked.connect(lambda: self._remove_row(row))
+        layout.addWidget(label)
+        layout.addWidget(spin, 1)
+        layout.addWidget(remove)
+        self._layout.insertWidget(len(self._rows), row)
+        self._rows.append((row, spin))
+        self._renumber()
+        if emit:
+            self.changed.emit()
+
+    def _remove_row(self, row: QWidget, emit: bool = True) -> None:
+        self._rows = [(r, s) for r, s in self._rows if r is not row]
+        row.setParent(None)
+        row.deleteLater()
+        self._renumber()
+        if emit:
+            self.changed.emit()
+
+    def _renumber(self) -> None:
+        for index, (row, _) in enumerate(self._rows):
+            row.findChild(QLabel).setText(f"layer {index}")
+
+
+class ConfigForm(QWidget):
+    """Edits a RunSpec; ``validityChanged`` says whether Start may be enabled."""
+
+    changed = Signal()
+    validityChanged = Signal(bool)
+    modelDirChanged = Signal(str)
+    datasetChanged = Signal(object)  # the loaded Dataset, or None
+
+    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._valid = False
+        self._errors: dict[str, str] = {}
+        self._error_labels: dict[str, QLabel] = {}
+        self._field_widgets: dict[str, QWidget] = {}
+        self.dataset: Dataset | None = None
+        self._data_error: str | None = None
+        self._data_loading = False
+        self._data_key: tuple | None = None
+        self._data_task = Task(pool, self)
+        self._data_task.finished.connect(self._on_data_loaded)
+        self._data_task.failed.connect(self._on_data_failed)
+        self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
+        self._revalidate_timer.timeout.connect(self._revalidate)
+        self._build()
+        self.set_spec(RunSpec())
+
+    # Building ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+
+        network = QGroupBox("Network")
+        form = QFormLayout(network)
+        self.hidden_units = HiddenUnitsEditor()
+        self.hidden_units.changed.connect(self._schedule_validation)
+        self._add_row(form, "Hidden units", "hidden_units", self.hidden_units)
+        self.n_classes = self._line_edit("from the data", "Number of classes; empty takes it from the data")
+        self._add_row(form, "Classes", "n_classes", self.n_classes)
+        self.activation = self._combo(ACTIVATIONS)
+        self._add_row(form, "Activation", "activation", self.activation)
+        self.dropout = self._line_edit("none", "Dropout rate in [0, 1); empty for none")
+        self._add_row(form, "Dropout", "dropout", self.dropout)
+        self.optimizer = self._combo(OPTIMIZERS)
+        self._add_row(form, "Optimizer", "optimizer", self.optimizer)
+        self.learning_rate = self._line_edit("0.05", "Learning rate, a number > 0")
+        self._add_row(form, "Learning rate", "learning_rate", self.learning_rate)
+        self.batch_size = self._line_edit("100", "Examples per training step")
+        self._add_row(form, "Batch size", "batch_size", self.batch_size)
+        self.steps = self._line_edit("1000", "Training steps to run on each Start (added to the current step)")
+        self._add_row(form, "Steps", "steps", self.steps)
+        outer.addWidget(network)
+
+        schedule = QGroupBox("Checkpoints")
+        form = QFormLayout(schedule)
+        save_row = QWidget()
+        save_layout = QHBoxLayout(save_row)
+        save_layout.setContentsMargins(0, 0, 0, 0)
+        self.save_every = self._line_edit("", "How often to write a checkpoint")
+        self.save_unit = self._combo(("steps", "seconds"))
+        save_layout.addWidget(self.save_every, 1)
+        save_layout.addWidget(self.save_unit)
+        self._add_row(form, "Save every", "save_checkpoints", save_row)
+        self.keep_max = self._line_edit("0 or empty: keep all", "Keep the newest N checkpoints (keep_checkpoint_max)")
+        self._add_row(form, "Keep newest", "keep_checkpoint_max", self.keep_max)
+        best_row = QWidget()
+        best_layout = QHBoxLayout(best_row)
+        best_layout.setContentsMargins(0, 0, 0, 0)
+        self.keep_best = self._line_edit("0", "Also keep the K best checkpoints on the test split")
+        self.best_metric = self._combo(BEST_METRICS)
+        self.best_metric.setToolTip("accuracy: higher is better; loss: lower is better")
+        best_layout.addWidget(self.keep_best, 1)
+        best_layout.addWidget(QLabel("by"))
+        best_layout.addWidget(self.best_metric)
+        self._add_row(form, "Keep best", "keep_best_max", best_row)
+        self.keep_hours = self._line_edit("10000", "Keep one checkpoint for good every N hours")
+        self._add_row(form, "Keep one every (h)", "keep_checkpoint_every_n_hours", self.keep_hours)
+        self.summary_steps = self._line_edit("100", "Write loss/accuracy summaries every N steps")
+        self._add_row(form, "Summaries every", "save_summary_steps", self.summary_steps)
+        outer.addWidget(schedule)
+
+        data = QGroupBox("Data")
+        form = QFormLayout(data)
+        source_row = QWidget()
+        source_layout = QHBoxLayout(source_row)
+        source_layout.setContentsMargins(0, 0, 0, 0)
+        self.data_kind = self._combo(("Bundled Iris", "CSV file"))
+        self.data_path = self._line_edit("path/to/data.csv", "A CSV with a header row and a label column")
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip("Choose a CSV file")
+        browse.clicked.connect(self._browse_csv)
+        self.data_browse = browse
+        source_layout.addWidget(self.data_kind)
+        source_layout.addWidget(self.data_path, 1)
+        source_layout.addWidget(browse)
+        self._add_row(form, "Source", "data", source_row)
+        self.label_column = self._line_edit("last column", "Name of the label column (CSV files with a header)")
+        self._add_row(form, "Label column", "label_column", self.label_column)
+        self.data_info = QLabel()
+        self.data_info.setWordWrap(True)
+        self.data_info.setObjectName("dataInfo")
+        form.addRow("", self.data_info)
+        self.data_kind.currentIndexChanged.connect(self._data_kind_changed)
+        outer.addWidget(data)
+
+        output = QGroupBox("Output")
+        form = QFormLayout(output)
+        dir_row = QWidget()
+        dir_layout = QHBoxLayout(dir_row)
+        dir_layout.setContentsMargins(0, 0, 0, 0)
+        self.model_dir = self._line_edit("a fresh temporary directory on Start", "Where checkpoints and summaries go")
+        self.model_dir.textChanged.connect(lambda text: self.modelDirChanged.emit(text.strip()))
+        self.model_dir_browse = QToolButton()
+        self.model_dir_browse.setText("…")
+        self.model_dir_browse.setToolTip("Choose a model_dir")
+        self.model_dir_browse.clicked.connect(self._browse_model_dir)
+        self.new_temp_button = QToolButton()
+        self.new_temp_button.setIcon(icon("new-dir"))
+        self.new_temp_button.setToolTip("Use a new temporary model_dir")
+        self.new_temp_button.clicked.connect(self.use_new_temporary_dir)
+        self.file_manager_button = QToolButton()
+        self.file_manager_button.setIcon(icon("file-manager"))
+        self.file_manager_button.setToolTip("Open the model_dir in the file manager")
+        self.file_manager_button.clicked.connect(self.open_in_file_manager)
+        for widget in (self.model_dir, self.model_dir_browse, self.new_temp_button, self.file_manager_button):
+            dir_layout.addWidget(widget, 1 if widget is self.model_dir else 0)
+        self._add_row(form, "model_dir", "model_dir", dir_row)
+        self.seed = self._line_edit("random", "Integer seed for initial weights and shuffling; empty for random")
+        self._add_row(form, "Seed", "seed", self.seed)
+        outer.addWidget(output)
+        outer.addStretch(1)
+
+    def _line_edit(self, placeholder: str, tip: str) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        edit.setClearButtonEnabled(True)
+        edit.textChanged.connect(self._schedule_validation)
+        return edit
+
+    def _combo(self, items: tuple[str, ...]) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(list(items))
+        combo.currentIndexChanged.connect(self._schedule_validation)
+        return combo
+
+    def _add_row(self, form: QFormLayout, label: str, field: str, widget: QWidget) -> None:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(widget)
+        error = QLabel()
+        error.setObjectName(f"error_{field}")
+        error.setStyleSheet(ERROR_STYLE)
+        error.setWordWrap(True)
+        error.hide()
+        layout.addWidget(error)
+        form.addRow(label, box)
+        self._error_labels[field] = error
+        self._field_widgets[field] = widget
+
+    # Reading and writing the spec ----------------------------------------------------------------
+    def set_spec(self, spec: RunSpec) -> None:
+        self.set_network(spec.network)
+        schedule = spec.schedule
+        if schedule.save_checkpoints_steps is not None:
+            self.save_unit.setCurrentIndex(0)
+            self.save_every.setText(str(schedule.save_checkpoints_steps))
+        else:
+            self.save_unit.setCurrentIndex(1)
+            self.save_every.setText(_format(schedule.save_checkpoints_secs))
+        self.keep_max.setText(_format(schedule.keep_checkpoint_max))
+        self.keep_hours.setText(_format(schedule.keep_checkpoint_every_n_hours))
+        self.keep_best.setText(str(schedule.keep_best_max))
+        self.best_metric.setCurrentText(schedule.best_metric)
+        self.summary_steps.setText(str(schedule.save_summary_steps))
+        iris = spec.data.source == "iris"
+        self.data_kind.setCurrentIndex(0 if iris else 1)
+        self.data_path.setText("" if iris else spec.data.source)
+        self.label_column.setText(spec.data.label_column or "")
+        self.model_dir.setText(spec.model_dir or "")
+        self.seed.setText(_format(spec.seed))
+        self._data_kind_changed()
+
+    def set_network(self, network: NetworkConfig) -> None:
+        self.hidden_units.set_units(list(network.hidden_units))
+        self.n_classes.setText(_format(network.n_classes))
+        self.activation.setCurrentText(network.activation)
+        self.dropout.setText(_format(network.dropout))
+        self.optimizer.setCurrentText(network.optimizer)
+        self.learning_rate.setText(_format(network.learning_rate))
+        self.batch_size.setText(str(network.batch_size))
+        self.steps.setText(str(network.steps))
+
+    def set_model_dir(self, path: str) -> None:
+        self.model_dir.setText(path)
+
+    def model_dir_text(self) -> str:
+        return self.model_dir.text().strip()
+
+    def spec(self) -> RunSpec:
+        """The current RunSpec; raises ConfigError naming the first invalid field."""
+        self._revalidate()
+        if self._errors:
+            field, message = next(iter(self._errors.items()))
+            raise ConfigError(field, message)
+        return RunSpec(
+            network=NetworkConfig(**self._network_values()),
+            schedule=ScheduleConfig(**self._schedule_values()),
+            data=DataConfig(**self._data_values()),
+            model_dir=self.model_dir_text() or None,
+            seed=_number(self.seed.text(), int),
+        )
+
+    def _network_values(self) -> dict[str, Any]:
+        return {
+            "hidden_units": self.hidden_units.units(),
+            "n_classes": _number(self.n_classes.text(), int),
+            "activation": self.activation.currentText(),
+            "dropout": _number(self.dropout.text(), float),
+            "optimizer": self.optimizer.currentText(),
+            "learning_rate": _required(self.learning_rate.text(), float),
+            "batch_size": _required(self.batch_size.text(), int),
+            "steps": _required(self.steps.text(), int),
+        }
+
+    def _schedule_values(self) -> dict[str, Any]:
+        by_steps = self.save_unit.currentIndex() == 0
+        every = _required(self.save_every.text(), int if by_steps else float)
+        return {
+            "save_checkpoints_steps": every if by_steps else None,
+            "save_checkpoints_secs": None if by_steps else every,
+            "keep_checkpoint_max": _number(self.keep_max.text(), int),
+            "keep_checkpoint_every_n_hours": _required(self.keep_hours.text(), float),
+            "save_summary_steps": _required(self.summary_steps.text(), int),
+            "keep_best_max": _required(self.keep_best.text(), int),
+            "best_metric": self.best_metric.currentText(),
+        }
+
+    def _data_values(self) -> dict[str, Any]:
+        source = "iris" if self.data_kind.currentIndex() == 0 else self.data_path.text().strip()
+        return {"source": source, "label_column": self.label_column.text().strip() or None}
+
+    # Validation ----------------------------------------------------------------------------------
+    @property
+    def valid(self) -> bool:
+        return self._valid
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Field name -> message for every field now marked invalid."""
+        return dict(self._errors)
+
+    @Slot()
+    def _schedule_validation(self) -> None:
+        self._revalidate_timer.start()
+
+    def _revalidate(self) -> None:
+        self._revalidate_timer.stop()
+        errors: dict[str, str] = {}
+        for cls, values in (
+            (NetworkConfig, self._network_values()),
+            (ScheduleConfig, self._schedule_values()),
+            (DataConfig, self._data_values()),
+        ):
+            _check_fields(cls, values, errors)
+        seed = _number(self.seed.text(), int)
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            errors["seed"] = f"{seed!r} is not allowed; expected an integer >= 0 or empty"
+        model_dir = self.model_dir_text()
+        if model_dir and Path(model_dir).expanduser().is_file():
+            errors["model_dir"] = f"{model_dir!r} is a file; expected a directory (existing or new)"
+        if "data" not in errors and "label_column" not in errors:
+            self._request_data(errors.get("n_classes") is None)
+        if self._data_error and "data" not in errors:
+            errors["data"] = self._data_error
+        self._show_errors(errors)
+        self._update_file_manager_button()
+        valid = not errors and not self._data_loading and self.dataset is not None
+        if valid != self._valid:
+            self._valid = valid
+            self.validityChanged.emit(valid)
+        self.changed.emit()
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        # Save-every messages name either schedule field; both belong to the one row.
+        shown = {("save_checkpoints" if k.startswith("save_checkpoints") else k): v for k, v in errors.items()}
+        self._errors = errors
+        for field, label in self._error_labels.items():
+            message = shown.get(field)
+            label.setText(message or "")
+            label.setVisible(bool(message))
+            widget = self._field_widgets[field]
+            if bool(widget.property(INVALID_PROPERTY)) != bool(message):
+                widget.setProperty(INVALID_PROPERTY, bool(message))
+                widget.setStyleSheet("QLineEdit, QComboBox { border: 1px solid #b3261e; }" if message else "")
+
+    # Data loading --------------------------------------------------------------------------------
+    def _request_data(self, n_classes_ok: bool) -> None:
+        values = self._data_values()
+        n_classes = _number(self.n_classes.text(), int) if n_classes_ok else None
+        key = (values["source"], values["label_column"], n_classes)
+        if key == self._data_key:
+            return
+        self._data_key = key
+        self._data_loading = True
+        self._data_error = None
+        self.dataset = None
+        self.data_info.setText("Loading data…")
+        self._data_task.start(load_dataset, DataConfig(**values), n_classes)
+
+    @Slot(object)
+    def _on_data_loaded(self, dataset: Dataset) -> None:
+        self._data_loading = False
+        self.dataset = dataset
+        train = len(dataset.train[1])
+        test = len(dataset.test[1])
+        classes = ", ".join(dataset.class_names[:6]) + (", …" if dataset.n_classes > 6 else "")
+        name = "Bundled Iris" if dataset.source == "iris" else Path(dataset.source).name
+        self.data_info.setText(
+            f"{name}: {train} train / {test} test rows · {dataset.n_features} features · "
+            f"{dataset.n_classes} classes ({classes})"
+        )
+        self.datasetChanged.emit(dataset)
+        self._revalidate()
+
+    @Slot(str, str)
+    def _on_data_failed(self, message: str, detail: str) -> None:
+        self._data_loading = False
+        self.dataset = None
+        self._data_error = message
+        self.data_info.setText("")
+        self.datasetChanged.emit(None)
+        self._revalidate()
+
+    @Slot()
+    def _data_kind_changed(self) -> None:
+        csv = self.data_kind.currentIndex() == 1
+        self.data_path.setEnabled(csv)
+        self.data_browse.setEnabled(csv)
+        self.label_column.setEnabled(csv)
+        self._schedule_validation()
+
+    @Slot()
+    def _browse_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a CSV file", self.data_path.text(), "CSV (*.csv);;All (*)")
+        if path:
+            self.data_path.setText(path)
+
+    @Slot()
+    def _browse_model_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a model_dir", self.model_dir_text())
+        if path:
+            self.model_dir.setText(path)
+
+    @Slot()
+    def use_new_temporary_dir(self) -> str:
+        path = tempfile.mkdtemp(prefix="ckptgui-")
+        self.model_dir.setText(path)
+        return path
+
+    @Slot()
+    def open_in_file_manager(self) -> None:
+        path = self.model_dir_text()
+        if path and Path(path).expanduser().is_dir():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).expanduser())))
+
+    def _update_file_manager_button(self) -> None:
+        path = self.model_dir_text()
+        self.file_manager_button.setEnabled(bool(path) and Path(path).expanduser().is_dir())
+
+    def refresh(self) -> None:
+        """Revalidate now (e.g. after the model_dir was created on disk)."""
+        self._revalidate()
+
+
+def _check_fields(cls: Callable[..., Any], values: dict[str, Any], errors: dict[str, str]) -> None:
+    """Each field alone against the defaults, then all together for rules that tie fields together."""
+    found: dict[str, str] = {}
+    for name, value in values.items():
+        try:
+            cls(**{name: value})
+        except ConfigError as exc:
+            found.setdefault(exc.field, exc.message)
+    if not found:
+        try:
+            cls(**values)
+        except ConfigError as exc:
+            found[exc.field] = exc.message
+    errors.update(found)
+
+
+def _format(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)

@@ -1,0 +1,414 @@
+"""The live model_dir: checkpoints grouped by step above, every file below, both updated as files come and go.
+
+The listing and the checkpoint scan run off the GUI thread (one job at a time,
+bursts coalesced); rows are updated in place so the selection survives, new
+rows are highlighted for a moment and removed ones disappear. It only reads:
+an external process's model_dir shows exactly like our own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QIcon
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ckptgui.gui.icons import icon
+from ckptgui.gui.watcher import DirectoryWatcher, FileEntry, list_files
+from ckptgui.gui.widgets.live_label import LiveLabel
+from ckptgui.gui.workers import Task
+
+HIGHLIGHT_MS = 1500
+NEW_ROW_COLOR = QColor(255, 236, 150)
+PROBLEM_COLOR = QColor(179, 38, 30)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PREFIX_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass
+class Snapshot:
+    """What one look at the model_dir found; ``info`` is the core's ModelDirInfo (None if unreadable)."""
+
+    path: str
+    files: tuple[FileEntry, ...]
+    exists: bool
+    info: Any = None
+    error: str | None = None
+    pins: set[int] = field(default_factory=set)
+    kept: dict[int, list[str]] = field(default_factory=dict)  # step -> retention reasons (core.retention.why_kept)
+    taken_at: float = 0.0  # time.time() when the listing was made
+
+
+def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None) -> Snapshot | None:
+    """Runs on a pool thread. None when the listing equals ``previous`` (nothing to redraw)."""
+    taken_at = time.time()
+    files = list_files(path)
+    if previous is not None and files == previous:
+        return None
+    snapshot = Snapshot(path, files, Path(path).is_dir(), taken_at=taken_at)
+    if not snapshot.exists:
+        return snapshot
+    from ckptgui.core.checkpoints import scan
+    from ckptgui.core.retention import why_kept
+    from ckptgui.core.runlog import read_pins
+
+    try:
+        snapshot.info = scan(path)
+    except Exception as exc:  # noqa: BLE001 - a reader failure is shown, never raised into the GUI
+        snapshot.error = f"cannot read the checkpoints: {exc}"
+    try:
+        snapshot.pins = read_pins(path)
+        snapshot.kept = why_kept(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
+        snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
+    return snapshot
+
+
+def kept_text(snapshot: Snapshot, step: int | None, listed: bool) -> str:
+    """Which retention rules keep this checkpoint, in words."""
+    reasons = snapshot.kept.get(step, []) if step is not None else []
+    if reasons:
+        return ", ".join(reasons)
+    return "listed, no rule (next save may sweep it)" if listed else "not in the state file"
+
+
+def _step_key(step: int | None) -> int:
+    return -1 if step is None else step
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover - the loop returns
+
+
+def format_time(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp)
+    today = datetime.now().date()
+    return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
+
+
+class _Item(QTreeWidgetItem):
+    """Sorts by the value stored under SORT_ROLE (numbers sort as numbers)."""
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        column = self.treeWidget().sortColumn() if self.treeWidget() else 0
+        mine, theirs = self.data(column, SORT_ROLE), other.data(column, SORT_ROLE)
+        if mine is None or theirs is None or type(mine) is not type(theirs):
+            return self.text(column) < other.text(column)
+        return mine < theirs
+
+    def set(self, column: int, text: str, sort: object = None) -> None:
+        if self.text(column) != text:
+            self.setText(column, text)
+        self.setData(column, SORT_ROLE, text if sort is None else sort)
+
+
+class DirectoryView(QWidget):
+    """Watches one model_dir; emits the checkpoint scan for the plots, restore and compare panels."""
+
+    snapshotChanged = Signal(object)  # Snapshot, after the rows were updated
+    checkpointsAppeared = Signal(object)  # list of (step, mtime, shown_at wall time) for new checkpoint rows
+    checkpointSelected = Signal(str)  # prefix
+    restoreRequested = Signal(str)
+    compareRequested = Signal(str)
+    pinToggled = Signal(int, bool)
+    failed = Signal(str, str)
+
+    CKPT_COLUMNS = ("Step", "Time", "Size", "Status", "Kept because")
+    FILE_COLUMNS = ("Name", "Size", "Modified")
+
+    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path: str | None = None
+        self.snapshot: Snapshot | None = None
+        self.seen_steps: set[int] = set()
+        self.swept_steps: set[int] = set()
+        self._files: tuple[FileEntry, ...] | None = None
+        self._ckpt_items: dict[str, _Item] = {}  # by prefix: a Keras .weights.h5 may have no step
+        self._file_items: dict[str, _Item] = {}
+        self._highlighted: dict[int, tuple[_Item, float]] = {}
+
+        self._task = Task(pool, self)
+        self._task.finished.connect(self._apply)
+        self._task.failed.connect(self.failed)
+        self.watcher = DirectoryWatcher(self)
+        self.watcher.changed.connect(self.refresh)
+        self._fade = QTimer(self, interval=250)
+        self._fade.timeout.connect(self._fade_highlights)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.header = LiveLabel("No model_dir open")
+        layout.addWidget(self.header)
+        self.problems = QLabel()
+        self.problems.setStyleSheet("color: #b3261e;")
+        self.problems.setWordWrap(True)
+        self.problems.hide()
+        layout.addWidget(self.problems)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.checkpoints = self._tree(self.CKPT_COLUMNS)
+        self.checkpoints.setObjectName("checkpointTree")
+        self.checkpoints.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.checkpoints.customContextMenuRequested.connect(self._context_menu)
+        self.checkpoints.itemSelectionChanged.connect(self._selection_changed)
+        self.checkpoints.itemActivated.connect(self._activated)
+        self.checkpoints.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.files = self._tree(self.FILE_COLUMNS)
+        self.files.setObjectName("fileTree")
+        self.files.setRootIsDecorated(False)
+        self.files.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        for tree, widths in ((self.checkpoints, (110, 140, 80, 90)), (self.files, (380, 80))):
+            for column, width in enumerate(widths):
+                tree.setColumnWidth(column, width)
+        self.splitter.addWidget(self.checkpoints)
+        self.splitter.addWidget(self.files)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
+
+    def _tree(self, columns: tuple[str, ...]) -> QTreeWidget:
+        tree = QTreeWidget()
+        tree.setColumnCount(len(columns))
+        tree.setHeaderLabels(list(columns))
+        tree.setSortingEnabled(True)
+        tree.setAlternatingRowColors(True)
+        tree.setUniformRowHeights(True)
+        tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        tree.header().setStretchLastSection(True)
+        return tree
+
+    # Public API ----------------------------------------------------------------------------------
+    def set_path(self, path: str | None) -> None:
+        """Show ``path`` (None: nothing); rows of the previous directory go at once."""
+        path = str(Path(path).expanduser().resolve()) if path else None
+        if path == self.path:
+            return
+        self.path = path
+        self._task.cancel()
+        self._files = None
+        self.snapshot = None
+        self.seen_steps.clear()
+        self.swept_steps.clear()
+        self._highlighted.clear()
+        self.checkpoints.clear()
+        self.files.clear()
+        self._ckpt_items.clear()
+        self._file_items.clear()
+        self.problems.hide()
+        self.header.setText(path or "No model_dir open")
+        self.watcher.set_path(path)
+
+    @Slot()
+    def refresh(self) -> None:
+        if self.path is not None:
+            self._task.coalesce(take_snapshot, self.path, self._files)
+
+    @Slot()
+    def poke(self) -> None:
+        """Look again soon (debounced with the watcher's own signals)."""
+        self.watcher.poke()
+
+    def steps(self) -> list[int]:
+        """The checkpoint steps now listed, ascending."""
+        return sorted(self.seen_steps - self.swept_steps)
+
+    def checkpoint_infos(self) -> list[Any]:
+        """The core's CheckpointInfo of every listed checkpoint, oldest first."""
+        info = self.snapshot.info if self.snapshot else None
+        return list(info.checkpoints) if info is not None else []
+
+    def selected_prefix(self) -> str | None:
+        items = self.checkpoints.selectedItems()
+        if not items:
+            return None
+        item = items[0] if items[0].parent() is None else items[0].parent()
+        return item.data(0, PREFIX_ROLE)
+
+    def select_prefix(self, prefix: str) -> None:
+        item = self._ckpt_items.get(prefix)
+        if item is not None:
+            self.checkpoints.setCurrentItem(item)
+
+    def item_for_step(self, step: int) -> QTreeWidgetItem | None:
+        return next((i for i in self._ckpt_items.values() if i.data(0, SORT_ROLE) == step), None)
+
+    # Applying a snapshot -------------------------------------------------------------------------
+    @Slot(object)
+    def _apply(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None or snapshot.path != self.path:
+            return
+        self._files = snapshot.files
+        self.snapshot = snapshot
+        now = time.time()
+        self._update_header(snapshot)
+        appeared = self._update_checkpoints(snapshot, now)
+        self._update_files(snapshot, now)
+        if self._highlighted and not self._fade.isActive():
+            self._fade.start()
+        if appeared:
+            self.checkpointsAppeared.emit(appeared)
+        self.snapshotChanged.emit(snapshot)
+
+    def _update_header(self, snapshot: Snapshot) -> None:
+        info = snapshot.info
+        if not snapshot.exists:
+            self.header.setText(f"{snapshot.path} — does not exist yet")
+        elif info is not None:
+            fmt = getattr(info, "format", "") or "unknown format"
+            latest = getattr(info, "latest_step", None)
+            count = len(info.checkpoints)
+            latest_text = f", latest step {latest:,}" if latest is not None else ""
+            self.header.setText(f"{snapshot.path} — {fmt}, {count} checkpoint{'s' * (count != 1)}{latest_text}")
+        else:
+            self.header.setText(snapshot.path)
+        problems = [*(getattr(info, "problems", None) or [])] if info is not None else []
+        if snapshot.error:
+            problems.insert(0, snapshot.error)
+        self.problems.setText("\n".join(str(p) for p in problems[:5]))
+        self.problems.setVisible(bool(problems))
+
+    def _update_checkpoints(self, snapshot: Snapshot, now: float) -> list[tuple[int, float, float]]:
+        if snapshot.info is None:
+            return []
+        tree = self.checkpoints
+        tree.setSortingEnabled(False)
+        current = {ckpt.prefix: ckpt for ckpt in snapshot.info.checkpoints}
+        first_look = not self._ckpt_items and not self.seen_steps
+        for prefix in [p for p in self._ckpt_items if p not in current]:
+            item = self._ckpt_items.pop(prefix)
+            self._highlighted.pop(id(item), None)
+            tree.takeTopLevelItem(tree.indexOfTopLevelItem(item))
+            step = item.data(0, SORT_ROLE)
+            if step is not None and step >= 0:
+                self.swept_steps.add(step)
+        appeared: list[tuple[int, float, float]] = []
+        for prefix, ckpt in current.items():
+            item = self._ckpt_items.get(prefix)
+            if item is None:
+                item = _Item()
+                self._ckpt_items[prefix] = item
+                tree.addTopLevelItem(item)
+                if not first_look:  # on the first look at a directory everything would be "new"
+                    self._highlight(item, now)
+                if ckpt.step is not None:
+                    appeared.append((ckpt.step, ckpt.mtime, now))
+                    self.seen_steps.add(ckpt.step)
+                    self.swept_steps.discard(ckpt.step)
+            self._fill_checkpoint(item, ckpt, snapshot)
+        tree.setSortingEnabled(True)
+        return appeared
+
+    def _fill_checkpoint(self, item: _Item, ckpt: Any, snapshot: Snapshot) -> None:
+        item.set(0, f"{ckpt.step:,}" if ckpt.step is not None else Path(ckpt.prefix).name, _step_key(ckpt.step))
+        item.setData(0, PREFIX_ROLE, ckpt.prefix)
+        item.set(1, format_time(ckpt.mtime), ckpt.mtime)
+        item.set(2, human_size(ckpt.total_bytes), ckpt.total_bytes)
+        status = str(ckpt.status)
+        item.set(3, status)
+        item.set(4, kept_text(snapshot, ckpt.step, bool(ckpt.listed)))
+        item.setForeground(3, QBrush() if ckpt.usable else QBrush(PROBLEM_COLOR))
+        item.setToolTip(3, ckpt.reason or status)
+        item.setToolTip(0, ckpt.prefix)
+        item.setIcon(0, icon("pin") if ckpt.step in snapshot.pins else QIcon())
+        files = [str(f) for f in ckpt.files]  # relative to the model_dir, as the file list names them
+        if [item.child(i).text(0) for i in range(item.childCount())] != files:
+            item.takeChildren()
+            sizes = {entry.name: entry for entry in snapshot.files}
+            for name in files:
+                child = _Item(item)
+                entry = sizes.get(name)
+                child.set(0, name)
+                if entry is not None:
+                    child.set(1, format_time(entry.mtime), entry.mtime)
+                    child.set(2, human_size(entry.size), entry.size)
+
+    def _update_files(self, snapshot: Snapshot, now: float) -> None:
+        tree = self.files
+        tree.setSortingEnabled(False)
+        current = {entry.name: entry for entry in snapshot.files}
+        first_look = not self._file_items
+        for name in [n for n in self._file_items if n not in current]:
+            item = self._file_items.pop(name)
+            self._highlighted.pop(id(item), None)
+            tree.takeTopLevelItem(tree.indexOfTopLevelItem(item))
+        for name, entry in current.items():
+            item = self._file_items.get(name)
+            if item is None:
+                item = _Item()
+                self._file_items[name] = item
+                tree.addTopLevelItem(item)
+                if not first_look:
+                    self._highlight(item, now)
+            item.set(0, name)
+            item.set(1, "" if entry.is_dir else human_size(entry.size), entry.size)
+            item.set(2, format_time(entry.mtime), entry.mtime)
+        tree.setSortingEnabled(True)
+
+    # Highlights ----------------------------------------------------------------------------------
+    def _highlight(self, item: _Item, now: float) -> None:
+        for column in range(item.columnCount()):
+            item.setBackground(column, QBrush(NEW_ROW_COLOR))
+        self._highlighted[id(item)] = (item, now)
+
+    def highlighted_count(self) -> int:
+        return len(self._highlighted)
+
+    @Slot()
+    def _fade_highlights(self) -> None:
+        cutoff = time.time() - HIGHLIGHT_MS / 1000
+        for key, (item, since) in list(self._highlighted.items()):
+            if since <= cutoff:
+                for column in range(item.columnCount()):
+                    item.setBackground(column, QBrush())
+                del self._highlighted[key]
+        if not self._highlighted:
+            self._fade.stop()
+
+    # Interaction ---------------------------------------------------------------------------------
+    @Slot()
+    def _selection_changed(self) -> None:
+        prefix = self.selected_prefix()
+        if prefix is not None:
+            self.checkpointSelected.emit(prefix)
+
+    @Slot(QTreeWidgetItem, int)
+    def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        top = item if item.parent() is None else item.parent()
+        self.restoreRequested.emit(top.data(0, PREFIX_ROLE))
+
+    @Slot(QPoint)
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.checkpoints.itemAt(pos)
+        if item is None:
+            return
+        top = item if item.parent() is None else item.parent()
+        prefix = top.data(0, PREFIX_ROLE)
+        step = top.data(0, SORT_ROLE)
+        menu = QMenu(self)
+        menu.addAction(icon("restore"), f"Restore {top.text(0)}…", lambda: self.restoreRequested.emit(prefix))
+        menu.addAction(icon("compare"), "Compare with…", lambda: self.compareRequested.emit(prefix))
+        if step is not None and step >= 0:
+            pinned = self.snapshot is not None and step in self.snapshot.pins
+            text = "Unpin" if pinned else "Pin (never swept)"
+            menu.addAction(icon("pin"), text, lambda: self.pinToggled.emit(step, not pinned))
+        menu.addSeparator()
+        menu.addAction("Copy checkpoint prefix", lambda: QGuiApplication.clipboard().setText(prefix))
+        menu.popup(self.checkpoints.viewport().mapToGlobal(pos))

@@ -1,0 +1,474 @@
+"""Live scalar plots from the model_dir's events files: one plot per tag, one curve per run.
+
+The events reader is polled off the GUI thread (one poll at a time); each poll
+hands back whole series as read-only arrays, which go straight into pyqtgraph
+(no copies). Plots downsample (peak) and clip to the view, so a million points
+stay smooth, as pyqtgraph's scrollingPlots example does. Smoothing is
+TensorBoard's debiased exponential moving average, computed once per new
+point, not per redraw.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ckptgui.gui.widgets.live_label import LiveLabel
+from ckptgui.gui.workers import Task
+
+TAG_ORDER = ("loss", "accuracy")
+SECONDARY_TAGS = frozenset({"global_step/sec", "learning_rate"})  # plotted only with "All tags"
+RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+FIXED_RUN_COLORS = {".": RUN_COLORS[0], "eval": RUN_COLORS[1]}  # training and evaluation look the same everywhere
+LIVE_MARKER = QColor(46, 125, 50, 150)
+SWEPT_MARKER = QColor(120, 120, 120, 55)
+MAX_MARKERS = 2000  # per kind; all drawn by one item in one call
+DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
+POLL_MS_TRAINING = 1000  # while a run trains here: each redraw is GUI-thread Python time the trainer waits for
+POLL_MS_IDLE = 1000
+
+
+EmaState = tuple[float, int, float, float]  # raw EMA, points so far, lowest and highest value so far
+EMA_START: EmaState = (0.0, 0, math.inf, -math.inf)
+
+
+def ema(values: np.ndarray, weight: float, state: EmaState = EMA_START) -> tuple[np.ndarray, EmaState]:
+    """TensorBoard's smoothing: a debiased EMA that skips non-finite values; ``state`` continues a previous call.
+
+    Vectorised in blocks: inside a block of k points the recurrence
+    ``s = w·s + (1-w)·x`` is ``w^j·(w·s0 + (1-w)·cumsum(x·w^-i))``, with k kept
+    small enough that ``w^-k`` stays far from overflow. An average lies within
+    the values seen so far; clipping to them removes the rounding that would
+    make a constant series wobble at 1e-17 (and the axis zoom in on it).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weight = min(max(float(weight), 0.0), 0.999)
+    last, count, low, high = state
+    out = values.copy()
+    finite = np.isfinite(values)
+    x = values[finite]
+    if x.size == 0:
+        return out, state
+    low, high = min(low, float(x.min())), max(high, float(x.max()))
+    if weight == 0.0:
+        return out, (float(x[-1]), count + x.size, low, high)
+    block = max(1, min(256, int(150 * math.log(10) / -math.log(weight))))
+    smoothed = np.empty_like(x)
+    for start in range(0, x.size, block):
+        chunk = x[start : start + block]
+        j = np.arange(chunk.size, dtype=np.float64)
+        up = weight**-j
+        down = weight**j
+        raw = down * (weight * last + (1 - weight) * np.cumsum(chunk * up))
+        smoothed[start : start + chunk.size] = raw
+        last = float(raw[-1])
+    n = count + np.arange(1, x.size + 1, dtype=np.float64)
+    out[finite] = np.clip(smoothed / (1 - weight**n), low, high)
+    return out, (last, count + x.size, low, high)
+
+
+class CheckpointMarkers(pg.GraphicsObject):
+    """Vertical lines at checkpoint steps across the whole view, one item and one draw call for all of them.
+
+    One InfiniteLine per checkpoint costs a Python paint per line per plot; a few hundred swept checkpoints
+    made every redraw take most of a second and starved the GUI thread while training.
+    """
+
+    def __init__(self, color: QColor, style: Qt.PenStyle) -> None:
+        super().__init__()
+        self.pen = pg.mkPen(color, width=1, style=style)
+        self._steps = np.empty(0)
+        self.setZValue(5)
+
+    def set_steps(self, steps: tuple[int, ...]) -> None:
+        self.prepareGeometryChange()
+        self._steps = np.asarray(steps, dtype=np.float64)
+        self.update()
+
+    def steps(self) -> list[int]:
+        return [int(s) for s in self._steps]
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()  # the lines span the view: the bounds follow it
+
+    def boundingRect(self) -> QRectF:
+        view = self.getViewBox()
+        if view is None or not self._steps.size:
+            return QRectF()
+        area = view.viewRect()
+        left, right = float(self._steps.min()), float(self._steps.max())
+        return QRectF(left, area.top(), max(right - left, 1e-9), area.height())
+
+    def paint(self, painter: QPainter, *_: Any) -> None:
+        view = self.getViewBox()
+        if view is None or not self._steps.size:
+            return
+        area = view.viewRect()
+        shown = self._steps[(self._steps >= area.left()) & (self._steps <= area.right())]
+        painter.setPen(self.pen)
+        painter.drawLines([QLineF(x, area.top(), x, area.bottom()) for x in shown])
+
+
+@dataclass
+class _Curve:
+    run: str
+    tag: str
+    steps: np.ndarray
+    values: np.ndarray
+    raw_item: pg.PlotDataItem
+    smooth_item: pg.PlotDataItem
+    smoothed: np.ndarray | None = None
+    state: EmaState = EMA_START
+
+
+def poll_reader(reader: Any) -> list[tuple[Any, bool]]:
+    """Runs on a pool thread: (full series, reset) for every (run, tag) that changed.
+
+    Whole series, not just the new points: the arrays are read-only views (no
+    copy), and a curve is then always exactly what the reader holds.
+    """
+    changed: dict[tuple[str, str], bool] = {}
+    for part in reader.poll():
+        changed[(part.run, part.tag)] = changed.get((part.run, part.tag), False) or part.reset
+    return [(reader.series(run, tag), reset) for (run, tag), reset in sorted(changed.items())]
+
+
+def run_label(run: str) -> str:
+    return "train" if run == "." else run
+
+
+class PlotPanel(QWidget):
+    """Loss, accuracy, evaluation metrics and anything else the events files hold, against step."""
+
+    updated = Signal()  # after new points were drawn
+    failed = Signal(str, str)
+
+    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path: str | None = None
+        self.reader: Any = None
+        self._curves: dict[tuple[str, str], _Curve] = {}
+        self._plots: dict[str, pg.PlotItem] = {}
+        self._shown: list[pg.PlotItem] = []
+        self._fixed_x: tuple[int, int] | None = None
+        self._markers: dict[str, list[CheckpointMarkers]] = {}
+        self._crosshairs: dict[str, pg.InfiniteLine] = {}
+        self._marker_steps: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+        self._runs: list[str] = []
+        self._weight = DEFAULT_SMOOTHING
+        self._log = False
+        self._task = Task(pool, self)
+        self._task.finished.connect(self._apply)
+        self._task.failed.connect(self.failed)
+        self._timer = QTimer(self, interval=POLL_MS_IDLE)
+        self._timer.timeout.connect(self.poll)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
+        self.smoothing.setMaximumWidth(220)
+        self.smoothing.setToolTip("Exponential moving average, as TensorBoard's smoothing slider")
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.smoothing_label = QLabel(f"{DEFAULT_SMOOTHING:.2f}")
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setToolTip("Logarithmic y axis")
+        self.log_scale.toggled.connect(self.set_log_scale)
+        self.all_tags = QCheckBox("All tags")
+        self.all_tags.setToolTip("Also plot " + " and ".join(sorted(SECONDARY_TAGS)))
+        self.all_tags.toggled.connect(self._relayout)
+        self.readout = LiveLabel("No model_dir open")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        bar.addWidget(self.smoothing)
+        bar.addWidget(self.smoothing_label)
+        bar.addSpacing(12)
+        bar.addWidget(self.log_scale)
+        bar.addWidget(self.all_tags)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
+        self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+
+    # Public API ----------------------------------------------------------------------------------
+    def set_path(self, path: str | None) -> None:
+        """Plot the events under ``path`` (None: nothing); drops what the previous directory showed."""
+        from ckptgui.core.events import ScalarReader
+
+        self._task.cancel()
+        self.path = path
+        self.graphics.clear()
+        self._curves.clear()
+        self._plots.clear()
+        self._shown.clear()
+        self._markers.clear()
+        self._crosshairs.clear()
+        self._marker_steps = ((), ())
+        self._runs = []
+        self.reader = ScalarReader(path) if path else None
+        self.readout.setText("No model_dir open" if path is None else "No scalar summaries yet")
+        if path is None:
+            self._timer.stop()
+        else:
+            self._timer.start()
+            self.poll()
+
+    def set_training(self, steps: tuple[int, int] | None) -> None:
+        """While a run trains (``steps`` = first and target step): poll less often and hold the x axes still.
+
+        With the x range fixed to the whole run, a new point does not re-lay out
+        the step axes on every redraw; the view returns to following the data
+        when the run ends (None).
+        """
+        self._timer.setInterval(POLL_MS_IDLE if steps is None else POLL_MS_TRAINING)
+        self._fixed_x = steps
+        for plot in self._plots.values():
+            self._apply_x_range(plot)
+
+    @property
+    def training(self) -> bool:
+        return self._fixed_x is not None
+
+    def _apply_x_range(self, plot: pg.PlotItem) -> None:
+        if self._fixed_x is None:
+            plot.enableAutoRange(x=True)
+        else:
+            plot.setXRange(*self._fixed_x, padding=0.02)
+
+    @Slot()
+    def poll(self) -> None:
+        if self.reader is not None:
+            self._task.coalesce(poll_reader, self.reader)
+
+    def point_count(self, run: str | None = None, tag: str | None = None) -> int:
+        return sum(
+            c.steps.size
+            for (r, t), c in self._curves.items()
+            if (run is None or r == run) and (tag is None or t == tag)
+        )
+
+    def tags(self) -> list[str]:
+        return list(self._plots)
+
+    def curve_data(self, run: str, tag: str, smoothed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """What the plot holds for one curve (raw or smoothed), for tests and exports."""
+        curve = self._curves[(run, tag)]
+        item = curve.smooth_item if smoothed else curve.raw_item
+        return item.xData, item.yData
+
+    def series(self) -> list[Any]:
+        """The full series now shown, as the events reader returned them."""
+        return [self.reader.series(run, tag) for run, tag in sorted(self._curves)] if self.reader else []
+
+    def marker_steps(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(live, swept) checkpoint steps drawn as markers."""
+        return self._marker_steps
+
+    def set_checkpoints(self, live: list[int], swept: list[int]) -> None:
+        """Vertical markers at checkpoint steps; swept ones faded. At most the newest MAX_MARKERS."""
+        steps = (tuple(sorted(live))[-MAX_MARKERS:], tuple(sorted(swept))[-MAX_MARKERS:])
+        if steps == self._marker_steps:
+            return
+        self._marker_steps = steps
+        for tag in self._plots:
+            self._draw_markers(tag)
+
+    def export_png(self, path: str) -> None:
+        if not self.graphics.grab().save(path):
+            raise OSError(f"{path}: cannot write the image (is the folder writable and the name .png?)")
+
+    def export_csv(self, path: str) -> int:
+        """Write every shown series as CSV rows; returns the number of series written."""
+        from ckptgui.core.events import export_csv
+
+        series = self.series()
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            export_csv(series, handle)
+        return len(series)
+
+    # Drawing -------------------------------------------------------------------------------------
+    @Slot(object)
+    def _apply(self, changes: list[tuple[Any, bool]]) -> None:
+        if not changes:
+            return
+        for series, reset in changes:
+            self._update_curve(series, reset)
+        self._update_readout_idle()
+        self.updated.emit()
+
+    def _plot_for(self, tag: str) -> pg.PlotItem:
+        """The plot of ``tag``, created on first use."""
+        if tag not in self._plots:
+            self._plots[tag] = self._new_plot(tag)
+            self._relayout()
+        return self._plots[tag]
+
+    @Slot()
+    def _relayout(self) -> None:
+        """Lay the plots shown out in two columns: loss, accuracy, then by name."""
+        for item in self._shown:
+            self.graphics.removeItem(item)
+        everything = self.all_tags.isChecked()
+        tags = [t for t in self._plots if everything or t not in SECONDARY_TAGS]
+        order = sorted(tags, key=lambda t: (TAG_ORDER.index(t) if t in TAG_ORDER else len(TAG_ORDER), t))
+        self._shown = [self._plots[t] for t in order]
+        for index, item in enumerate(self._shown):
+            self.graphics.addItem(item, row=index // 2, col=index % 2)
+
+    def shown_tags(self) -> list[str]:
+        return [t for t, p in self._plots.items() if p in self._shown]
+
+    def _new_plot(self, tag: str) -> pg.PlotItem:
+        plot = pg.PlotItem(title=tag)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
+        plot.setLogMode(y=self._log)
+        plot.setLabel("bottom", "step")
+        plot.addLegend(offset=(-10, 10))
+        first = next(iter(self._plots.values()), None)
+        if first is not None:
+            plot.setXLink(first)
+        self._apply_x_range(plot)
+        crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((80, 80, 80), style=Qt.PenStyle.DotLine))
+        crosshair.setZValue(20)
+        crosshair.hide()
+        plot.addItem(crosshair, ignoreBounds=True)
+        self._crosshairs[tag] = crosshair
+        markers = [
+            CheckpointMarkers(LIVE_MARKER, Qt.PenStyle.SolidLine),
+            CheckpointMarkers(SWEPT_MARKER, Qt.PenStyle.DashLine),
+        ]
+        for item in markers:
+            plot.addItem(item, ignoreBounds=True)
+        self._markers[tag] = markers
+        return plot
+
+    def _color(self, run: str) -> str:
+        if run in FIXED_RUN_COLORS:
+            return FIXED_RUN_COLORS[run]
+        if run not in self._runs:
+            self._runs.append(run)
+        return RUN_COLORS[(self._runs.index(run) + len(FIXED_RUN_COLORS)) % len(RUN_COLORS)]
+
+    def _update_curve(self, series: Any, reset: bool) -> None:
+        key = (series.run, series.tag)
+        steps, values = series.steps, series.values
+        curve = self._curves.get(key)
+        if curve is None:
+            plot = self._plot_for(series.tag)
+            color = QColor(self._color(series.run))
+            faint = QColor(color)
+            faint.setAlpha(70)
+            raw = plot.plot(pen=pg.mkPen(faint, width=1))
+            smooth = plot.plot(pen=pg.mkPen(color, width=2), name=run_label(series.run))
+            curve = _Curve(series.run, series.tag, steps, values, raw, smooth)
+            self._curves[key] = curve
+            self._draw_markers(series.tag)
+        extends = not reset and curve.smoothed is not None and steps.size >= curve.steps.size
+        if extends:
+            tail, curve.state = ema(values[curve.steps.size :], self._weight, curve.state)
+            curve.smoothed = np.concatenate([curve.smoothed, tail])
+        else:
+            curve.smoothed, curve.state = ema(values, self._weight)
+        curve.steps, curve.values = steps, values
+        self._set_curve_data(curve)
+
+    def _set_curve_data(self, curve: _Curve) -> None:
+        # Log scale: pyqtgraph takes log10 of y itself; non-positive values are left out rather than warned about.
+        curve.raw_item.setData(curve.steps, curve.values)
+        curve.smooth_item.setData(curve.steps, curve.smoothed)
+
+    def _draw_markers(self, tag: str) -> None:
+        live, swept = self._marker_steps
+        live_item, swept_item = self._markers[tag]
+        live_item.set_steps(live)
+        swept_item.set_steps(swept)
+
+    def marker_items(self, tag: str) -> tuple[CheckpointMarkers, CheckpointMarkers]:
+        """(live, swept) marker items of one plot."""
+        live, swept = self._markers[tag]
+        return live, swept
+
+    @Slot(int)
+    def _smoothing_changed(self, value: int) -> None:
+        self._weight = value / 100
+        self.smoothing_label.setText(f"{self._weight:.2f}")
+        for curve in self._curves.values():
+            curve.smoothed, curve.state = ema(curve.values, self._weight)
+            self._set_curve_data(curve)
+
+    @Slot(bool)
+    def set_log_scale(self, on: bool) -> None:
+        self._log = on
+        if self.log_scale.isChecked() != on:
+            self.log_scale.setChecked(on)
+        for plot in self._plots.values():
+            plot.setLogMode(y=on)
+
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing.setValue(round(weight * 100))
+
+    @property
+    def smoothing_weight(self) -> float:
+        return self._weight
+
+    # Crosshair -----------------------------------------------------------------------------------
+    def _update_readout_idle(self) -> None:
+        if not any(line.isVisible() for line in self._crosshairs.values()):
+            count = self.point_count()
+            self.readout.setText(f"{count:,} points in {len(self._curves)} series · hover a plot for values")
+
+    def _mouse_moved(self, event: tuple[QPointF]) -> None:
+        position = event[0]
+        for tag, plot in self._plots.items():
+            if plot.sceneBoundingRect().contains(position):
+                step = plot.vb.mapSceneToView(position).x()
+                self.show_crosshair(step, tag)
+                return
+        for line in self._crosshairs.values():
+            line.hide()
+
+    def show_crosshair(self, step: float, tag: str | None = None) -> str:
+        """Move the crosshair of every plot to ``step`` and describe the nearest values; returns the text."""
+        for line in self._crosshairs.values():
+            line.setPos(step)
+            line.show()
+        parts = [f"<b>step {step:,.0f}</b>"]
+        for name in self._plots if tag is None else [tag]:
+            values = []
+            for (run, curve_tag), curve in sorted(self._curves.items()):
+                if curve_tag != name or curve.steps.size == 0:
+                    continue
+                index = int(np.clip(np.searchsorted(curve.steps, step), 0, curve.steps.size - 1))
+                if index > 0 and abs(curve.steps[index - 1] - step) <= abs(curve.steps[index] - step):
+                    index -= 1
+                raw, smooth = curve.values[index], curve.smoothed[index]
+                color = self._color(run)
+                values.append(
+                    f"<span style='color:{color}'>{run_label(run)}</span> {raw:.4g} "
+                    f"(smoothed {smooth:.4g}) @ {int(curve.steps[index]):,}"
+                )
+            if values:
+                parts.append(f"{name}: " + ", ".join(values))
+        text = " · ".join(parts)
+        self.readout.setText(text)
+        return text
+
+
+def default_export_name(path: str | None, suffix: str) -> str:
+    name = Path(path).name if path else "scalars"
+    return f"{name}-scalars.{suffix}"

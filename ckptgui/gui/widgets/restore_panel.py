@@ -1,0 +1,423 @@
+"""Restore one step: does it fit the config, how good is it, what does it predict; continue from it or adopt it.
+
+Every read runs on the pool (one job per kind, newer requests make older
+results stale). Continuing from a step copies only that checkpoint and a fresh
+``checkpoint`` state file into a NEW model_dir, so the original's later
+checkpoints are never touched (a trainer resuming in place would sweep them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ckptgui.core.config import NetworkConfig
+from ckptgui.core.data import IRIS_FEATURES, Dataset
+from ckptgui.gui.icons import icon
+from ckptgui.gui.widgets.compat_table import CompatTable
+from ckptgui.gui.workers import Task
+
+# The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
+GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
+
+
+def network_from_checkpoint(inferred: Any, current: NetworkConfig, dataset: Dataset | None) -> NetworkConfig:
+    """The form's network with the checkpoint's shapes (and optimizer, when its slots say which)."""
+    same_classes = dataset is not None and dataset.n_classes == inferred.n_classes
+    data = current.to_dict()
+    data.update(
+        hidden_units=list(inferred.hidden_units),
+        n_classes=None if same_classes else inferred.n_classes,
+        optimizer=inferred.optimizer or current.optimizer,
+    )
+    return NetworkConfig(**data)
+
+
+def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: str) -> tuple[Any, dict]:
+    from ckptgui.core.checkpoints import list_variables
+    from ckptgui.core.compat import check
+
+    report = check(network, n_features, n_classes, prefix)
+    shapes = {v.name: v.shape for v in list_variables(prefix)}
+    return report, shapes
+
+
+def copy_checkpoint(checkpoint: Any, new_dir: str) -> str:
+    """Copy one checkpoint's files into ``new_dir`` with a fresh state file naming only it; returns the new prefix.
+
+    Refuses a ``new_dir`` that already holds a checkpoint: continuing must never mix runs.
+    """
+    from ckptgui.core.statefile import CheckpointState, read_state, write_state
+
+    target = Path(new_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    if read_state(target) is not None or any(target.glob("*.index")):
+        raise FileExistsError(f"{target} already holds checkpoints; continue into an empty or new folder")
+    source_dir = Path(checkpoint.prefix).parent
+    for name in checkpoint.files:
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source_dir / name, destination)
+    name = Path(checkpoint.prefix).name
+    write_state(target, CheckpointState(name, [name]))
+    return str(target / name)
+
+
+class RestorePanel(QWidget):
+    """Works on the checkpoints of the current model_dir; the main window starts the training it asks for."""
+
+    adoptRequested = Signal(object)  # the checkpoint's InferredNetwork
+    continueRequested = Signal(str, str)  # new model_dir, copied prefix
+    status = Signal(str)
+    failed = Signal(str, str)
+
+    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_dir: str | None = None
+        self.dataset: Dataset | None = None
+        self.report: Any = None
+        self.last_eval: Any = None
+        self.last_predictions: list[Any] | None = None
+        self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
+        self._checkpoints: dict[str, Any] = {}
+        self._check_task = Task(pool, self)
+        self._check_task.finished.connect(self._on_checked)
+        self._check_task.failed.connect(self._on_check_failed)
+        self._eval_task = Task(pool, self)
+        self._eval_task.finished.connect(self._on_evaluated)
+        self._eval_task.failed.connect(self._on_eval_failed)
+        self._predict_task = Task(pool, self)
+        self._predict_task.finished.connect(self._on_predicted)
+        self._predict_task.failed.connect(self._on_predict_failed)
+        self._copy_task = Task(pool, self)
+        self._copy_task.finished.connect(self._on_copied)
+        self._copy_task.failed.connect(self.failed)
+        self._build()
+        self._update_buttons()
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Checkpoint"))
+        self.step_combo = QComboBox()
+        self.step_combo.setMinimumWidth(260)
+        self.step_combo.currentIndexChanged.connect(self._step_changed)
+        top.addWidget(self.step_combo, 1)
+        self.check_button = QPushButton(icon("reload"), "Check against config")
+        self.check_button.clicked.connect(self.check_compatibility)
+        top.addWidget(self.check_button)
+        self.continue_button = QPushButton(icon("continue"), "Continue training in a new model_dir")
+        self.continue_button.setToolTip(
+            "Copy this checkpoint (and a fresh state file) into a new model_dir and train on from it; "
+            "the original model_dir is left as it is"
+        )
+        self.continue_button.clicked.connect(lambda: self.continue_training())
+        self.adopt_button = QPushButton(icon("adopt"), "Use its network")
+        self.adopt_button.setToolTip("Set the form's hidden units (and classes, optimizer) to the checkpoint's")
+        self.adopt_button.clicked.connect(self._adopt)
+        top.addWidget(self.continue_button)
+        top.addWidget(self.adopt_button)
+        layout.addLayout(top)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        compat_box = QGroupBox("Compatibility with the current network config")
+        compat_layout = QVBoxLayout(compat_box)
+        self.compat = CompatTable()
+        compat_layout.addWidget(self.compat)
+        splitter.addWidget(compat_box)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        eval_box = QGroupBox("Evaluate on the test split")
+        eval_form = QFormLayout(eval_box)
+        self.eval_button = QPushButton(icon("evaluate"), "Evaluate")
+        self.eval_button.clicked.connect(self.evaluate)
+        self.eval_accuracy = QLabel("–")
+        self.eval_loss = QLabel("–")
+        self.eval_info = QLabel("")
+        self.eval_info.setWordWrap(True)
+        eval_form.addRow(self.eval_button)
+        eval_form.addRow("Accuracy", self.eval_accuracy)
+        eval_form.addRow("Loss", self.eval_loss)
+        eval_form.addRow(self.eval_info)
+        right_layout.addWidget(eval_box)
+
+        predict_box = QGroupBox("Predict")
+        predict_layout = QVBoxLayout(predict_box)
+        self.inputs = QTableWidget(0, len(IRIS_FEATURES))
+        self.inputs.verticalHeader().setDefaultSectionSize(22)
+        self.inputs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        predict_layout.addWidget(self.inputs)
+        buttons = QHBoxLayout()
+        self.predict_button = QPushButton(icon("predict"), "Predict")
+        self.predict_button.clicked.connect(self.predict)
+        add_row = QPushButton("Add row")
+        add_row.clicked.connect(lambda: self.inputs.insertRow(self.inputs.rowCount()))
+        remove_row = QPushButton("Remove row")
+        remove_row.clicked.connect(lambda: self.inputs.removeRow(max(self.inputs.currentRow(), 0)))
+        preset = QPushButton("Guide's flowers")
+        preset.setToolTip("The three example flowers of the TensorFlow guide")
+        preset.clicked.connect(self.set_guide_flowers)
+        for button in (self.predict_button, add_row, remove_row, preset):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        predict_layout.addLayout(buttons)
+        self.results = QTableWidget(0, 2)
+        self.results.setHorizontalHeaderLabels(["Predicted", "Probabilities"])
+        self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.results.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results.verticalHeader().setDefaultSectionSize(22)
+        predict_layout.addWidget(self.results)
+        right_layout.addWidget(predict_box, 1)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
+        self.set_guide_flowers()
+
+    # Inputs from the window ----------------------------------------------------------------------
+    def set_model_dir(self, path: str | None) -> None:
+        self.model_dir = path
+        self._checkpoints = {}
+        self.step_combo.clear()
+        self.report = None
+        self.compat.clear("Select a checkpoint" if path else "No model_dir open")
+        self._clear_results()
+
+    @Slot(object)
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.dataset = dataset
+        if dataset is not None and dataset.n_features != self.inputs.columnCount():
+            self.inputs.setColumnCount(dataset.n_features)
+        names = dataset.feature_names if dataset is not None else IRIS_FEATURES
+        if len(names) == self.inputs.columnCount():
+            self.inputs.setHorizontalHeaderLabels(list(names))
+
+    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+        """The model_dir's checkpoints, oldest first; keeps the selection, selects the newest at first."""
+        current = self.current_prefix()
+        self._checkpoints = {c.prefix: c for c in checkpoints}
+        self.step_combo.blockSignals(True)
+        self.step_combo.clear()
+        for checkpoint in reversed(checkpoints):
+            label = f"step {checkpoint.step:,}" if checkpoint.step is not None else Path(checkpoint.prefix).name
+            if not checkpoint.usable:
+                label += f" ({checkpoint.status})"
+            self.step_combo.addItem(label, checkpoint.prefix)
+        index = self.step_combo.findData(current) if current else -1
+        self.step_combo.setCurrentIndex(index if index >= 0 else (0 if checkpoints else -1))
+        self.step_combo.blockSignals(False)
+        if self.current_prefix() != current:
+            self._step_changed()
+        self._update_buttons()
+
+    def select_prefix(self, prefix: str) -> None:
+        index = self.step_combo.findData(prefix)
+        if index >= 0:
+            self.step_combo.setCurrentIndex(index)
+
+    def current_prefix(self) -> str | None:
+        return self.step_combo.currentData()
+
+    def current_checkpoint(self) -> Any:
+        return self._checkpoints.get(self.current_prefix() or "")
+
+    # Compatibility -------------------------------------------------------------------------------
+    @Slot()
+    def _step_changed(self) -> None:
+        self.report = None
+        self.compat.clear("Press “Check against config” or Ctrl+R")
+        self._clear_results()
+        self._update_buttons()
+        if self.isVisible():
+            self.check_compatibility()
+
+    @Slot()
+    def check_compatibility(self) -> None:
+        prefix = self.current_prefix()
+        if prefix is None:
+            return
+        network, why = self.network_source()
+        if network is None or self.dataset is None:
+            self.compat.clear(f"Cannot check: {why or 'the data is not loaded'}")
+            return
+        n_classes = network.n_classes or self.dataset.n_classes
+        self.compat.clear("Checking…")
+        self._check_task.start(check_job, network, self.dataset.n_features, n_classes, prefix)
+
+    @Slot(object)
+    def _on_checked(self, result: tuple[Any, dict]) -> None:
+        self.report, shapes = result
+        self.compat.set_report(self.report, shapes)
+        self._update_buttons()
+
+    @Slot(str, str)
+    def _on_check_failed(self, message: str, _detail: str) -> None:
+        self.report = None
+        self.compat.clear(f"<span style='color:#b3261e'>Cannot read this checkpoint: {message}</span>")
+        self._update_buttons()
+
+    @Slot()
+    def _adopt(self) -> None:
+        if self.report is not None and self.report.checkpoint_network is not None:
+            self.adoptRequested.emit(self.report.checkpoint_network)
+            self.check_compatibility()
+
+    # Evaluate and predict ------------------------------------------------------------------------
+    def _clear_results(self) -> None:
+        self.eval_accuracy.setText("–")
+        self.eval_loss.setText("–")
+        self.eval_info.setText("")
+        self.results.setRowCount(0)
+        self.last_eval = None
+        self.last_predictions = None
+
+    @Slot()
+    def evaluate(self) -> None:
+        from ckptgui.core.inference import evaluate
+
+        prefix = self.current_prefix()
+        if prefix is None:
+            return
+        self.eval_info.setText("Evaluating…")
+        self._eval_task.start(evaluate, prefix, None, self.dataset, "test")
+
+    @Slot(object)
+    def _on_evaluated(self, result: Any) -> None:
+        self.last_eval = result
+        self.eval_accuracy.setText(f"{result.accuracy:.4f}")
+        self.eval_loss.setText(f"{result.loss:.4f}")
+        step = f"step {result.step:,}" if result.step is not None else Path(result.prefix).name
+        notes = "".join(f"<br>note: {n}" for n in result.notes)
+        self.eval_info.setText(f"{step}, {result.examples} test examples of {Path(result.data).name}{notes}")
+        self.status.emit(f"Evaluated {step}: accuracy {result.accuracy:.4f}, loss {result.loss:.4f}")
+
+    @Slot(str, str)
+    def _on_eval_failed(self, message: str, _detail: str) -> None:
+        self.eval_accuracy.setText("–")
+        self.eval_loss.setText("–")
+        self.eval_info.setText(f"<span style='color:#b3261e'>Cannot evaluate: {message}</span>")
+
+    @Slot()
+    def set_guide_flowers(self) -> None:
+        self.inputs.setRowCount(len(GUIDE_FLOWERS))
+        if self.inputs.columnCount() != len(IRIS_FEATURES):
+            return
+        for row, values in enumerate(GUIDE_FLOWERS):
+            for column, value in enumerate(values):
+                self.inputs.setItem(row, column, QTableWidgetItem(str(value)))
+
+    def input_rows(self) -> list[list[float]]:
+        """The typed feature rows; raises ValueError naming the first cell that is not a number."""
+        rows = []
+        for row in range(self.inputs.rowCount()):
+            values = []
+            for column in range(self.inputs.columnCount()):
+                item = self.inputs.item(row, column)
+                text = item.text().strip() if item is not None else ""
+                header = self.inputs.horizontalHeaderItem(column)
+                name = header.text() if header is not None else f"column {column + 1}"
+                try:
+                    values.append(float(text))
+                except ValueError:
+                    raise ValueError(f"row {row + 1}, {name}: {text!r} is not a number") from None
+            rows.append(values)
+        if not rows:
+            raise ValueError("add at least one row of features")
+        return rows
+
+    @Slot()
+    def predict(self) -> None:
+        from ckptgui.core.inference import predict
+
+        prefix = self.current_prefix()
+        if prefix is None:
+            return
+        try:
+            rows = self.input_rows()
+        except ValueError as exc:
+            self._show_predict_problem(str(exc))
+            return
+        self.results.clearSpans()
+        self.results.setRowCount(0)
+        self._predict_task.start(predict, prefix, rows)
+
+    @Slot(object)
+    def _on_predicted(self, predictions: list[Any]) -> None:
+        self.last_predictions = predictions
+        self.results.clearSpans()
+        self.results.setRowCount(len(predictions))
+        names = self.dataset.class_names if self.dataset is not None else []
+        for row, prediction in enumerate(predictions):
+            best = max(prediction.probabilities)
+            self.results.setItem(row, 0, QTableWidgetItem(f"{prediction.class_name} ({best:.1%})"))
+            parts = []
+            for index, p in enumerate(prediction.probabilities):
+                label = names[index] if index < len(names) else str(index)
+                parts.append(f"{label} {p:.3f}")
+            self.results.setItem(row, 1, QTableWidgetItem(" · ".join(parts)))
+        self.status.emit(f"Predicted {len(predictions)} rows")
+
+    @Slot(str, str)
+    def _on_predict_failed(self, message: str, _detail: str) -> None:
+        self._show_predict_problem(message)
+
+    def _show_predict_problem(self, message: str) -> None:
+        self.results.setRowCount(1)
+        item = QTableWidgetItem(f"Cannot predict: {message}")
+        item.setForeground(QColor(179, 38, 30))
+        self.results.setItem(0, 0, item)
+        self.results.setSpan(0, 0, 1, 2)
+        self.last_predictions = None
+
+    # Continue ------------------------------------------------------------------------------------
+    @Slot()
+    def continue_training(self, new_dir: str | None = None) -> None:
+        checkpoint = self.current_checkpoint()
+        if checkpoint is None:
+            return
+        if new_dir is None:
+            tag = f"{Path(checkpoint.prefix).parent.name}-from-{checkpoint.step}-"
+            new_dir = tempfile.mkdtemp(prefix=f"ckptgui-{tag}")
+        self.status.emit(f"Copying {Path(checkpoint.prefix).name} into {new_dir}…")
+        self._copy_task.start(lambda: (new_dir, copy_checkpoint(checkpoint, new_dir)))
+
+    @Slot(object)
+    def _on_copied(self, result: tuple[str, str]) -> None:
+        new_dir, prefix = result
+        self.continueRequested.emit(new_dir, prefix)
+
+    def _update_buttons(self) -> None:
+        checkpoint = self.current_checkpoint()
+        usable = checkpoint is not None and checkpoint.usable
+        for button in (self.check_button, self.eval_button, self.predict_button, self.continue_button):
+            button.setEnabled(usable)
+        network = self.report.checkpoint_network if self.report is not None else None
+        self.adopt_button.setEnabled(network is not None and not network.single_logit)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.report is None and self.current_prefix() is not None:
+            self.check_compatibility()

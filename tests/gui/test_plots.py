@@ -1,0 +1,140 @@
+"""The plot panel: TensorBoard's smoothing, a million points, log scale, checkpoint markers, crosshair, exports."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import WINDOW_TIMEOUT_MS, small_spec, train
+from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtGui import QImage
+
+from ckptgui.core.events import ScalarReader, ScalarSeries, export_csv
+from ckptgui.gui.widgets.plots import MAX_MARKERS, PlotPanel, ema
+
+
+def tensorboard_smoothing(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's scalar smoothing, transcribed loop for loop from its frontend (the reference)."""
+    last, num_accum, out = 0.0, 0, []
+    for value in values:
+        if not math.isfinite(value):
+            out.append(value)
+            continue
+        last = last * weight + (1 - weight) * value
+        num_accum += 1
+        debias = 1.0 if weight == 1 else 1 - weight**num_accum
+        out.append(last / debias)
+    return out
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.9, 0.99])
+def test_ema_matches_tensorboard(weight: float):
+    rng = np.random.default_rng(7)
+    values = np.cumsum(rng.normal(size=3000)) + 50
+    values[[10, 500, 2999]] = [np.nan, np.inf, np.nan]
+    smoothed, _ = ema(values, weight)
+    np.testing.assert_allclose(smoothed, tensorboard_smoothing(list(values), weight), rtol=1e-9, atol=1e-9)
+
+
+def test_ema_continues_where_it_stopped():
+    values = np.linspace(3, 1, 1001) ** 2
+    whole, _ = ema(values, 0.8)
+    head, state = ema(values[:377], 0.8)
+    tail, _ = ema(values[377:], 0.8, state)
+    np.testing.assert_allclose(np.concatenate([head, tail]), whole, rtol=1e-12)
+
+
+def test_ema_of_a_constant_is_the_constant():
+    smoothed, _ = ema(np.full(500, 0.05000000074505806), 0.6)
+    assert np.all(smoothed == 0.05000000074505806)
+
+
+@pytest.fixture
+def panel(qtbot):
+    pool = QThreadPool()
+    widget = PlotPanel(pool)
+    qtbot.addWidget(widget)
+    widget.resize(900, 600)
+    widget.show()
+    yield widget
+    widget.set_path(None)
+    pool.waitForDone()
+
+
+def series(run: str, tag: str, steps: np.ndarray, values: np.ndarray) -> ScalarSeries:
+    return ScalarSeries(run, tag, steps.astype(np.int64), np.zeros(len(steps)), values.astype(np.float64))
+
+
+def test_a_million_points_are_downsampled_and_clipped(qtbot, panel):
+    steps = np.arange(1_000_000)
+    values = np.sin(steps / 5000.0) + 1.5
+    panel._update_curve(series(".", "loss", steps, values), reset=True)
+    assert panel.point_count(".", "loss") == 1_000_000
+    curve = panel._curves[(".", "loss")]
+    plot = panel._plots["loss"]
+    assert curve.raw_item.opts["autoDownsample"] and curve.raw_item.opts["clipToView"]
+    plot.setXRange(400_000, 410_000, padding=0)
+    x_shown, _ = curve.raw_item.getData()
+    assert x_shown is not None
+    assert len(x_shown) < 50_000  # what is drawn: the visible slice, downsampled to the pixels
+    assert x_shown.min() >= 390_000 and x_shown.max() <= 420_000
+    np.testing.assert_array_equal(panel.curve_data(".", "loss")[0], steps)  # the data held stays whole
+
+
+def test_log_scale_markers_and_crosshair(qtbot, panel):
+    steps = np.arange(0, 1000, 10)
+    panel._update_curve(series(".", "loss", steps, np.exp(-steps / 300.0)), reset=True)
+    panel._update_curve(series("eval", "loss", steps[::10], np.exp(-steps[::10] / 250.0)), reset=True)
+    panel.log_scale.setChecked(True)
+    assert panel._plots["loss"].ctrl.logYCheck.isChecked()
+    panel.set_checkpoints([500, 900], [100, 300])
+    live, swept = panel.marker_items("loss")
+    assert (live.steps(), swept.steps()) == ([500, 900], [100, 300])
+    assert swept.pen.color().alpha() < live.pen.color().alpha()
+    assert swept.pen.style() == Qt.PenStyle.DashLine
+    panel.set_checkpoints(list(range(0, 1_000_000, 100)), [])
+    assert len(panel.marker_steps()[0]) == MAX_MARKERS
+    assert live.steps()[-1] == 999_900
+    text = panel.show_crosshair(503.0)
+    assert "step 503" in text and "@ 500" in text and "train" in text and "eval" in text
+
+
+def test_new_points_extend_and_rewinds_replace(qtbot, panel):
+    steps = np.arange(100)
+    panel._update_curve(series(".", "loss", steps[:60], steps[:60] * 1.0), reset=True)
+    panel._update_curve(series(".", "loss", steps, steps * 1.0), reset=False)
+    whole, _ = ema(steps * 1.0, panel.smoothing_weight)
+    np.testing.assert_allclose(panel.curve_data(".", "loss", smoothed=True)[1], whole)
+    panel._update_curve(series(".", "loss", steps[:30], -steps[:30] * 1.0), reset=True)
+    assert panel.point_count(".", "loss") == 30
+    np.testing.assert_allclose(panel.curve_data(".", "loss", smoothed=True)[1], ema(-steps[:30] * 1.0, 0.6)[0])
+    panel.set_smoothing(0.0)
+    np.testing.assert_array_equal(panel.curve_data(".", "loss", smoothed=True)[1], -steps[:30] * 1.0)
+
+
+def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
+    model_dir = tmp_path / "run"
+    train(qtbot, window, small_spec(model_dir, steps=100))
+    reader = ScalarReader(model_dir)
+    reader.poll()
+    expected = sum(len(reader.series(run, tag).steps) for run, tags in reader.runs().items() for tag in tags)
+    qtbot.waitUntil(lambda: window.plots.point_count() == expected, timeout=WINDOW_TIMEOUT_MS)
+
+    csv_path = tmp_path / "scalars.csv"
+    assert window.plots.export_csv(str(csv_path)) == sum(len(tags) for tags in reader.runs().values())
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == expected
+    reference = tmp_path / "reference.csv"
+    export_csv([reader.series(r, t) for r, tags in sorted(reader.runs().items()) for t in tags], reference)
+    assert sorted(csv_path.read_text().splitlines()) == sorted(reference.read_text().splitlines())
+
+    png = tmp_path / "plots.png"
+    window.plots.export_png(str(png))
+    image = QImage(str(png))
+    assert not image.isNull() and image.width() > 100
+    with pytest.raises(OSError, match="cannot write"):
+        window.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))

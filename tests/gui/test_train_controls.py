@@ -1,0 +1,83 @@
+"""Pause, resume, stop, and closing the window while training: the worker always ends cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec
+from PySide6.QtWidgets import QMessageBox
+
+from ckptgui.core.checkpoints import scan
+from ckptgui.core.training import Paused, Resumed
+
+LONG = 50_000_000  # never reached: these runs end by Stop
+
+
+def start_long_run(qtbot, window, model_dir: Path):
+    configure(qtbot, window, small_spec(model_dir, steps=LONG, save_checkpoints_steps=50_000))
+    with qtbot.waitSignal(window.trainingStarted, timeout=TRAIN_TIMEOUT_MS) as started:
+        window.start_action.trigger()
+    qtbot.waitUntil(lambda: window.controls.bar.value() > 0, timeout=TRAIN_TIMEOUT_MS)
+    return started.args[0]
+
+
+def test_pause_resume_stop(qtbot, window, tmp_path: Path):
+    model_dir = tmp_path / "run"
+    start_long_run(qtbot, window, model_dir)
+    assert not window.start_action.isEnabled() and window.stop_action.isEnabled()
+    assert not window.config.isEnabled()
+
+    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000) as p:
+        window.pause_action.trigger()
+    paused_at = p.args[0].step
+    assert window.pause_action.text() == "&Resume"
+    assert window.session.trainer.is_paused
+    assert "paused" in window.controls.bar.format()
+
+    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Resumed), timeout=30_000) as r:
+        window.pause_action.trigger()
+    assert r.args[0].step == paused_at
+    assert window.pause_action.text() == "&Pause"
+    qtbot.waitUntil(lambda: window.controls.bar.value() > paused_at, timeout=30_000)
+
+    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.stop_action.trigger()
+    event = finished.args[0]
+    assert event.stopped and paused_at < event.step < LONG
+    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    # Stop wrote a final checkpoint at the step it stopped at, and the view shows it.
+    assert scan(model_dir).latest_step == event.step
+    qtbot.waitUntil(lambda: event.step in window.directory.steps(), timeout=WINDOW_TIMEOUT_MS)
+    assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
+    assert window.config.isEnabled()
+
+
+def test_pause_then_stop(qtbot, window, tmp_path: Path):
+    start_long_run(qtbot, window, tmp_path / "run")
+    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000):
+        window.pause_action.trigger()
+    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.stop_action.trigger()
+    assert finished.args[0].stopped
+
+
+def test_close_while_training_asks_then_stops_and_waits(qtbot, window, tmp_path: Path):
+    model_dir = tmp_path / "run"
+    start_long_run(qtbot, window, model_dir)
+
+    window.close()
+    qtbot.waitUntil(lambda: window.close_dialog is not None)
+    box = window.close_dialog
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: window.close_dialog is None)
+    assert window.isVisible() and window.training
+
+    window.close()
+    qtbot.waitUntil(lambda: window.close_dialog is not None)
+    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.close_dialog.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TRAIN_TIMEOUT_MS)
+    assert window.session is None
+    event = finished.args[0]
+    assert event.stopped
+    assert scan(model_dir).latest_step == event.step
