@@ -11,6 +11,7 @@ and freezes the window).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import sys
 import tempfile
@@ -48,11 +49,23 @@ from ckptgui.gui.widgets.directory_view import DirectoryView, Snapshot
 from ckptgui.gui.widgets.plots import PlotPanel, default_export_name
 from ckptgui.gui.widgets.restore_panel import RestorePanel, network_from_checkpoint
 from ckptgui.gui.widgets.train_controls import TrainControls
-from ckptgui.gui.workers import TrainingSession, describe_exception
+from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, describe_exception
 
 STATUS_MS = 8000
 MONITOR, RESTORE, COMPARE = range(3)
 POOL_THREADS = 4
+
+
+def _warm_up(tf: Any) -> None:
+    """Run TensorFlow's one-time set-ups (eager context, XLA's JIT) here, behind the loading message.
+
+    Done first inside the training thread, they hold the GIL in C++ for a few
+    hundred milliseconds and the window stops answering at the start of the first run.
+    """
+    value = tf.constant(1.0)
+    tf.function(lambda x: x + 1)(value)
+    with contextlib.suppress(Exception):  # a build without XLA: the trainer finds out and runs without it
+        tf.function(lambda x: x * 2, jit_compile=True)(value)
 
 
 def _short_path(path: str) -> str:
@@ -85,6 +98,7 @@ class MainWindow(QMainWindow):
         # jobs while holding the GIL, and a job that needs the GIL to finish would then never finish.
         self.pool = QThreadPool()
         self.pool.setMaxThreadCount(POOL_THREADS)
+        self.garbage_collector = MainThreadGarbageCollector(self)
 
         self.setWindowTitle(f"ckptgui {__version__}")
         self.setWindowIcon(app_icon())
@@ -316,6 +330,8 @@ class MainWindow(QMainWindow):
             tf = importlib.import_module("tensorflow")
             for name in ("ckptgui.core.training", "ckptgui.core.model", "ckptgui.core.inference"):
                 importlib.import_module(name)
+            _warm_up(tf)
+            gc.freeze()  # TensorFlow's many long-lived objects: out of every later full collection
         except Exception as exc:  # noqa: BLE001 - a broken install is reported, the window stays usable
             self.report_error(*describe_exception(exc), title="TensorFlow cannot be loaded")
             self.tf_label.setText("TensorFlow: failed to load")
@@ -579,8 +595,14 @@ class MainWindow(QMainWindow):
         self._launch(spec)
 
     def _ask_incompatible(self, spec: RunSpec, report: Any) -> None:
+        from ckptgui.core.checkpoints import CheckpointError, list_variables
+
         n_features = self.config.dataset.n_features if self.config.dataset else 0
-        dialog = IncompatibleDialog(report, spec.model_dir or "", n_features, self)
+        try:
+            shapes = {v.name: v.shape for v in list_variables(report.prefix)}
+        except (CheckpointError, OSError):
+            shapes = {}  # the table then shows the mismatches only
+        dialog = IncompatibleDialog(report, spec.model_dir or "", n_features, shapes, self)
         dialog.setObjectName("incompatibleDialog")
         dialog.chosen.connect(lambda choice: self._incompatible_chosen(choice, spec, report))
         dialog.finished.connect(dialog.deleteLater)
@@ -618,6 +640,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.config.setEnabled(False)
         self.plots.set_training((0, spec.network.steps))
+        self.directory.set_training(True)
         self.controls.begin(0, spec.network.steps)
         self.show_status(f"Preparing to train into {_short_path(spec.model_dir or '')}…", 0)
         self._update_actions()
@@ -698,6 +721,7 @@ class MainWindow(QMainWindow):
         self.config.setEnabled(True)
         self.config.refresh()
         self.plots.set_training(None)
+        self.directory.set_training(False)
         self.directory.refresh()
         self.plots.poll()
         self._update_actions()
@@ -794,6 +818,7 @@ class MainWindow(QMainWindow):
         self.plots.set_path(None)
         self.pool.clear()  # queued jobs are not started; running ones end (their results are dropped)
         self.pool.waitForDone(30_000)
+        self.garbage_collector.stop()
         event.accept()
 
     def _ask_close_while_training(self) -> None:

@@ -92,6 +92,9 @@ class DirectoryWatcher(QObject):
         self._poll.start()
         self._fire()
 
+    def set_debounce(self, ms: int) -> None:
+        self._debounce.setInterval(ms)
+
     @Slot()
     def poke(self) -> None:
         """Something changed (a save the trainer reported): look within one debounce interval."""

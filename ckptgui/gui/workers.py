@@ -11,13 +11,14 @@ reporter.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
@@ -285,3 +286,42 @@ class TrainingSession(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         self.finished.emit()
+
+
+class MainThreadGarbageCollector(QObject):
+    """While it lives, Python's cyclic garbage collection runs only on the GUI thread, on a timer.
+
+    Left automatic, a collection can start in whichever thread allocates — the
+    training thread or a pool thread — and free Qt wrappers there: Qt then
+    destroys objects of the GUI thread from the wrong thread, and with the GIL
+    and a Qt mutex taken in opposite orders the process deadlocks (seen in
+    the test suite: the trainer in ``QObject::~QObject`` waiting for the GIL,
+    the GUI thread holding the GIL waiting for the Qt mutex). pyqtgraph's
+    ``GarbageCollector`` does the same; this one gives automatic collection
+    back when stopped.
+    """
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._threshold = gc.get_threshold()
+        self._timer = QTimer(self, interval=interval_ms)
+        self._timer.timeout.connect(self.collect)
+        self._timer.start()
+
+    @Slot()
+    def collect(self) -> None:
+        """Collect the generations whose counts passed Python's own thresholds, as automatic GC would."""
+        counts = gc.get_count()
+        generation = -1
+        for level, (count, threshold) in enumerate(zip(counts, self._threshold, strict=True)):
+            if count > threshold:
+                generation = level
+        if generation >= 0:
+            gc.collect(generation)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self._was_enabled:
+            gc.enable()

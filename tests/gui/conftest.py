@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from PySide6.QtWidgets import QApplication
 
 from ckptgui.gui.app import isolate_settings
 from ckptgui.gui.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def private_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary model_dirs the window makes (new model_dir, continue, warm start) go under the test's tmp_path."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
 
 
 @pytest.fixture(autouse=True)

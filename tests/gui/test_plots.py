@@ -138,3 +138,14 @@ def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
     assert not image.isNull() and image.width() > 100
     with pytest.raises(OSError, match="cannot write"):
         window.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))
+
+
+def test_secondary_tags_are_plotted_on_request(qtbot, panel):
+    steps = np.arange(0, 500, 50)
+    panel._update_curve(series(".", "learning_rate", steps, np.full(len(steps), 0.05)), reset=True)
+    panel._update_curve(series(".", "loss", steps, np.exp(-steps / 100.0)), reset=True)
+    assert panel.shown_tags() == ["loss", "accuracy"]
+    assert panel.point_count(".", "learning_rate") == len(steps)
+    panel.all_tags.setChecked(True)
+    assert "learning_rate" in panel.shown_tags()
+    np.testing.assert_array_equal(panel.curve_data(".", "learning_rate")[0], steps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 from pathlib import Path
 
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec
@@ -81,3 +83,28 @@ def test_close_while_training_asks_then_stops_and_waits(qtbot, window, tmp_path:
     event = finished.args[0]
     assert event.stopped
     assert scan(model_dir).latest_step == event.step
+
+
+class _Cycle:
+    """Garbage only the cyclic collector frees; records the thread that freed it."""
+
+    def __init__(self, freed_in: list[str]) -> None:
+        self.me = self
+        self.freed_in = freed_in
+
+    def __del__(self) -> None:
+        self.freed_in.append(threading.current_thread().name)
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot, window, tmp_path: Path):
+    """Qt wrappers freed by a collection in the training thread deadlocked the suite once; not any more."""
+    assert not gc.isenabled()
+    start_long_run(qtbot, window, tmp_path / "run")
+    freed_in: list[str] = []
+    _Cycle(freed_in)
+    qtbot.waitUntil(lambda: bool(freed_in), timeout=30_000)
+    assert freed_in == [threading.main_thread().name]
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    window.close()
+    assert gc.isenabled()

@@ -355,8 +355,11 @@ class ComparePanel(QWidget):
     def _fill_metrics(self, result: Comparison) -> None:
         rows: list[tuple[str, Any, Any, str]] = []
         a, b = result.a, result.b
-        rows.append(("Checkpoint", Path(a.prefix).name, Path(b.prefix).name, ""))
-        if a.step is not None and b.step is not None:
+        self.metrics.horizontalHeaderItem(0).setToolTip(a.prefix)
+        self.metrics.horizontalHeaderItem(1).setToolTip(b.prefix)
+        if a.step is None or b.step is None:
+            rows.append(("Checkpoint", Path(a.prefix).name, Path(b.prefix).name, ""))
+        else:
             rows.append(("Step", f"{a.step:,}", f"{b.step:,}", f"{b.step - a.step:+,}"))
         for label, attribute in (("Accuracy", "accuracy"), ("Loss", "loss")):
             values = [getattr(e, attribute) if not isinstance(e, str) else None for e in result.evals]

@@ -21,10 +21,17 @@ class IncompatibleDialog(QDialog):
 
     chosen = Signal(str)
 
-    def __init__(self, report: Any, model_dir: str, n_features: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        report: Any,
+        model_dir: str,
+        n_features: int,
+        shapes: dict[str, list[int]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("The checkpoint does not fit this config")
-        self.setMinimumWidth(640)
+        self.resize(820, 460)
         self.choice = CANCEL
         self.report = report
         layout = QVBoxLayout(self)
@@ -35,19 +42,20 @@ class IncompatibleDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.table = CompatTable()
-        self.table.set_report(report)
+        self.table.set_report(report, shapes)
         layout.addWidget(self.table, 1)
 
         buttons = QDialogButtonBox()
-        self.new_dir_button = QPushButton(icon("new-dir"), "Train into a new model_dir")
+        self.new_dir_button = QPushButton(icon("new-dir"), "New model_dir")
         self.new_dir_button.setToolTip("Leave this model_dir alone and start fresh in a new temporary one")
-        self.warm_start_button = QPushButton(icon("continue"), f"Warm-start the {len(report.fitting)} that fit")
+        fit = len(report.fitting)
+        self.warm_start_button = QPushButton(icon("continue"), f"Warm-start {fit} fitting variable{'s' * (fit != 1)}")
         self.warm_start_button.setToolTip(
             "Start a new model_dir whose variables are copied from this checkpoint where the shapes fit"
         )
         self.warm_start_button.setEnabled(bool(report.fitting))
         network = report.checkpoint_network
-        self.adopt_button = QPushButton(icon("adopt"), "Use the checkpoint's network")
+        self.adopt_button = QPushButton(icon("adopt"), "Use its network")
         adoptable = network is not None and not network.single_logit and network.n_features == n_features
         self.adopt_button.setEnabled(adoptable)
         if network is not None and not adoptable:

@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.gui.icons import icon
-from ckptgui.gui.watcher import DirectoryWatcher, FileEntry, list_files
+from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher, FileEntry, list_files
 from ckptgui.gui.widgets.live_label import LiveLabel
 from ckptgui.gui.workers import Task
 
 HIGHLIGHT_MS = 1500
+TRAINING_DEBOUNCE_MS = 200
 NEW_ROW_COLOR = QColor(255, 236, 150)
 PROBLEM_COLOR = QColor(179, 38, 30)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -220,6 +221,15 @@ class DirectoryView(QWidget):
     def refresh(self) -> None:
         if self.path is not None:
             self._task.coalesce(take_snapshot, self.path, self._files)
+
+    def set_training(self, training: bool) -> None:
+        """While our own run saves up to hundreds of checkpoints a second, look a little less often.
+
+        Every look updates rows and repaints the trees on the GUI thread, and the
+        trainer waits for that thread's hold on the GIL; 5 looks a second still
+        show a new checkpoint well within 300 ms.
+        """
+        self.watcher.set_debounce(TRAINING_DEBOUNCE_MS if training else DEBOUNCE_MS)
 
     @Slot()
     def poke(self) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ckptgui.gui.widgets.live_label import LiveLabel
 from ckptgui.gui.workers import Task
@@ -32,7 +32,7 @@ LIVE_MARKER = QColor(46, 125, 50, 150)
 SWEPT_MARKER = QColor(120, 120, 120, 55)
 MAX_MARKERS = 2000  # per kind; all drawn by one item in one call
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
-POLL_MS_TRAINING = 1000  # while a run trains here: each redraw is GUI-thread Python time the trainer waits for
+POLL_MS_TRAINING = 2000  # while a run trains here: each redraw is GUI-thread time (GIL held) the trainer waits for
 POLL_MS_IDLE = 1000
 
 
@@ -86,6 +86,7 @@ class CheckpointMarkers(pg.GraphicsObject):
         super().__init__()
         self.pen = pg.mkPen(color, width=1, style=style)
         self._steps = np.empty(0)
+        self._lines: tuple[tuple, list[QLineF]] = ((), [])  # built once per view range and set of steps
         self.setZValue(5)
 
     def set_steps(self, steps: tuple[int, ...]) -> None:
@@ -112,9 +113,12 @@ class CheckpointMarkers(pg.GraphicsObject):
         if view is None or not self._steps.size:
             return
         area = view.viewRect()
-        shown = self._steps[(self._steps >= area.left()) & (self._steps <= area.right())]
+        key = (area.left(), area.right(), area.top(), area.bottom(), self._steps.size, self._steps[-1])
+        if self._lines[0] != key:
+            shown = self._steps[(self._steps >= area.left()) & (self._steps <= area.right())]
+            self._lines = (key, [QLineF(x, area.top(), x, area.bottom()) for x in shown])
         painter.setPen(self.pen)
-        painter.drawLines([QLineF(x, area.top(), x, area.bottom()) for x in shown])
+        painter.drawLines(self._lines[1])
 
 
 @dataclass
@@ -161,7 +165,9 @@ class PlotPanel(QWidget):
         self._fixed_x: tuple[int, int] | None = None
         self._markers: dict[str, list[CheckpointMarkers]] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
+        self._parked: dict[tuple[str, str], Any] = {}  # series of tags not plotted (SECONDARY_TAGS)
         self._marker_steps: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+        self._pending_markers: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._runs: list[str] = []
         self._weight = DEFAULT_SMOOTHING
         self._log = False
@@ -187,7 +193,7 @@ class PlotPanel(QWidget):
         self.log_scale.toggled.connect(self.set_log_scale)
         self.all_tags = QCheckBox("All tags")
         self.all_tags.setToolTip("Also plot " + " and ".join(sorted(SECONDARY_TAGS)))
-        self.all_tags.toggled.connect(self._relayout)
+        self.all_tags.toggled.connect(self._show_all_tags)
         self.readout = LiveLabel("No model_dir open")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         bar.addWidget(self.smoothing)
@@ -201,23 +207,38 @@ class PlotPanel(QWidget):
         self.graphics.setBackground("w")
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
+        for tag in TAG_ORDER:
+            self._plot_for(tag)
         self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
 
     # Public API ----------------------------------------------------------------------------------
     def set_path(self, path: str | None) -> None:
-        """Plot the events under ``path`` (None: nothing); drops what the previous directory showed."""
+        """Plot the events under ``path`` (None: nothing); drops what the previous directory showed.
+
+        The loss and accuracy plots stay (emptied): building a plot item costs
+        tens of milliseconds, which would otherwise land at the start of each run.
+        """
         from ckptgui.core.events import ScalarReader
 
         self._task.cancel()
         self.path = path
-        self.graphics.clear()
+        for curve in self._curves.values():
+            plot = self._plots[curve.tag]
+            plot.removeItem(curve.raw_item)
+            plot.removeItem(curve.smooth_item)
         self._curves.clear()
-        self._plots.clear()
-        self._shown.clear()
-        self._markers.clear()
-        self._crosshairs.clear()
+        self._parked.clear()
+        for tag in [t for t in self._plots if t not in TAG_ORDER]:
+            self._plots.pop(tag)
+            self._markers.pop(tag)
+            self._crosshairs.pop(tag)
         self._marker_steps = ((), ())
+        self._pending_markers = None
+        for tag in self._plots:
+            self._draw_markers(tag)
+            self._crosshairs[tag].hide()
         self._runs = []
+        self._relayout()
         self.reader = ScalarReader(path) if path else None
         self.readout.setText("No model_dir open" if path is None else "No scalar summaries yet")
         if path is None:
@@ -227,16 +248,20 @@ class PlotPanel(QWidget):
             self.poll()
 
     def set_training(self, steps: tuple[int, int] | None) -> None:
-        """While a run trains (``steps`` = first and target step): poll less often and hold the x axes still.
+        """While a run trains (``steps`` = first and target step): poll less often and keep the axes still.
 
-        With the x range fixed to the whole run, a new point does not re-lay out
-        the step axes on every redraw; the view returns to following the data
-        when the run ends (None).
+        Axes are the costly part of a redraw (their text is re-rendered whenever
+        their range moves). During a run the x range is the whole run and the y
+        range moves only when the data leaves it or fills less than half of it;
+        the view follows the data exactly again when the run ends (None).
         """
         self._timer.setInterval(POLL_MS_IDLE if steps is None else POLL_MS_TRAINING)
         self._fixed_x = steps
-        for plot in self._plots.values():
+        if steps is None:
+            self._flush_markers()
+        for tag, plot in self._plots.items():
             self._apply_x_range(plot)
+            self._follow_y(tag)
 
     @property
     def training(self) -> bool:
@@ -244,21 +269,39 @@ class PlotPanel(QWidget):
 
     def _apply_x_range(self, plot: pg.PlotItem) -> None:
         if self._fixed_x is None:
-            plot.enableAutoRange(x=True)
+            plot.enableAutoRange()
         else:
             plot.setXRange(*self._fixed_x, padding=0.02)
+            plot.enableAutoRange(y=False)
+
+    def _follow_y(self, tag: str) -> None:
+        """During a run: move the y range only when the data leaves it or uses less than half of it."""
+        if self._fixed_x is None:
+            return
+        arrays = [c.values for (_, t), c in self._curves.items() if t == tag and c.values.size]
+        if not arrays:
+            return
+        data = np.concatenate(arrays)
+        data = data[np.isfinite(data)]
+        if self._log:
+            data = np.log10(data[data > 0])
+        if not data.size:
+            return
+        low, high = float(data.min()), float(data.max())
+        view_low, view_high = self._plots[tag].vb.viewRange()[1]
+        if low < view_low or high > view_high or (high - low) < 0.5 * (view_high - view_low):
+            self._plots[tag].setYRange(low, high, padding=0.08)
 
     @Slot()
     def poll(self) -> None:
+        self._flush_markers()
         if self.reader is not None:
             self._task.coalesce(poll_reader, self.reader)
 
     def point_count(self, run: str | None = None, tag: str | None = None) -> int:
-        return sum(
-            c.steps.size
-            for (r, t), c in self._curves.items()
-            if (run is None or r == run) and (tag is None or t == tag)
-        )
+        """Points held (plotted, or kept for a tag not plotted), for one run/tag or all."""
+        held = [*((key, c.steps) for key, c in self._curves.items()), *((k, s.steps) for k, s in self._parked.items())]
+        return sum(steps.size for (r, t), steps in held if (run is None or r == run) and (tag is None or t == tag))
 
     def tags(self) -> list[str]:
         return list(self._plots)
@@ -271,16 +314,26 @@ class PlotPanel(QWidget):
 
     def series(self) -> list[Any]:
         """The full series now shown, as the events reader returned them."""
-        return [self.reader.series(run, tag) for run, tag in sorted(self._curves)] if self.reader else []
+        keys = sorted({*self._curves, *self._parked})
+        return [self.reader.series(run, tag) for run, tag in keys] if self.reader else []
 
     def marker_steps(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(live, swept) checkpoint steps drawn as markers."""
         return self._marker_steps
 
     def set_checkpoints(self, live: list[int], swept: list[int]) -> None:
-        """Vertical markers at checkpoint steps; swept ones faded. At most the newest MAX_MARKERS."""
-        steps = (tuple(sorted(live))[-MAX_MARKERS:], tuple(sorted(swept))[-MAX_MARKERS:])
-        if steps == self._marker_steps:
+        """Vertical markers at checkpoint steps; swept ones faded. At most the newest MAX_MARKERS.
+
+        During a run they are redrawn with the next poll, not at every checkpoint:
+        a redraw of the plots is the costliest thing the GUI thread does.
+        """
+        self._pending_markers = (tuple(sorted(live))[-MAX_MARKERS:], tuple(sorted(swept))[-MAX_MARKERS:])
+        if self._fixed_x is None:
+            self._flush_markers()
+
+    def _flush_markers(self) -> None:
+        steps, self._pending_markers = self._pending_markers, None
+        if steps is None or steps == self._marker_steps:
             return
         self._marker_steps = steps
         for tag in self._plots:
@@ -302,10 +355,16 @@ class PlotPanel(QWidget):
     # Drawing -------------------------------------------------------------------------------------
     @Slot(object)
     def _apply(self, changes: list[tuple[Any, bool]]) -> None:
-        if not changes:
-            return
+        if changes:
+            self._apply_now(changes, {series.tag for series, _ in changes})
+
+    def _apply_now(self, changes: list[tuple[Any, bool]], tags: set[str]) -> None:
         for series, reset in changes:
             self._update_curve(series, reset)
+        for tag in tags:
+            self._follow_y(tag)
+            if tag in self._plots:
+                self._draw_markers(tag)
         self._update_readout_idle()
         self.updated.emit()
 
@@ -328,6 +387,14 @@ class PlotPanel(QWidget):
         for index, item in enumerate(self._shown):
             self.graphics.addItem(item, row=index // 2, col=index % 2)
 
+    @Slot(bool)
+    def _show_all_tags(self, on: bool) -> None:
+        if on:
+            parked, self._parked = self._parked, {}
+            for series in parked.values():
+                self._update_curve(series, reset=True)
+        self._relayout()
+
     def shown_tags(self) -> list[str]:
         return [t for t, p in self._plots.items() if p in self._shown]
 
@@ -342,6 +409,8 @@ class PlotPanel(QWidget):
         first = next(iter(self._plots.values()), None)
         if first is not None:
             plot.setXLink(first)
+        for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._apply_x_range(plot)
         crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((80, 80, 80), style=Qt.PenStyle.DotLine))
         crosshair.setZValue(20)
@@ -366,6 +435,9 @@ class PlotPanel(QWidget):
 
     def _update_curve(self, series: Any, reset: bool) -> None:
         key = (series.run, series.tag)
+        if series.tag in SECONDARY_TAGS and not self.all_tags.isChecked():
+            self._parked[key] = series  # no plot item until asked for: building one costs tens of ms
+            return
         steps, values = series.steps, series.values
         curve = self._curves.get(key)
         if curve is None:
@@ -395,8 +467,9 @@ class PlotPanel(QWidget):
     def _draw_markers(self, tag: str) -> None:
         live, swept = self._marker_steps
         live_item, swept_item = self._markers[tag]
-        live_item.set_steps(live)
-        swept_item.set_steps(swept)
+        for item, steps in ((live_item, live), (swept_item, swept)):
+            if item.steps() != list(steps):
+                item.set_steps(steps)
 
     def marker_items(self, tag: str) -> tuple[CheckpointMarkers, CheckpointMarkers]:
         """(live, swept) marker items of one plot."""
