@@ -300,3 +300,11 @@ def test_training_continues_an_estimator_model_dir_without_touching_its_files(tm
     assert events[0].start_step == 200 and finished.step == 300
     assert {p.name: p.read_bytes() for p in model_dir.glob("model.ckpt-*") if p.name in before} == before
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("model.ckpt-300")
+
+
+def test_many_runs_in_one_process_trace_nothing_twice(tmp_path, caplog):
+    """The window trains again and again in one process: TensorFlow must not start warning about retracing."""
+    caplog.set_level("WARNING", logger="tensorflow")
+    for run in range(6):
+        Trainer(spec_for(tmp_path / str(run), 20, save_checkpoints_steps=10)).run()
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -495,9 +495,15 @@ class _CompiledLoop:
         self.pending = np.empty(0, dtype=np.int32)
         self.block = np.empty((MAX_CHUNK_STEPS, batch_size), dtype=np.int32)
         self.jit = _xla_available()
-        self._steps = tf.function(self._run_steps, jit_compile=self.jit, reduce_retracing=True)
-        self._eval = tf.function(self._evaluate)
-        self._save = tf.function(self._write, input_signature=[tf.TensorSpec([], tf.string)])
+        # Concrete functions, traced here once: a call skips tf.function's argument matching (GIL time the
+        # window's thread would wait for), and TensorFlow's "excessive retracing" warning, which counts one
+        # trace per Trainer as a retrace when the window trains again and again in one process.
+        self._steps = tf.function(self._run_steps, jit_compile=self.jit).get_concrete_function(
+            tf.TensorSpec([MAX_CHUNK_STEPS, batch_size], tf.int32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.bool),
+        )
+        self._save = tf.function(self._write).get_concrete_function(tf.TensorSpec([], tf.string))
 
     def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         if int(self.test_y.shape[0]) == 0:
@@ -535,7 +541,9 @@ class _CompiledLoop:
         return float(loss), float(accuracy), self._metrics(eval_loss, eval_accuracy) if with_eval else None
 
     def evaluate(self) -> dict[str, float]:
-        return self._metrics(*self._eval())
+        """Test-split metrics now: the training function run for zero steps (no second function to trace)."""
+        _, _, metrics = self.run(0, with_eval=True)
+        return metrics or {}
 
     def _write(self, prefix: tf.Tensor) -> tf.Tensor:
         # Traced, the object-graph tensor has no device and would land in a shard of its own
@@ -555,12 +563,7 @@ class _CompiledLoop:
 
     def write_graph(self, model_dir: Path) -> None:
         """``graph.pbtxt`` with the training step's graph, as Estimator wrote."""
-        concrete = self._steps.get_concrete_function(
-            tf.TensorSpec([MAX_CHUNK_STEPS, self.batch_size], tf.int32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.bool),
-        )
-        tf.io.write_graph(concrete.graph.as_graph_def(), str(model_dir), "graph.pbtxt", as_text=True)
+        tf.io.write_graph(self._steps.graph.as_graph_def(), str(model_dir), "graph.pbtxt", as_text=True)
 
 
 _XLA_OK: bool | None = None
