@@ -11,12 +11,21 @@ so it never names a checkpoint that is gone.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ckptgui.core.config import ScheduleConfig
-from ckptgui.core.runlog import RunLog, read_pins, read_run_log, read_written, record_written, write_run_log
+from ckptgui.core.runlog import (
+    LedgerReader,
+    RunLog,
+    read_pins,
+    read_run_log,
+    read_written,
+    record_written,
+    write_run_log,
+)
 from ckptgui.core.statefile import CheckpointState, StateFileError, read_state, write_state
 
 CHECKPOINT_BASENAME = "model.ckpt"
@@ -151,8 +160,11 @@ class Retention:
         return swept
 
 
-def why_kept(model_dir: str | Path) -> dict[int, list[str]]:
-    """For each checkpoint step on disk or listed: the reasons it is kept (for the directory view)."""
+def why_kept(model_dir: str | Path, ledger: LedgerReader | None = None) -> dict[int, list[str]]:
+    """For each checkpoint step on disk or listed: the reasons it is kept (for the directory view).
+
+    A caller that asks again and again passes its ``LedgerReader`` for the model_dir.
+    """
     model_dir = Path(model_dir)
     state = read_state_or_none(model_dir) or CheckpointState()
     log = read_run_log(model_dir) or RunLog()
@@ -161,7 +173,8 @@ def why_kept(model_dir: str | Path) -> dict[int, list[str]]:
     except ValueError:
         schedule = ScheduleConfig()
     policy = Policy.from_schedule(schedule)
-    ours, metrics = read_written(model_dir)
+    metrics = (ledger or LedgerReader(model_dir)).read()
+    ours = metrics.keys()
     pinned = read_pins(model_dir)
     listed = [s for s in (step_of(p) for p in state.all_model_checkpoint_paths) if s is not None]
     on_disk = {s for s in (step_of(p.name[: -len(".index")]) for p in model_dir.glob("*.index")) if s is not None}
@@ -193,7 +206,12 @@ def _mtime(prefix: Path) -> float:
 
 
 def _delete_checkpoint_files(prefix: Path) -> None:
-    """Only the checkpoint's own ``.index`` and ``.data-*`` shards: nothing else that shares the name."""
-    for path in prefix.parent.glob(f"{prefix.name}.*"):
-        if path.name == f"{prefix.name}.index" or path.name.startswith(f"{prefix.name}.data-"):
-            path.unlink(missing_ok=True)
+    """Only the checkpoint's own ``.index`` and ``.data-*`` shards: nothing else that shares the name.
+
+    A plain scan, not ``Path.glob`` (which compiles a pattern per call: GIL time at every sweep).
+    """
+    index, shard = f"{prefix.name}.index", f"{prefix.name}.data-"
+    with os.scandir(prefix.parent) as entries:
+        doomed = [entry.path for entry in entries if entry.name == index or entry.name.startswith(shard)]
+    for path in doomed:
+        Path(path).unlink(missing_ok=True)

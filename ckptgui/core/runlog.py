@@ -102,25 +102,61 @@ def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> 
     return pins
 
 
+def _parse_ledger(text: str, metrics: dict[int, dict[str, float]]) -> None:
+    """Add the ledger lines in ``text`` to ``metrics`` (step -> metrics); malformed lines are skipped."""
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or not fields[0].isdigit():
+            continue
+        try:
+            metrics[int(fields[0])] = {key: float(value) for key, value in (f.split("=", 1) for f in fields[1:])}
+        except ValueError:
+            continue
+
+
 def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict[str, float]]]:
     """Steps of the checkpoints ckptgui wrote here, and their evaluation metrics (a torn last line is ignored)."""
     try:
         text = (Path(model_dir) / LEDGER_FILENAME).read_text(encoding="ascii", errors="replace")
     except FileNotFoundError:
         return set(), {}
-    steps: set[int] = set()
     metrics: dict[int, dict[str, float]] = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if not fields or not fields[0].isdigit():
-            continue
+    _parse_ledger(text, metrics)
+    return set(metrics), metrics
+
+
+class LedgerReader:
+    """``read_written`` for a reader that looks again and again: each look parses only the lines added since.
+
+    The ledger only grows (a new file, or a shorter one, is read from the
+    start). The directory view looks several times a second while a run
+    saves; parsing the whole ledger each time grew with every checkpoint ever
+    written. A last line without its newline is left for the next look.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike) -> None:
+        self.path = Path(model_dir) / LEDGER_FILENAME
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._metrics: dict[int, dict[str, float]] = {}
+
+    def read(self) -> dict[int, dict[str, float]]:
+        """Step -> metrics of every checkpoint ckptgui wrote here; the caller must not change it."""
         try:
-            values = {key: float(value) for key, value in (f.split("=", 1) for f in fields[1:])}
-        except ValueError:
-            continue
-        steps.add(int(fields[0]))
-        metrics[int(fields[0])] = values
-    return steps, metrics
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            stat = None
+        identity = (stat.st_dev, stat.st_ino) if stat else None
+        if stat is None or identity != self._identity or stat.st_size < self._offset:
+            self._identity, self._offset, self._metrics = identity, 0, {}
+        if stat is not None and stat.st_size > self._offset:
+            with open(self.path, "rb") as ledger:
+                ledger.seek(self._offset)
+                added = ledger.read(stat.st_size - self._offset)
+            complete = added.rfind(b"\n") + 1
+            _parse_ledger(added[:complete].decode("ascii", errors="replace"), self._metrics)
+            self._offset += complete
+        return self._metrics
 
 
 def record_written(model_dir: str | os.PathLike, step: int, metrics: dict[str, float] | None = None) -> None:

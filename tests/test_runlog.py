@@ -1,0 +1,58 @@
+"""The ledger of checkpoints ckptgui wrote: read whole, or incrementally by a reader that looks again and again."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ckptgui.core.retention import why_kept
+from ckptgui.core.runlog import LEDGER_FILENAME, LedgerReader, read_written, record_written
+
+
+def test_incremental_reads_match_a_whole_read_as_the_ledger_grows(tmp_path: Path):
+    reader = LedgerReader(tmp_path)
+    assert reader.read() == {}  # no ledger yet
+    for step in range(0, 5000, 100):
+        record_written(tmp_path, step, {"accuracy": step / 5000, "loss": 1 / (step + 1)})
+        if step % 700 == 0:
+            assert reader.read() == read_written(tmp_path)[1]
+    assert reader.read() == read_written(tmp_path)[1]
+    assert set(reader.read()) == set(range(0, 5000, 100))
+
+
+def test_a_torn_last_line_waits_for_its_newline(tmp_path: Path):
+    ledger = tmp_path / LEDGER_FILENAME
+    ledger.write_text("100 accuracy=0.5\n200 accur")
+    reader = LedgerReader(tmp_path)
+    assert reader.read() == {100: {"accuracy": 0.5}}
+    with open(ledger, "a") as handle:
+        handle.write("acy=0.75\n")
+    assert reader.read() == {100: {"accuracy": 0.5}, 200: {"accuracy": 0.75}}
+
+
+def test_a_replaced_or_shortened_ledger_is_read_again_from_the_start(tmp_path: Path):
+    ledger = tmp_path / LEDGER_FILENAME
+    ledger.write_text("100\n200\n300\n")
+    reader = LedgerReader(tmp_path)
+    assert set(reader.read()) == {100, 200, 300}
+    replacement = tmp_path / "new.txt"
+    replacement.write_text("400\n")
+    os.replace(replacement, ledger)  # a new file (another inode)
+    assert set(reader.read()) == {400}
+    ledger.write_text("")  # same file, shortened
+    assert reader.read() == {}
+    ledger.unlink()
+    assert reader.read() == {}
+
+
+def test_why_kept_with_a_reader_answers_as_without(tmp_path: Path):
+    for step in (100, 200, 300):
+        (tmp_path / f"model.ckpt-{step}.index").write_bytes(b"")
+    (tmp_path / "model.ckpt-50.index").write_bytes(b"")  # not ours
+    record_written(tmp_path, 100)
+    record_written(tmp_path, 200)
+    reader = LedgerReader(tmp_path)
+    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
+    record_written(tmp_path, 300)
+    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
+    assert why_kept(tmp_path, reader)[50] == why_kept(tmp_path)[50] != why_kept(tmp_path)[300]
