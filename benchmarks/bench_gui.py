@@ -5,7 +5,10 @@ Four figures, each printed with its budget and a reference measured in the same 
 * GUI heartbeat lag: a 10 ms timer on the GUI thread, lateness of each tick while training runs in the
   window (plots and directory view open, offscreen); p99 (budget 16 ms) and max (budget 50 ms), and the
   same timer with the window idle as reference.
-* Training speed in the window vs the headless engine (same spec, interleaved runs): ratio >= 0.9.
+* Training speed in the window vs the headless engine (same spec, same process and so the same TensorFlow
+  thread pools): runs alternate headless, window, headless, …, and each window run is compared with the mean
+  of the headless runs just before and after it, which cancels the drift of a shared machine's speed (seen
+  here: the same run 9k to 18k steps/s within minutes); the median of those ratios, budget >= 0.9.
 * Checkpoint-to-directory-view latency: from a checkpoint's files being written (their mtime; the
   ``checkpoint`` state file follows within the ~4 ms save) to its row in the view; p95 (budget 300 ms).
 * Launch to first paint, in a fresh interpreter: the window vs a bare QWidget (budget 1.5 s), and
@@ -15,12 +18,13 @@ Four figures, each printed with its budget and a reference measured in the same 
 Workload: Iris, hidden_units [10, 10], batch 100, Adagrad 0.05, checkpoint every 100 steps (keep 5),
 summaries every 100 steps.
 
-    .venv/bin/python benchmarks/bench_gui.py [--steps 40000] [--repeats 3] [--launches 5]
+    .venv/bin/python benchmarks/bench_gui.py [--steps 40000] [--repeats 9] [--launches 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -222,7 +226,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--launches", type=int, default=5)
     args = parser.parse_args()
     settings = tempfile.mkdtemp(prefix="bench-gui-settings-")
@@ -245,23 +249,27 @@ def main() -> None:
     run_until(lambda: window.tensorflow_ready)
     window.show_tab(MONITOR)
     heartbeat = Heartbeat()
+    idle_lags(heartbeat, 1.0)  # the Monitor tab's first paint (axes, fonts) is not what "idle" means
     idle = idle_lags(heartbeat, 3.0)
 
     headless, in_app, lags, latencies, clicks = [], [], [], [], []
     headless_rate(2000)  # warm-up: first XLA compile, TensorFlow's lazy imports
+    headless.append(headless_rate(args.steps))
     for _ in range(args.repeats):
-        headless.append(headless_rate(args.steps))
         rate, run_lags, run_latencies, click_ms = in_app_run(window, heartbeat, args.steps)
         in_app.append(rate)
         lags += run_lags
         latencies += run_latencies
         clicks.append(click_ms)
+        headless.append(headless_rate(args.steps))
+    around = itertools.pairwise(headless)
+    ratios = [rate / ((before + after) / 2) for rate, (before, after) in zip(in_app, around, strict=True)]
     saves = args.repeats * (args.steps // 100)
     window.close()
 
     big, small = plot_redraw_ms(1_000_000), plot_redraw_ms(1_000)
 
-    head, app_rate = statistics.median(headless), statistics.median(in_app)
+    head, app_rate, ratio = statistics.median(headless), statistics.median(in_app), statistics.median(ratios)
     print("workload: Iris [10,10] batch 100 Adagrad, checkpoint (keep 5) and summaries every 100 steps, "
           f"{args.steps:,} steps x {args.repeats} runs; window offscreen with plots and directory view")  # fmt: skip
     print(
@@ -272,7 +280,8 @@ def main() -> None:
     print(
         f"steps/s: in the window {app_rate:,.0f} vs headless {head:,.0f} (medians; runs "
         f"{', '.join(f'{r:,.0f}' for r in in_app)} / {', '.join(f'{r:,.0f}' for r in headless)}); "
-        f"ratio {app_rate / head:.2f} (budget >= 0.90)"
+        f"ratio to the headless runs around each: median {ratio:.2f} (budget >= 0.90), "
+        f"runs {', '.join(f'{r:.2f}' for r in ratios)}"
     )
     print(
         f"checkpoint -> directory view: p95 {pct(latencies, 95):.0f} ms, p50 {pct(latencies, 50):.0f} ms, "
@@ -286,7 +295,7 @@ def main() -> None:
     )
     print(f"plot redraw while panning: 1,000,000 points {big:.1f} ms/frame vs 1,000 points {small:.1f} ms/frame; "
           f"ratio {big / small:.1f}x")  # fmt: skip
-    print(json.dumps({"heartbeat_p99_ms": pct(lags, 99), "heartbeat_max_ms": max(lags), "steps_ratio": app_rate / head,
+    print(json.dumps({"heartbeat_p99_ms": pct(lags, 99), "heartbeat_max_ms": max(lags), "steps_ratio": ratio,
                       "checkpoint_view_p95_ms": pct(latencies, 95),
                       "first_paint_s": statistics.median(window_times)}))  # fmt: skip
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import os
 import sys
 import tempfile
 import time
@@ -54,6 +55,21 @@ from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, des
 STATUS_MS = 8000
 MONITOR, RESTORE, COMPARE = range(3)
 POOL_THREADS = 4
+
+
+def _leave_a_core_for_the_window(tf: Any) -> None:
+    """TensorFlow's thread pools: one inter-op thread and one core fewer than this process may use.
+
+    By default TensorFlow takes every core; on the guide's small network its
+    pools kept about 1.25 cores busy and trained no faster than with one
+    thread, and the window's own thread then waited for a core to draw on.
+    Settable only before TensorFlow runs its first op: where it already has
+    (a test that trained before opening a window), its pools stay as they are.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with contextlib.suppress(RuntimeError):
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores - 1))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def _warm_up(tf: Any) -> None:
@@ -330,6 +346,7 @@ class MainWindow(QMainWindow):
             tf = importlib.import_module("tensorflow")
             for name in ("ckptgui.core.training", "ckptgui.core.model", "ckptgui.core.inference"):
                 importlib.import_module(name)
+            _leave_a_core_for_the_window(tf)
             _warm_up(tf)
             gc.freeze()  # TensorFlow's many long-lived objects: out of every later full collection
         except Exception as exc:  # noqa: BLE001 - a broken install is reported, the window stays usable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -149,3 +150,34 @@ def test_secondary_tags_are_plotted_on_request(qtbot, panel):
     panel.all_tags.setChecked(True)
     assert "learning_rate" in panel.shown_tags()
     np.testing.assert_array_equal(panel.curve_data(".", "learning_rate")[0], steps)
+
+
+def test_a_big_poll_is_plotted_in_slices(qtbot, panel):
+    """Forty new series (two curve items each) would hold the GUI thread in one long stretch: they come in slices."""
+    panel.all_tags.setChecked(True)
+    steps = np.arange(0, 1000, 10)
+    changes = [(series(run, f"tag{i:02d}", steps, steps * 1.0), True) for i in range(20) for run in (".", "eval")]
+    updates: list[None] = []
+    panel.updated.connect(lambda: updates.append(None))
+    panel._apply(changes)
+    plotted_in_the_first_slice = len(panel._curves)
+    qtbot.waitUntil(lambda: len(panel._curves) == 40, timeout=WINDOW_TIMEOUT_MS)
+    assert 0 < plotted_in_the_first_slice < 40
+    qtbot.waitUntil(lambda: updates == [None], timeout=WINDOW_TIMEOUT_MS)  # once, when everything is in
+    np.testing.assert_array_equal(panel.curve_data("eval", "tag19")[0], steps)
+
+
+def test_during_a_run_the_y_axis_moves_rarely_and_shows_all_points(qtbot, panel):
+    """Each move of a range re-renders its axis, the costliest part of a redraw."""
+    panel.set_training((0, 60_000))
+    steps = np.arange(0, 60_000, 100)
+    loss = 0.05 + 1.1 * np.exp(-steps / 8000) + np.random.default_rng(0).normal(0, 0.02, len(steps))
+    ranges = []
+    for shown in range(5, len(steps) + 1, 5):  # a poll every 500 steps
+        panel._update_curve(series(".", "loss", steps[:shown], loss[:shown]), reset=False)
+        panel._follow_y("loss")
+        low, high = panel._plots["loss"].vb.viewRange()[1]
+        assert low <= loss[:shown].min() and loss[:shown].max() <= high
+        ranges.append((low, high))
+    moves = sum(a != b for a, b in itertools.pairwise(ranges))
+    assert moves <= len(ranges) / 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,9 @@ def painted():
     seen["tf_at_first_paint"] = "tensorflow" in sys.modules
 def loaded():
     seen["tf_loaded"] = "tensorflow" in sys.modules
+    import tensorflow as tf
+    seen["tf_threads"] = [tf.config.threading.get_intra_op_parallelism_threads(),
+                          tf.config.threading.get_inter_op_parallelism_threads()]
     app.quit()
 window.firstPainted.connect(painted)
 window.tensorflowLoaded.connect(loaded)
@@ -52,7 +56,9 @@ def test_window_paints_before_tensorflow_loads(tmp_path: Path):
     result = run_python(FIRST_PAINT, str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
+    threads = seen.pop("tf_threads")
     assert seen == {"tf_at_first_paint": False, "messages": ["Loading TensorFlow…", "Ready"], "tf_loaded": True}
+    assert threads == [max(1, len(os.sched_getaffinity(0)) - 1), 1]  # a core left for the window's own thread
 
 
 def test_command_line_refuses_a_missing_model_dir(tmp_path: Path):

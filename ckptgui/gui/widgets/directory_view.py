@@ -27,9 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ckptgui.core.runlog import LedgerReader
 from ckptgui.gui.icons import icon
 from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher, FileEntry, list_files
-from ckptgui.gui.widgets.live_label import LiveLabel
+from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 
 HIGHLIGHT_MS = 1500
@@ -54,8 +55,8 @@ class Snapshot:
     taken_at: float = 0.0  # time.time() when the listing was made
 
 
-def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None) -> Snapshot | None:
-    """Runs on a pool thread. None when the listing equals ``previous`` (nothing to redraw)."""
+def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
+    """Runs on a pool thread, one at a time per view. None when the listing equals ``previous`` (nothing to redraw)."""
     taken_at = time.time()
     files = list_files(path)
     if previous is not None and files == previous:
@@ -73,7 +74,7 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None) -> Snapshot
         snapshot.error = f"cannot read the checkpoints: {exc}"
     try:
         snapshot.pins = read_pins(path)
-        snapshot.kept = why_kept(path)
+        snapshot.kept = why_kept(path, ledger)
     except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
         snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
     return snapshot
@@ -106,7 +107,14 @@ def format_time(timestamp: float) -> str:
 
 
 class _Item(QTreeWidgetItem):
-    """Sorts by the value stored under SORT_ROLE (numbers sort as numbers)."""
+    """Sorts by the value stored under SORT_ROLE (numbers sort as numbers).
+
+    ``shown`` remembers what the row was last filled from: most rows are the
+    same at every look, and refilling them costs GUI-thread time (GIL held)
+    that a trainer in this process waits for.
+    """
+
+    shown: object = None
 
     def __lt__(self, other: QTreeWidgetItem) -> bool:
         column = self.treeWidget().sortColumn() if self.treeWidget() else 0
@@ -142,6 +150,7 @@ class DirectoryView(QWidget):
         self.seen_steps: set[int] = set()
         self.swept_steps: set[int] = set()
         self._files: tuple[FileEntry, ...] | None = None
+        self._ledger: LedgerReader | None = None  # ckptgui_written.txt of the path, read incrementally
         self._ckpt_items: dict[str, _Item] = {}  # by prefix: a Keras .weights.h5 may have no step
         self._file_items: dict[str, _Item] = {}
         self._highlighted: dict[int, tuple[_Item, float]] = {}
@@ -205,6 +214,7 @@ class DirectoryView(QWidget):
         self.path = path
         self._task.cancel()
         self._files = None
+        self._ledger = LedgerReader(path) if path else None
         self.snapshot = None
         self.seen_steps.clear()
         self.swept_steps.clear()
@@ -220,7 +230,7 @@ class DirectoryView(QWidget):
     @Slot()
     def refresh(self) -> None:
         if self.path is not None:
-            self._task.coalesce(take_snapshot, self.path, self._files)
+            self._task.coalesce(take_snapshot, self.path, self._files, self._ledger)
 
     def set_training(self, training: bool) -> None:
         """While our own run saves up to hundreds of checkpoints a second, look a little less often.
@@ -322,7 +332,10 @@ class DirectoryView(QWidget):
                     appeared.append((ckpt.step, ckpt.mtime, now))
                     self.seen_steps.add(ckpt.step)
                     self.swept_steps.discard(ckpt.step)
-            self._fill_checkpoint(item, ckpt, snapshot)
+            shown = (ckpt, kept_text(snapshot, ckpt.step, bool(ckpt.listed)), ckpt.step in snapshot.pins)
+            if item.shown != shown:
+                self._fill_checkpoint(item, ckpt, snapshot)
+                item.shown = shown
         tree.setSortingEnabled(True)
         return appeared
 
@@ -367,9 +380,11 @@ class DirectoryView(QWidget):
                 tree.addTopLevelItem(item)
                 if not first_look:
                     self._highlight(item, now)
-            item.set(0, name)
-            item.set(1, "" if entry.is_dir else human_size(entry.size), entry.size)
-            item.set(2, format_time(entry.mtime), entry.mtime)
+            if item.shown != entry:
+                item.set(0, name)
+                item.set(1, "" if entry.is_dir else human_size(entry.size), entry.size)
+                item.set(2, format_time(entry.mtime), entry.mtime)
+                item.shown = entry
         tree.setSortingEnabled(True)
 
     # Highlights ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ point, not per redraw.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Sig
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from ckptgui.gui.widgets.live_label import LiveLabel
+from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 
 TAG_ORDER = ("loss", "accuracy")
@@ -34,6 +35,7 @@ MAX_MARKERS = 2000  # per kind; all drawn by one item in one call
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 POLL_MS_TRAINING = 2000  # while a run trains here: each redraw is GUI-thread time (GIL held) the trainer waits for
 POLL_MS_IDLE = 1000
+APPLY_SLICE_MS = 8  # the longest stretch of plotting new series before the event loop gets a turn
 
 
 EmaState = tuple[float, int, float, float]  # raw EMA, points so far, lowest and highest value so far
@@ -166,6 +168,8 @@ class PlotPanel(QWidget):
         self._markers: dict[str, list[CheckpointMarkers]] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
         self._parked: dict[tuple[str, str], Any] = {}  # series of tags not plotted (SECONDARY_TAGS)
+        self._backlog: dict[tuple[str, str], tuple[Any, bool]] = {}  # polled series not plotted yet
+        self._drained_tags: set[str] = set()  # tags given new points by the poll being plotted
         self._marker_steps: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
         self._pending_markers: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._runs: list[str] = []
@@ -228,6 +232,8 @@ class PlotPanel(QWidget):
             plot.removeItem(curve.smooth_item)
         self._curves.clear()
         self._parked.clear()
+        self._backlog.clear()
+        self._drained_tags.clear()
         for tag in [t for t in self._plots if t not in TAG_ORDER]:
             self._plots.pop(tag)
             self._markers.pop(tag)
@@ -275,7 +281,13 @@ class PlotPanel(QWidget):
             plot.enableAutoRange(y=False)
 
     def _follow_y(self, tag: str) -> None:
-        """During a run: move the y range only when the data leaves it or uses less than half of it."""
+        """During a run: move the y range only when the data leaves it or fills less than a third of it.
+
+        A move re-renders the axis (its tick text: the costliest part of a
+        redraw), so the new range leaves a quarter of the data's span free on
+        each side: a loss that keeps falling moves it a few times per run, not
+        at every poll.
+        """
         if self._fixed_x is None:
             return
         arrays = [c.values for (_, t), c in self._curves.items() if t == tag and c.values.size]
@@ -289,13 +301,15 @@ class PlotPanel(QWidget):
             return
         low, high = float(data.min()), float(data.max())
         view_low, view_high = self._plots[tag].vb.viewRange()[1]
-        if low < view_low or high > view_high or (high - low) < 0.5 * (view_high - view_low):
-            self._plots[tag].setYRange(low, high, padding=0.08)
+        if low < view_low or high > view_high or (high - low) < (view_high - view_low) / 3:
+            self._plots[tag].setYRange(low, high, padding=0.25)
 
     @Slot()
     def poll(self) -> None:
-        self._flush_markers()
-        if self.reader is not None:
+        """Read what the events files gained; pending checkpoint markers are drawn with it, in one redraw."""
+        if self.reader is None:
+            self._flush_markers()
+        else:
             self._task.coalesce(poll_reader, self.reader)
 
     def point_count(self, run: str | None = None, tag: str | None = None) -> int:
@@ -324,8 +338,9 @@ class PlotPanel(QWidget):
     def set_checkpoints(self, live: list[int], swept: list[int]) -> None:
         """Vertical markers at checkpoint steps; swept ones faded. At most the newest MAX_MARKERS.
 
-        During a run they are redrawn with the next poll, not at every checkpoint:
-        a redraw of the plots is the costliest thing the GUI thread does.
+        During a run they are drawn with the next poll's points, not at every checkpoint:
+        a redraw of the plots is the costliest thing the GUI thread does, and one
+        redraw for both halves the cost.
         """
         self._pending_markers = (tuple(sorted(live))[-MAX_MARKERS:], tuple(sorted(swept))[-MAX_MARKERS:])
         if self._fixed_x is None:
@@ -355,16 +370,36 @@ class PlotPanel(QWidget):
     # Drawing -------------------------------------------------------------------------------------
     @Slot(object)
     def _apply(self, changes: list[tuple[Any, bool]]) -> None:
-        if changes:
-            self._apply_now(changes, {series.tag for series, _ in changes})
-
-    def _apply_now(self, changes: list[tuple[Any, bool]], tags: set[str]) -> None:
+        self._flush_markers()
         for series, reset in changes:
+            key = (series.run, series.tag)
+            earlier = self._backlog.get(key)  # a later series holds every point of an earlier one
+            self._backlog[key] = (series, reset or (earlier is not None and earlier[1]))
+        self._drain()
+
+    @Slot()
+    def _drain(self) -> None:
+        """Plot backlog series for at most APPLY_SLICE_MS, then let the event loop paint and answer input.
+
+        The first points of a directory create two curve items per series
+        (a few milliseconds each); a directory with many runs and tags would
+        otherwise hold the GUI thread for one long stretch.
+        """
+        started = time.perf_counter()
+        while self._backlog:
+            series, reset = self._backlog.pop(next(iter(self._backlog)))
             self._update_curve(series, reset)
-        for tag in tags:
+            self._drained_tags.add(series.tag)
+            if self._backlog and time.perf_counter() - started > APPLY_SLICE_MS / 1000:
+                QTimer.singleShot(0, self._drain)
+                return
+        if not self._drained_tags:
+            return
+        for tag in self._drained_tags:  # once all are in: each axis moves at most once per poll
             self._follow_y(tag)
             if tag in self._plots:
                 self._draw_markers(tag)
+        self._drained_tags.clear()
         self._update_readout_idle()
         self.updated.emit()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QGridLayout, QProgressBar, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QToolButton, QWidget
 
-from ckptgui.gui.widgets.live_label import LiveLabel
+from ckptgui.gui.widgets.live import LiveLabel, LiveProgressBar
 
 
 def format_duration(seconds: float) -> str:
@@ -31,7 +31,7 @@ class TrainControls(QWidget):
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             layout.addWidget(button, 0, column)
             self.buttons.append(button)
-        self.bar = QProgressBar()
+        self.bar = LiveProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("idle")
@@ -54,8 +54,7 @@ class TrainControls(QWidget):
 
     def show_progress(self, step: int, target_step: int, steps_per_sec: float, elapsed: float) -> None:
         self.bar.setMaximum(max(target_step, self.bar.minimum() + 1))
-        self.bar.setValue(step)
-        self.bar.setFormat(f"step {step:,} / {target_step:,}")
+        self.bar.show_value(step, f"step {step:,} / {target_step:,}")
         self.rate.setText(f"{steps_per_sec:,.0f} steps/s · {format_duration(elapsed)} elapsed")
         remaining = (target_step - step) / steps_per_sec if steps_per_sec > 0 else None
         self.left.setText(f"{format_duration(remaining)} left" if remaining is not None else "")
