@@ -84,6 +84,14 @@ def _warm_up(tf: Any) -> None:
         tf.function(lambda x: x * 2, jit_compile=True)(value)
 
 
+def _open_or_none(dialog: Any) -> Any:
+    """``dialog`` while it is on screen; None once closed, or already deleted by Qt."""
+    try:
+        return dialog if dialog is not None and dialog.isVisible() else None
+    except RuntimeError:
+        return None
+
+
 def _short_path(path: str) -> str:
     home = str(Path.home())
     return "~" + path[len(home) :] if path.startswith(home + "/") else path
@@ -628,11 +636,7 @@ class MainWindow(QMainWindow):
 
     @property
     def incompatible_dialog(self) -> IncompatibleDialog | None:
-        dialog = self._incompatible
-        try:
-            return dialog if dialog is not None and dialog.isVisible() else None
-        except RuntimeError:  # already deleted
-            return None
+        return _open_or_none(self._incompatible)
 
     def _incompatible_chosen(self, choice: str, spec: RunSpec, report: Any) -> None:
         self._incompatible = None
@@ -859,11 +863,7 @@ class MainWindow(QMainWindow):
 
     @property
     def close_dialog(self) -> QMessageBox | None:
-        box = self._close_box
-        try:
-            return box if box is not None and box.isVisible() else None
-        except RuntimeError:
-            return None
+        return _open_or_none(self._close_box)
 
     @Slot()
     def _stop_and_close(self) -> None:

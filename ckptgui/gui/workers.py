@@ -68,8 +68,18 @@ class Task(QObject):
     failed = Signal(str, str)
     busyChanged = Signal(bool)
 
-    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        pool: QThreadPool,
+        parent: QObject | None = None,
+        on_finished: Callable[[Any], Any] | None = None,
+        on_failed: Callable[[str, str], Any] | None = None,
+    ) -> None:
         super().__init__(parent)
+        if on_finished is not None:
+            self.finished.connect(on_finished)
+        if on_failed is not None:
+            self.failed.connect(on_failed)
         self._pool = pool
         self._relay = _Relay(self)
         self._relay.finished.connect(self._on_finished)

@@ -118,8 +118,7 @@ class _Side(QWidget):
         super().__init__(parent)
         self.model_dir: str | None = None
         self.checkpoints: dict[str, Any] = {}
-        self._scan = Task(pool, self)
-        self._scan.finished.connect(self.set_checkpoints)
+        self._scan = Task(pool, self, self.set_checkpoints)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         name = QLabel(f"<b style='color:{color.name()}'>{label}</b>")
@@ -192,12 +191,10 @@ class ComparePanel(QWidget):
         self.dataset: Dataset | None = None
         self.result: Comparison | None = None
         self.histogram_of: str | None = None
-        self._task = Task(pool, self)
-        self._task.finished.connect(self._show)
-        self._task.failed.connect(self._on_failed)
-        self._histogram_task = Task(pool, self)
-        self._histogram_task.finished.connect(self._show_histogram)
-        self._histogram_task.failed.connect(lambda message, _detail: self.histogram_title.setText(message))
+        self._task = Task(pool, self, self._show, self._on_failed)
+        self._histogram_task = Task(
+            pool, self, self._show_histogram, lambda message, _detail: self.histogram_title.setText(message)
+        )
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()

@@ -137,6 +137,17 @@ class HiddenUnitsEditor(QWidget):
             row.findChild(QLabel).setText(f"layer {index}")
 
 
+def side_by_side(*widgets: QWidget, stretch: QWidget | None = None) -> QWidget:
+    """One form row holding several widgets; ``stretch`` (the first by default) takes the spare width."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    grows = stretch if stretch is not None else widgets[0]
+    for widget in widgets:
+        layout.addWidget(widget, 1 if widget is grows else 0)
+    return row
+
+
 class ConfigForm(QWidget):
     """Edits a RunSpec; ``validityChanged`` says whether Start may be enabled."""
 
@@ -155,9 +166,7 @@ class ConfigForm(QWidget):
         self._data_error: str | None = None
         self._data_loading = False
         self._data_key: tuple | None = None
-        self._data_task = Task(pool, self)
-        self._data_task.finished.connect(self._on_data_loaded)
-        self._data_task.failed.connect(self._on_data_failed)
+        self._data_task = Task(pool, self, self._on_data_loaded, self._on_data_failed)
         self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
         self._revalidate_timer.timeout.connect(self._revalidate)
         self._build()
@@ -191,25 +200,15 @@ class ConfigForm(QWidget):
 
         schedule = QGroupBox("Checkpoints")
         form = QFormLayout(schedule)
-        save_row = QWidget()
-        save_layout = QHBoxLayout(save_row)
-        save_layout.setContentsMargins(0, 0, 0, 0)
         self.save_every = self._line_edit("", "How often to write a checkpoint")
         self.save_unit = self._combo(("steps", "seconds"))
-        save_layout.addWidget(self.save_every, 1)
-        save_layout.addWidget(self.save_unit)
-        self._add_row(form, "Save every", "save_checkpoints", save_row)
+        self._add_row(form, "Save every", "save_checkpoints", side_by_side(self.save_every, self.save_unit))
         self.keep_max = self._line_edit("0 or empty: keep all", "Keep the newest N checkpoints (keep_checkpoint_max)")
         self._add_row(form, "Keep newest", "keep_checkpoint_max", self.keep_max)
-        best_row = QWidget()
-        best_layout = QHBoxLayout(best_row)
-        best_layout.setContentsMargins(0, 0, 0, 0)
         self.keep_best = self._line_edit("0", "Also keep the K best checkpoints on the test split")
         self.best_metric = self._combo(BEST_METRICS)
         self.best_metric.setToolTip("accuracy: higher is better; loss: lower is better")
-        best_layout.addWidget(self.keep_best, 1)
-        best_layout.addWidget(QLabel("by"))
-        best_layout.addWidget(self.best_metric)
+        best_row = side_by_side(self.keep_best, QLabel("by"), self.best_metric)
         self._add_row(form, "Keep best", "keep_best_max", best_row)
         self.keep_hours = self._line_edit("10000", "Keep one checkpoint for good every N hours")
         self._add_row(form, "Keep one every (h)", "keep_checkpoint_every_n_hours", self.keep_hours)
@@ -219,9 +218,6 @@ class ConfigForm(QWidget):
 
         data = QGroupBox("Data")
         form = QFormLayout(data)
-        source_row = QWidget()
-        source_layout = QHBoxLayout(source_row)
-        source_layout.setContentsMargins(0, 0, 0, 0)
         self.data_kind = self._combo(("Bundled Iris", "CSV file"))
         self.data_path = self._line_edit("path/to/data.csv", "A CSV with a header row and a label column")
         browse = QToolButton()
@@ -229,9 +225,7 @@ class ConfigForm(QWidget):
         browse.setToolTip("Choose a CSV file")
         browse.clicked.connect(self._browse_csv)
         self.data_browse = browse
-        source_layout.addWidget(self.data_kind)
-        source_layout.addWidget(self.data_path, 1)
-        source_layout.addWidget(browse)
+        source_row = side_by_side(self.data_kind, self.data_path, browse, stretch=self.data_path)
         self._add_row(form, "Source", "data", source_row)
         self.label_column = self._line_edit("last column", "Name of the label column (CSV files with a header)")
         self._add_row(form, "Label column", "label_column", self.label_column)
@@ -244,9 +238,6 @@ class ConfigForm(QWidget):
 
         output = QGroupBox("Output")
         form = QFormLayout(output)
-        dir_row = QWidget()
-        dir_layout = QHBoxLayout(dir_row)
-        dir_layout.setContentsMargins(0, 0, 0, 0)
         self.model_dir = self._line_edit("a fresh temporary directory on Start", "Where checkpoints and summaries go")
         self.model_dir.textChanged.connect(lambda text: self.modelDirChanged.emit(text.strip()))
         self.model_dir_browse = QToolButton()
@@ -261,8 +252,7 @@ class ConfigForm(QWidget):
         self.file_manager_button.setIcon(icon("file-manager"))
         self.file_manager_button.setToolTip("Open the model_dir in the file manager")
         self.file_manager_button.clicked.connect(self.open_in_file_manager)
-        for widget in (self.model_dir, self.model_dir_browse, self.new_temp_button, self.file_manager_button):
-            dir_layout.addWidget(widget, 1 if widget is self.model_dir else 0)
+        dir_row = side_by_side(self.model_dir, self.model_dir_browse, self.new_temp_button, self.file_manager_button)
         self._add_row(form, "model_dir", "model_dir", dir_row)
         self.seed = self._line_edit("random", "Integer seed for initial weights and shuffling; empty for random")
         self._add_row(form, "Seed", "seed", self.seed)

@@ -155,9 +155,7 @@ class DirectoryView(QWidget):
         self._file_items: dict[str, _Item] = {}
         self._highlighted: dict[int, tuple[_Item, float]] = {}
 
-        self._task = Task(pool, self)
-        self._task.finished.connect(self._apply)
-        self._task.failed.connect(self.failed)
+        self._task = Task(pool, self, self._apply, self.failed)
         self.watcher = DirectoryWatcher(self)
         self.watcher.changed.connect(self.refresh)
         self._fade = QTimer(self, interval=250)
@@ -308,53 +306,69 @@ class DirectoryView(QWidget):
     def _update_checkpoints(self, snapshot: Snapshot, now: float) -> list[tuple[int, float, float]]:
         if snapshot.info is None:
             return []
-        tree = self.checkpoints
-        tree.setSortingEnabled(False)
         current = {ckpt.prefix: ckpt for ckpt in snapshot.info.checkpoints}
         first_look = not self._ckpt_items and not self.seen_steps
-        for prefix in [p for p in self._ckpt_items if p not in current]:
-            item = self._ckpt_items.pop(prefix)
-            self._highlighted.pop(id(item), None)
-            tree.takeTopLevelItem(tree.indexOfTopLevelItem(item))
+        removed, added = self._sync_rows(self.checkpoints, self._ckpt_items, current, not first_look, now)
+        for item in removed:
             step = item.data(0, SORT_ROLE)
             if step is not None and step >= 0:
                 self.swept_steps.add(step)
         appeared: list[tuple[int, float, float]] = []
+        for prefix in added:
+            ckpt = current[prefix]
+            if ckpt.step is not None:
+                appeared.append((ckpt.step, ckpt.mtime, now))
+                self.seen_steps.add(ckpt.step)
+                self.swept_steps.discard(ckpt.step)
+        self.checkpoints.setSortingEnabled(False)
         for prefix, ckpt in current.items():
-            item = self._ckpt_items.get(prefix)
-            if item is None:
-                item = _Item()
-                self._ckpt_items[prefix] = item
-                tree.addTopLevelItem(item)
-                if not first_look:  # on the first look at a directory everything would be "new"
-                    self._highlight(item, now)
-                if ckpt.step is not None:
-                    appeared.append((ckpt.step, ckpt.mtime, now))
-                    self.seen_steps.add(ckpt.step)
-                    self.swept_steps.discard(ckpt.step)
+            item = self._ckpt_items[prefix]
             shown = (ckpt, kept_text(snapshot, ckpt.step, bool(ckpt.listed)), ckpt.step in snapshot.pins)
             if item.shown != shown:
-                self._fill_checkpoint(item, ckpt, snapshot)
+                self._fill_checkpoint(item, *shown, snapshot.files)
                 item.shown = shown
-        tree.setSortingEnabled(True)
+        self.checkpoints.setSortingEnabled(True)
         return appeared
 
-    def _fill_checkpoint(self, item: _Item, ckpt: Any, snapshot: Snapshot) -> None:
+    def _sync_rows(
+        self, tree: QTreeWidget, items: dict[str, _Item], current: dict[str, Any], highlight: bool, now: float
+    ) -> tuple[list[_Item], list[str]]:
+        """Drop the rows whose key is gone and add empty rows for new keys (highlighted if asked); returns both.
+
+        On the first look at a directory nothing is highlighted: everything would be "new".
+        """
+        tree.setSortingEnabled(False)
+        removed = [items.pop(key) for key in [k for k in items if k not in current]]
+        for item in removed:
+            self._highlighted.pop(id(item), None)
+            tree.takeTopLevelItem(tree.indexOfTopLevelItem(item))
+        added = [key for key in current if key not in items]
+        for key in added:
+            item = items[key] = _Item()
+            tree.addTopLevelItem(item)
+            if highlight:
+                self._highlight(item, now)
+        tree.setSortingEnabled(True)
+        return removed, added
+
+    def _fill_checkpoint(
+        self, item: _Item, ckpt: Any, kept: str, pinned: bool, files_now: tuple[FileEntry, ...]
+    ) -> None:
         item.set(0, f"{ckpt.step:,}" if ckpt.step is not None else Path(ckpt.prefix).name, _step_key(ckpt.step))
         item.setData(0, PREFIX_ROLE, ckpt.prefix)
         item.set(1, format_time(ckpt.mtime), ckpt.mtime)
         item.set(2, human_size(ckpt.total_bytes), ckpt.total_bytes)
         status = str(ckpt.status)
         item.set(3, status)
-        item.set(4, kept_text(snapshot, ckpt.step, bool(ckpt.listed)))
+        item.set(4, kept)
         item.setForeground(3, QBrush() if ckpt.usable else QBrush(PROBLEM_COLOR))
         item.setToolTip(3, ckpt.reason or status)
         item.setToolTip(0, ckpt.prefix)
-        item.setIcon(0, icon("pin") if ckpt.step in snapshot.pins else QIcon())
+        item.setIcon(0, icon("pin") if pinned else QIcon())
         files = [str(f) for f in ckpt.files]  # relative to the model_dir, as the file list names them
         if [item.child(i).text(0) for i in range(item.childCount())] != files:
             item.takeChildren()
-            sizes = {entry.name: entry for entry in snapshot.files}
+            sizes = {entry.name: entry for entry in files_now}
             for name in files:
                 child = _Item(item)
                 entry = sizes.get(name)
@@ -364,28 +378,17 @@ class DirectoryView(QWidget):
                     child.set(2, human_size(entry.size), entry.size)
 
     def _update_files(self, snapshot: Snapshot, now: float) -> None:
-        tree = self.files
-        tree.setSortingEnabled(False)
         current = {entry.name: entry for entry in snapshot.files}
-        first_look = not self._file_items
-        for name in [n for n in self._file_items if n not in current]:
-            item = self._file_items.pop(name)
-            self._highlighted.pop(id(item), None)
-            tree.takeTopLevelItem(tree.indexOfTopLevelItem(item))
+        self._sync_rows(self.files, self._file_items, current, bool(self._file_items), now)
+        self.files.setSortingEnabled(False)
         for name, entry in current.items():
-            item = self._file_items.get(name)
-            if item is None:
-                item = _Item()
-                self._file_items[name] = item
-                tree.addTopLevelItem(item)
-                if not first_look:
-                    self._highlight(item, now)
+            item = self._file_items[name]
             if item.shown != entry:
                 item.set(0, name)
                 item.set(1, "" if entry.is_dir else human_size(entry.size), entry.size)
                 item.set(2, format_time(entry.mtime), entry.mtime)
                 item.shown = entry
-        tree.setSortingEnabled(True)
+        self.files.setSortingEnabled(True)
 
     # Highlights ----------------------------------------------------------------------------------
     def _highlight(self, item: _Item, now: float) -> None:

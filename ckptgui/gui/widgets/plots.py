@@ -175,9 +175,7 @@ class PlotPanel(QWidget):
         self._runs: list[str] = []
         self._weight = DEFAULT_SMOOTHING
         self._log = False
-        self._task = Task(pool, self)
-        self._task.finished.connect(self._apply)
-        self._task.failed.connect(self.failed)
+        self._task = Task(pool, self, self._apply, self.failed)
         self._timer = QTimer(self, interval=POLL_MS_IDLE)
         self._timer.timeout.connect(self.poll)
 

@@ -100,18 +100,10 @@ class RestorePanel(QWidget):
         self.last_predictions: list[Any] | None = None
         self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
         self._checkpoints: dict[str, Any] = {}
-        self._check_task = Task(pool, self)
-        self._check_task.finished.connect(self._on_checked)
-        self._check_task.failed.connect(self._on_check_failed)
-        self._eval_task = Task(pool, self)
-        self._eval_task.finished.connect(self._on_evaluated)
-        self._eval_task.failed.connect(self._on_eval_failed)
-        self._predict_task = Task(pool, self)
-        self._predict_task.finished.connect(self._on_predicted)
-        self._predict_task.failed.connect(self._on_predict_failed)
-        self._copy_task = Task(pool, self)
-        self._copy_task.finished.connect(self._on_copied)
-        self._copy_task.failed.connect(self.failed)
+        self._check_task = Task(pool, self, self._on_checked, self._on_check_failed)
+        self._eval_task = Task(pool, self, self._on_evaluated, self._on_eval_failed)
+        self._predict_task = Task(pool, self, self._on_predicted, self._on_predict_failed)
+        self._copy_task = Task(pool, self, self._on_copied, self.failed)
         self._build()
         self._update_buttons()
 
