@@ -5,7 +5,7 @@ Writes checkpoints A and B (one 64 MB tensor and 1,999 of 480 KB each; B = A + n
 
 * reads both ``.data`` files once to warm the page cache, then times a plain read of the same files
   (16 MB chunks) — the reference;
-* runs ``checkpoints.diff(A, B)`` — the first diff in that process — with a thread sampling the
+* runs ``diff(A, B)`` — the first diff in that process — with a thread sampling the
   process RSS every millisecond and with tracemalloc on: peak RSS above the level before the diff,
   and the tracemalloc peak (numpy's buffers), each as a multiple of the largest tensor (target: under
   3x);
@@ -33,7 +33,7 @@ SMALL_SHAPE = (120, 1000)  # 480 KB
 
 MEASURE = """
 import json, os, sys, threading, time, tracemalloc
-from ckptgui.core import checkpoints
+from ckptgui.engine.tensors import diff
 import tensorflow  # imported before any baseline is taken
 
 a, b = sys.argv[1], sys.argv[2]
@@ -64,11 +64,11 @@ def sample():
 baseline = rss()  # the first diff in this process: nothing allocated by an earlier one is reused
 thread = threading.Thread(target=sample); thread.start()
 tracemalloc.start()
-checkpoints.diff(a, b)
+diff(a, b)
 traced = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
 stop.set(); thread.join()
-started = time.perf_counter(); report = checkpoints.diff(a, b); timed = time.perf_counter() - started
+started = time.perf_counter(); report = diff(a, b); timed = time.perf_counter() - started
 moved = [r for r in report.variables if r.delta_l2]
 print(json.dumps({"bytes": total, "plain_s": plain, "diff_s": timed, "rss_peak": peak[0] - baseline,
                   "traced_peak": traced, "variables": len(report.variables), "moved": len(moved),

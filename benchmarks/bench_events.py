@@ -1,7 +1,7 @@
 """Benchmark for issue 4: reading scalars from an event file, ckptgui vs TensorBoard's EventAccumulator.
 
 Writes 3 scalar tags x 200,000 steps (about 40 MB) with ``tf.summary`` into a temporary directory, reads
-the file with ``EventAccumulator`` (size guidance 0: keep everything) and with ``ckptgui.core.events``
+the file with ``EventAccumulator`` (size guidance 0: keep everything) and with ``ckptgui.formats.events``
 in the same run, checks that both got the same points, and prints both rates and their ratio (target:
 >= 10x). Then, with the writer still open, appends 1,000 points at a time and times the ``poll()`` that
 picks them up (target: < 10 ms on a file already holding 600,000 points).
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
-    from ckptgui.core.events import ScalarReader, read_scalars
+    from ckptgui.formats.events import ScalarReader, read_scalars
 
     with tempfile.TemporaryDirectory(prefix="bench_events_") as tmp:
         logdir = Path(tmp) / "run"

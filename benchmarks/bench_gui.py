@@ -40,9 +40,9 @@ import numpy as np
 from PySide6.QtCore import QEventLoop, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.gui.app import isolate_settings, make_application
 from ckptgui.gui.main_window import MONITOR, MainWindow
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 
 HEARTBEAT_MS = 10
 
@@ -86,7 +86,7 @@ def spec(steps: int) -> RunSpec:
 
 def headless_rate(steps: int) -> float:
     """Steps/s of the engine alone, from its first progress report to the end (compile excluded)."""
-    from ckptgui.core.training import Finished, Progress, Trainer
+    from ckptgui.engine.training import Finished, Progress, Trainer
 
     first = None
     for event in Trainer(spec(steps)).events():
@@ -196,7 +196,7 @@ def first_paint(kind: str, settings: str) -> tuple[float, bool]:
 
 def plot_redraw_ms(points: int, frames: int = 30) -> float:
     """Milliseconds per frame while panning a plot holding ``points`` points (render into a pixmap)."""
-    from ckptgui.core.events import ScalarSeries
+    from ckptgui.formats.events import ScalarSeries
     from ckptgui.gui.widgets.plots import PlotPanel
 
     pool = QThreadPool()

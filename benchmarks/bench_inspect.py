@@ -34,10 +34,11 @@ SMALL_SHAPE = (120, 1000)  # 480 KB
 LISTING = """
 import json, sys, time
 started = time.perf_counter()
-from ckptgui.core import checkpoints
-info = checkpoints.scan(sys.argv[1])
-variables = checkpoints.list_variables(info.restore_checkpoint.prefix)
-step = checkpoints.global_step(info.restore_checkpoint.prefix)
+from ckptgui.modeldir.scan import scan
+from ckptgui.modeldir.variables import global_step, list_variables
+info = scan(sys.argv[1])
+variables = list_variables(info.restore_checkpoint.prefix)
+step = global_step(info.restore_checkpoint.prefix)
 print(json.dumps({"seconds": time.perf_counter() - started, "variables": len(variables), "step": step,
                   "tensorflow_imported": "tensorflow" in sys.modules}))
 """
@@ -58,7 +59,7 @@ def write_checkpoint(model_dir: Path, variables: int) -> tuple[str, int]:
     """A ~1 GB checkpoint at step 1 with a state file; returns (prefix, bytes on disk)."""
     import tensorflow as tf
 
-    from ckptgui.core.statefile import CheckpointState, write_state
+    from ckptgui.formats.statefile import CheckpointState, write_state
 
     module = tf.Module()
     module.large = tf.Variable(tf.zeros(LARGE_SHAPE))

@@ -19,10 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-from ckptgui.core.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.data import load_dataset
-from ckptgui.core.model import Classifier
-from ckptgui.core.training import CheckpointSaved, Progress, Started, Trainer
+from ckptgui.engine.model import Classifier
+from ckptgui.engine.training import CheckpointSaved, Progress, Started, Trainer
+from ckptgui.modeldir.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.data import load_dataset
 
 TARGET = 10_000
 

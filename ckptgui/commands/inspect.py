@@ -19,11 +19,12 @@ from typing import Any
 
 from ckptgui.cli import UsageError
 from ckptgui.commands.train import EXIT_INCOMPATIBLE, add_network_arguments, network_from_args
-from ckptgui.core import checkpoints
-from ckptgui.core.checkpoints import CheckpointError, CheckpointInfo, VariableInfo
-from ckptgui.core.config import ConfigError, DataConfig
-from ckptgui.core.data import DataError
-from ckptgui.core.runlog import RunLogError
+from ckptgui.engine.tensors import diff, verify
+from ckptgui.modeldir.config import ConfigError, DataConfig
+from ckptgui.modeldir.data import DataError
+from ckptgui.modeldir.records import RunLogError
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, ModelDirInfo, scan
+from ckptgui.modeldir.variables import VariableInfo, global_step, infer_network, list_variables
 
 EXIT_DAMAGED = 1
 PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
@@ -147,13 +148,13 @@ def _variable_json(info: VariableInfo) -> dict[str, Any]:
 
 def _inspect(args: argparse.Namespace) -> int:
     try:
-        info = checkpoints.scan(args.path)
+        info = scan(args.path)
         chosen = _chosen(args.path, info)
-        variables = checkpoints.list_variables(chosen.prefix) if chosen else []
-        step_value = checkpoints.global_step(chosen.prefix) if chosen else None
+        variables = list_variables(chosen.prefix) if chosen else []
+        step_value = global_step(chosen.prefix) if chosen else None
     except BAD_INPUT as exc:
         raise UsageError(str(exc)) from None
-    network = checkpoints.infer_network(variables)
+    network = infer_network(variables)
     network_json = None
     if network is not None:
         network_json = {
@@ -214,7 +215,7 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chosen(path: str, info: checkpoints.ModelDirInfo) -> CheckpointInfo | None:
+def _chosen(path: str, info: ModelDirInfo) -> CheckpointInfo | None:
     """The checkpoint whose variables are shown: the one PATH names, else the one a restore would use."""
     if len(info.checkpoints) == 1 and not Path(path).is_dir():
         only = info.checkpoints[0]
@@ -238,7 +239,7 @@ def _verify(args: argparse.Namespace) -> int:
             )
 
     try:
-        results = checkpoints.verify(args.path, on_progress=progress)
+        results = verify(args.path, on_progress=progress)
     except BAD_INPUT as exc:
         raise UsageError(str(exc)) from None
     if show_progress:
@@ -274,7 +275,7 @@ def _number(value: float | None) -> str:
 
 def _diff(args: argparse.Namespace) -> int:
     try:
-        report = checkpoints.diff(args.a, args.b, include_slots=args.slots)
+        report = diff(args.a, args.b, include_slots=args.slots)
     except BAD_INPUT as exc:
         raise UsageError(str(exc)) from None
     if args.json:
@@ -314,8 +315,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ckptgui.core import compat
-    from ckptgui.core.data import load_dataset
+    from ckptgui.modeldir import compat
+    from ckptgui.modeldir.data import load_dataset
 
     try:
         network = network_from_args(args)
@@ -350,7 +351,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ckptgui.core.inference import InferenceError, evaluate
+    from ckptgui.engine.inference import InferenceError, evaluate
 
     try:
         data = DataConfig(source=args.data, label_column=args.label_column) if args.data else None
@@ -377,7 +378,7 @@ def _parse_row(text: str) -> list[float]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ckptgui.core.inference import InferenceError, restore
+    from ckptgui.engine.inference import InferenceError, restore
 
     rows = [_parse_row(text) for text in args.features]
     try:

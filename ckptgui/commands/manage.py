@@ -36,8 +36,8 @@ def _model_dir(text: str) -> Path:
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from ckptgui.core.retention import checkpoint_prefix
-    from ckptgui.core.runlog import set_pinned
+    from ckptgui.modeldir.records import set_pinned
+    from ckptgui.modeldir.retention import checkpoint_prefix
 
     model_dir = _model_dir(args.model_dir)
     if args.pinned and not Path(f"{checkpoint_prefix(model_dir, args.step)}.index").exists():
@@ -48,7 +48,7 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from ckptgui.core.cleanup import leftovers
+    from ckptgui.modeldir.cleanup import leftovers
 
     model_dir = _model_dir(args.model_dir)
     found = leftovers(model_dir)

@@ -1,6 +1,6 @@
 """``ckptgui scalars PATH [--json] [--csv FILE]``: the scalars in the event files under PATH.
 
-Reads with :mod:`ckptgui.core.events` (no TensorFlow import, so it answers in well under a second).
+Reads with :mod:`ckptgui.formats.events` (no TensorFlow import, so it answers in well under a second).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ckptgui.cli import UsageError
-from ckptgui.core.events import ScalarReader, ScalarSeries, export_csv, is_event_file
+from ckptgui.formats.events import ScalarReader, ScalarSeries, export_csv, is_event_file
 
 _COLUMNS = ("points", "first step", "last step", "last", "min", "max")
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 from ckptgui.cli import UsageError
-from ckptgui.core.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
 
 EXIT_FAILED = 1
 EXIT_INCOMPATIBLE = 3
@@ -93,8 +93,7 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 def _run(args: argparse.Namespace) -> int:
     spec = _spec_from_args(args)
-    from ckptgui.core.data import DataError
-    from ckptgui.core.training import (
+    from ckptgui.engine.training import (
         CheckpointDeleted,
         CheckpointSaved,
         Evaluated,
@@ -105,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         Started,
         Trainer,
     )
+    from ckptgui.modeldir.data import DataError
 
     try:
         trainer = Trainer(spec, warm_start_from=args.warm_start_from)

@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui import __version__
-from ckptgui.core.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.gui.icons import app_icon, icon
 from ckptgui.gui.settings import Settings
 from ckptgui.gui.widgets.compare_panel import ComparePanel
@@ -51,6 +50,7 @@ from ckptgui.gui.widgets.plots import PlotPanel, default_export_name
 from ckptgui.gui.widgets.restore_panel import RestorePanel, network_from_checkpoint
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, describe_exception
+from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig
 
 STATUS_MS = 8000
 MONITOR, RESTORE, COMPARE = range(3)
@@ -352,7 +352,7 @@ class MainWindow(QMainWindow):
         self.statusBar().repaint()
         try:
             tf = importlib.import_module("tensorflow")
-            for name in ("ckptgui.core.training", "ckptgui.core.model", "ckptgui.core.inference"):
+            for name in ("ckptgui.engine.training", "ckptgui.engine.model", "ckptgui.engine.inference"):
                 importlib.import_module(name)
             _leave_a_core_for_the_window(tf)
             _warm_up(tf)
@@ -419,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def _load_run_config(self, path: str) -> bool:
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
-        from ckptgui.core.runlog import RunLogError, read_run_log
+        from ckptgui.modeldir.records import RunLogError, read_run_log
 
         try:
             log = read_run_log(path)
@@ -546,7 +546,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, bool)
     def set_pinned(self, step: int, pinned: bool) -> None:
-        from ckptgui.core.runlog import RunLogError, set_pinned
+        from ckptgui.modeldir.records import RunLogError, set_pinned
 
         if self.directory.path is None:
             return
@@ -607,7 +607,7 @@ class MainWindow(QMainWindow):
         self.load_tensorflow()
         if not self.tensorflow_ready:
             return
-        from ckptgui.core.training import preflight
+        from ckptgui.engine.training import preflight
 
         try:
             report = preflight(spec)
@@ -620,7 +620,8 @@ class MainWindow(QMainWindow):
         self._launch(spec)
 
     def _ask_incompatible(self, spec: RunSpec, report: Any) -> None:
-        from ckptgui.core.checkpoints import CheckpointError, list_variables
+        from ckptgui.modeldir.scan import CheckpointError
+        from ckptgui.modeldir.variables import list_variables
 
         n_features = self.config.dataset.n_features if self.config.dataset else 0
         try:
@@ -689,7 +690,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_event(self, event: Any) -> None:
-        from ckptgui.core import training as t
+        from ckptgui.engine import training as t
 
         if isinstance(event, t.Started):
             self.controls.begin(event.start_step, event.target_step)
@@ -724,7 +725,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str, object)
     def _on_failed(self, message: str, detail: str, exc: object) -> None:
-        from ckptgui.core.training import IncompatibleCheckpointError
+        from ckptgui.engine.training import IncompatibleCheckpointError
 
         self.controls.end(self.controls.bar.value(), "failed")
         if isinstance(exc, IncompatibleCheckpointError) and self.session is not None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
 
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.gui.main_window import COMPARE, MONITOR, RESTORE, MainWindow
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 
 STEPS = 300
 SAVE_EVERY = 100

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ckptgui.core.config import ConfigError, RunSpec
+from ckptgui.modeldir.config import ConfigError, RunSpec
 
 MAX_RECENT = 10
 

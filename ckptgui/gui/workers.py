@@ -175,7 +175,7 @@ class TrainWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ckptgui.core import training
+        from ckptgui.engine import training
 
         frequent = (training.Progress, training.CheckpointSaved, training.CheckpointDeleted, training.Evaluated)
         pending: dict[type, object] = {}  # the latest frequent event of each kind, not yet sent

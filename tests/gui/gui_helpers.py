@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.gui.main_window import MainWindow
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 WINDOW_TIMEOUT_MS = 60_000

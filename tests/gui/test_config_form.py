@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import WINDOW_TIMEOUT_MS, save_screenshot
 
-from ckptgui.core.config import ConfigError, NetworkConfig
+from ckptgui.modeldir.config import ConfigError, NetworkConfig
 
 
 def error_label(window, field: str):

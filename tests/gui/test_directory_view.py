@@ -11,10 +11,10 @@ import pytest
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS
 from PySide6.QtCore import QThreadPool, QTimer
 
-from ckptgui.core.checkpoints import scan
-from ckptgui.core.events import ScalarReader
+from ckptgui.formats.events import ScalarReader
 from ckptgui.gui.watcher import DirectoryWatcher, list_files
 from ckptgui.gui.widgets.directory_view import DirectoryView
+from ckptgui.modeldir.scan import scan
 
 
 def train_cli(model_dir: Path, steps: int) -> subprocess.Popen:
@@ -135,7 +135,7 @@ def test_a_directory_that_appears_later_is_picked_up(qtbot, tmp_path: Path):
 def test_damaged_checkpoint_shows_its_status(qtbot, window, tmp_path: Path):
     from gui_helpers import small_spec
 
-    from ckptgui.core.training import Trainer
+    from ckptgui.engine.training import Trainer
 
     model_dir = tmp_path / "damaged"
     Trainer(small_spec(model_dir, steps=100)).run()

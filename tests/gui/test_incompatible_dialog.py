@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, save_screenshot, small_spec
 
-from ckptgui.core.checkpoints import scan
-from ckptgui.core.training import Trainer
+from ckptgui.engine.training import Trainer
+from ckptgui.modeldir.scan import scan
 
 pytestmark = pytest.mark.slow
 

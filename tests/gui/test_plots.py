@@ -13,7 +13,7 @@ from gui_helpers import WINDOW_TIMEOUT_MS, small_spec, train
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QImage
 
-from ckptgui.core.events import ScalarReader, ScalarSeries, export_csv
+from ckptgui.formats.events import ScalarReader, ScalarSeries, export_csv
 from ckptgui.gui.widgets.plots import MAX_MARKERS, PlotPanel, ema
 
 

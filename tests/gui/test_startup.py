@@ -13,7 +13,7 @@ from gui_helpers import WINDOW_TIMEOUT_MS, small_spec
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from ckptgui.core.training import Trainer
+from ckptgui.engine.training import Trainer
 
 FIRST_PAINT = """
 import json, os, sys, time

@@ -9,8 +9,8 @@ from pathlib import Path
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec
 from PySide6.QtWidgets import QMessageBox
 
-from ckptgui.core.checkpoints import scan
-from ckptgui.core.training import Paused, Resumed
+from ckptgui.engine.training import Paused, Resumed
+from ckptgui.modeldir.scan import scan
 
 LONG = 50_000_000  # never reached: these runs end by Stop
 

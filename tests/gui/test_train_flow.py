@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, save_screenshot, small_spec, train
 
-from ckptgui.core.checkpoints import scan
-from ckptgui.core.events import ScalarReader
+from ckptgui.formats.events import ScalarReader
 from ckptgui.gui.main_window import COMPARE, MONITOR, RESTORE
 from ckptgui.gui.widgets.restore_panel import GUIDE_FLOWERS
+from ckptgui.modeldir.scan import scan
 
 pytestmark = pytest.mark.slow
 

@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ckptgui.core.data import Dataset
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
 from ckptgui.gui.workers import Task
+from ckptgui.modeldir.data import Dataset
 
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
@@ -54,9 +54,9 @@ class Comparison:
 
 
 def compare_job(a: Any, b: Any, data: Dataset | None) -> Comparison:
-    from ckptgui.core.checkpoints import diff
-    from ckptgui.core.compat import compare
-    from ckptgui.core.inference import evaluate
+    from ckptgui.engine.inference import evaluate
+    from ckptgui.engine.tensors import diff
+    from ckptgui.modeldir.compat import compare
 
     shapes = compare(a.prefix, b.prefix)
     report = diff(a.prefix, b.prefix)
@@ -71,7 +71,7 @@ def compare_job(a: Any, b: Any, data: Dataset | None) -> Comparison:
 
 def histogram_job(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """Both tensors' values binned on common edges: (name, edges, counts A, counts B)."""
-    from ckptgui.core.checkpoints import read_tensor
+    from ckptgui.engine.tensors import read_tensor
 
     values_a = np.asarray(read_tensor(a_prefix, name), dtype=np.float64).ravel()
     values_b = np.asarray(read_tensor(b_prefix, name), dtype=np.float64).ravel()
@@ -87,7 +87,7 @@ def histogram_job(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndar
 
 
 def scan_job(path: str) -> list[Any]:
-    from ckptgui.core.checkpoints import scan
+    from ckptgui.modeldir.scan import scan
 
     return list(scan(path).checkpoints)
 

@@ -1,6 +1,6 @@
 """The run configuration as a form: network, schedule, data, model_dir, each field validated as it is typed.
 
-Validation is ``ckptgui.core.config``'s own: every field is tried on its own
+Validation is ``ckptgui.modeldir.config``'s own: every field is tried on its own
 (so all invalid fields are marked at once, each with the config's message),
 then the whole config (for rules that tie fields together). The data source is
 loaded off the GUI thread, since a user CSV can be large.
@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ckptgui.core.config import (
+from ckptgui.gui.icons import icon
+from ckptgui.gui.workers import Task
+from ckptgui.modeldir.config import (
     ACTIVATIONS,
     BEST_METRICS,
     OPTIMIZERS,
@@ -40,9 +42,7 @@ from ckptgui.core.config import (
     RunSpec,
     ScheduleConfig,
 )
-from ckptgui.core.data import Dataset, load_dataset
-from ckptgui.gui.icons import icon
-from ckptgui.gui.workers import Task
+from ckptgui.modeldir.data import Dataset, load_dataset
 
 ERROR_STYLE = "color: #b3261e;"
 INVALID_PROPERTY = "invalid"

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ckptgui.core.runlog import LedgerReader
 from ckptgui.gui.icons import icon
 from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher, FileEntry, list_files
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
+from ckptgui.modeldir.records import LedgerReader
 
 HIGHLIGHT_MS = 1500
 TRAINING_DEBOUNCE_MS = 200
@@ -64,9 +64,9 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: Led
     snapshot = Snapshot(path, files, Path(path).is_dir(), taken_at=taken_at)
     if not snapshot.exists:
         return snapshot
-    from ckptgui.core.checkpoints import scan
-    from ckptgui.core.retention import why_kept
-    from ckptgui.core.runlog import read_pins
+    from ckptgui.modeldir.records import read_pins
+    from ckptgui.modeldir.retention import why_kept
+    from ckptgui.modeldir.scan import scan
 
     try:
         snapshot.info = scan(path)

@@ -220,7 +220,7 @@ class PlotPanel(QWidget):
         The loss and accuracy plots stay (emptied): building a plot item costs
         tens of milliseconds, which would otherwise land at the start of each run.
         """
-        from ckptgui.core.events import ScalarReader
+        from ckptgui.formats.events import ScalarReader
 
         self._task.cancel()
         self.path = path
@@ -358,7 +358,7 @@ class PlotPanel(QWidget):
 
     def export_csv(self, path: str) -> int:
         """Write every shown series as CSV rows; returns the number of series written."""
-        from ckptgui.core.events import export_csv
+        from ckptgui.formats.events import export_csv
 
         series = self.series()
         with open(path, "w", newline="", encoding="utf-8") as handle:

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ckptgui.core.config import NetworkConfig
-from ckptgui.core.data import IRIS_FEATURES, Dataset
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.workers import Task
+from ckptgui.modeldir.config import NetworkConfig
+from ckptgui.modeldir.data import IRIS_FEATURES, Dataset
 
 # The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
 GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
@@ -54,8 +54,8 @@ def network_from_checkpoint(inferred: Any, current: NetworkConfig, dataset: Data
 
 
 def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: str) -> tuple[Any, dict]:
-    from ckptgui.core.checkpoints import list_variables
-    from ckptgui.core.compat import check
+    from ckptgui.modeldir.compat import check
+    from ckptgui.modeldir.variables import list_variables
 
     report = check(network, n_features, n_classes, prefix)
     shapes = {v.name: v.shape for v in list_variables(prefix)}
@@ -67,7 +67,7 @@ def copy_checkpoint(checkpoint: Any, new_dir: str) -> str:
 
     Refuses a ``new_dir`` that already holds a checkpoint: continuing must never mix runs.
     """
-    from ckptgui.core.statefile import CheckpointState, read_state, write_state
+    from ckptgui.formats.statefile import CheckpointState, read_state, write_state
 
     target = Path(new_dir)
     target.mkdir(parents=True, exist_ok=True)
@@ -288,7 +288,7 @@ class RestorePanel(QWidget):
 
     @Slot()
     def evaluate(self) -> None:
-        from ckptgui.core.inference import evaluate
+        from ckptgui.engine.inference import evaluate
 
         prefix = self.current_prefix()
         if prefix is None:
@@ -342,7 +342,7 @@ class RestorePanel(QWidget):
 
     @Slot()
     def predict(self) -> None:
-        from ckptgui.core.inference import predict
+        from ckptgui.engine.inference import predict
 
         prefix = self.current_prefix()
         if prefix is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ckptgui.core.config import DataConfig
-from ckptgui.core.data import IRIS_FEATURES, DataError, load_dataset
+from ckptgui.modeldir.config import DataConfig
+from ckptgui.modeldir.data import IRIS_FEATURES, DataError, load_dataset
 
 
 def test_bundled_iris_has_the_documented_120_30_split():

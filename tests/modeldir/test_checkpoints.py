@@ -17,12 +17,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ckptgui.core import checkpoints
-from ckptgui.core.checkpoints import CheckpointError
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.training import Trainer
+from ckptgui.engine import tensors
+from ckptgui.engine.tensors import diff, read_tensor, verify
+from ckptgui.engine.training import Trainer
+from ckptgui.formats.bundle import OBJECT_GRAPH_KEY
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.layout import step_of
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, scan
+from ckptgui.modeldir.variables import (
+    SLOT_MARK,
+    VALUE_SUFFIX,
+    InferredNetwork,
+    flat_variables,
+    global_step,
+    infer_network,
+    list_variables,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"
 ESTIMATOR_20 = FIXTURES / "estimator_dnn_iris_20x20"
 MANAGER = FIXTURES / "tf2_manager"
@@ -54,7 +66,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
 
 
-def by_step(infos: list[checkpoints.CheckpointInfo]) -> dict[int | None, checkpoints.CheckpointInfo]:
+def by_step(infos: list[CheckpointInfo]) -> dict[int | None, CheckpointInfo]:
     return {c.step: c for c in infos}
 
 
@@ -62,7 +74,7 @@ def by_step(infos: list[checkpoints.CheckpointInfo]) -> dict[int | None, checkpo
 
 
 def test_scan_our_model_dir(ours: Path) -> None:
-    info = checkpoints.scan(ours)
+    info = scan(ours)
     assert info.format == "tf2-object"
     assert [c.step for c in info.checkpoints] == [0, 100, 200]
     assert {c.status for c in info.checkpoints} == {"ok"}
@@ -77,7 +89,7 @@ def test_scan_our_model_dir(ours: Path) -> None:
 
 
 def test_our_variables_read_as_the_network(ours: Path) -> None:
-    variables = checkpoints.list_variables(ours / "model.ckpt-200")
+    variables = list_variables(ours / "model.ckpt-200")
     names = [v.name for v in variables]
     network = NetworkConfig(hidden_units=[10, 10]).variable_shapes(4, 3)
     assert set(names) == {*network, "global_step", "optimizer/iterations", "optimizer/learning_rate"}
@@ -85,50 +97,50 @@ def test_our_variables_read_as_the_network(ours: Path) -> None:
         names.index("dnn/hiddenlayer_0/bias") < names.index("dnn/hiddenlayer_1/bias") < names.index("dnn/logits/bias")
     )
     for v in variables:
-        assert v.key == f"{v.name}{checkpoints.VALUE_SUFFIX}"
+        assert v.key == f"{v.name}{VALUE_SUFFIX}"
         if v.name in network:
             assert v.shape == network[v.name]
             assert (v.dtype, v.size, v.nbytes) == ("float32", int(np.prod(v.shape)), 4 * int(np.prod(v.shape)))
             assert list(v.slots) == ["accumulator"]
             assert v.slots["accumulator"].shape == v.shape
-            assert checkpoints.SLOT_MARK in v.slots["accumulator"].key
+            assert SLOT_MARK in v.slots["accumulator"].key
         else:
             assert v.slots == {}
-    assert checkpoints.infer_network(variables) == checkpoints.InferredNetwork([10, 10], 4, 3, False, ["accumulator"])
-    assert checkpoints.infer_network(variables).optimizer == "Adagrad"
+    assert infer_network(variables) == InferredNetwork([10, 10], 4, 3, False, ["accumulator"])
+    assert infer_network(variables).optimizer == "Adagrad"
 
 
 def test_global_step_is_read_without_tensorflow_and_matches_it(ours: Path) -> None:
     for step in (0, 100, 200):
         prefix = ours / f"model.ckpt-{step}"
-        assert checkpoints.global_step(prefix) == step
+        assert global_step(prefix) == step
         assert int(tf.train.load_checkpoint(str(prefix)).get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE")) == step
-    assert checkpoints.global_step(ESTIMATOR / "model.ckpt-100") == 100
+    assert global_step(ESTIMATOR / "model.ckpt-100") == 100
     steps = json.loads((MANAGER / "expected.json").read_text())["step_value_by_checkpoint"]
     for name, value in steps.items():
-        assert checkpoints.global_step(MANAGER / name) == value
+        assert global_step(MANAGER / name) == value
     keras = json.loads((KERAS / "expected.json").read_text())
-    assert checkpoints.global_step(KERAS / "tf_checkpoint" / "ckpt-1") == keras["epochs"] * keras["steps_per_epoch"]
+    assert global_step(KERAS / "tf_checkpoint" / "ckpt-1") == keras["epochs"] * keras["steps_per_epoch"]
 
 
 def test_listing_does_not_import_tensorflow(ours: Path) -> None:
     code = (
-        "import sys; from ckptgui.core import checkpoints as c; "
+        "import sys; from ckptgui.modeldir import scan as s, variables as c; c.scan = s.scan; "
         f"p = {str(ours)!r}; info = c.scan(p); v = c.list_variables(p); "
         f"s = c.global_step(p); c.scan({str(KERAS)!r}); c.list_variables({str(KERAS / 'tf_checkpoint')!r}); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; print(len(v), s)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(len(checkpoints.list_variables(ours))), "200"]
+    assert done.stdout.split() == [str(len(list_variables(ours))), "200"]
 
 
 def index_agrees_with_tensorflow(prefix: Path) -> None:
     reader = tf.train.load_checkpoint(str(prefix))
     shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
-    flat = checkpoints.flat_variables(checkpoints.list_variables(prefix))
+    flat = flat_variables(list_variables(prefix))
     ours_view = {v.key: (v.shape, v.dtype) for v in flat.values()}
-    theirs = {k: (shapes[k], dtypes[k].name) for k in shapes if k != checkpoints.OBJECT_GRAPH_KEY}
+    theirs = {k: (shapes[k], dtypes[k].name) for k in shapes if k != OBJECT_GRAPH_KEY}
     assert ours_view == theirs
 
 
@@ -171,43 +183,43 @@ def test_index_parser_agrees_with_tensorflow_on_many_dtypes_and_blocks(tmp_path:
     module.layers = [tf.Variable(tf.fill([i % 7 + 1, 3], float(i)), name=f"w{i}") for i in range(600)]
     prefix = tf.train.Checkpoint(model=module).write(str(tmp_path / "many"))
     index_agrees_with_tensorflow(Path(prefix))
-    names = {v.name for v in checkpoints.list_variables(prefix)}
+    names = {v.name for v in list_variables(prefix)}
     assert {"model/f16", "model/text", "model/layers/599"} <= names
 
 
 def test_estimator_checkpoint_shows_slots_under_their_variable() -> None:
-    info = checkpoints.scan(ESTIMATOR)
+    info = scan(ESTIMATOR)
     assert info.format == "tf1-name"
     assert [c.step for c in info.checkpoints] == [0, 100, 200]
     assert all(c.status == "ok" and c.listed for c in info.checkpoints)
     assert any(f.endswith(".meta") for f in info.checkpoints[0].files)
     assert (info.latest_step, info.restore_step, info.event_runs) == (200, 200, [".", "eval"])
-    variables = {v.name: v for v in checkpoints.list_variables(ESTIMATOR / "model.ckpt-200")}
+    variables = {v.name: v for v in list_variables(ESTIMATOR / "model.ckpt-200")}
     kernel = variables["dnn/hiddenlayer_0/kernel"]
     assert kernel.key == "dnn/hiddenlayer_0/kernel"
     assert kernel.slots["accumulator"].key == "training/Adagrad/dnn/hiddenlayer_0/kernel/accumulator"
     assert not any(name.endswith("/accumulator") for name in variables)
     stored = json.loads((ESTIMATOR / "expected.json").read_text())["variables_latest"]
-    assert {v["name"] for v in stored} == {v.key for v in checkpoints.flat_variables(list(variables.values())).values()}
-    assert checkpoints.infer_network(list(variables.values())).hidden_units == [10, 10]
-    wide = checkpoints.infer_network(checkpoints.list_variables(ESTIMATOR_20))
+    assert {v["name"] for v in stored} == {v.key for v in flat_variables(list(variables.values())).values()}
+    assert infer_network(list(variables.values())).hidden_units == [10, 10]
+    wide = infer_network(list_variables(ESTIMATOR_20))
     assert (wide.hidden_units, wide.n_features, wide.n_classes) == ([20, 20], 4, 3)
 
 
 def test_manager_model_dir_numbers_by_save_counter() -> None:
     expected = json.loads((MANAGER / "expected.json").read_text())
-    info = checkpoints.scan(MANAGER)
+    info = scan(MANAGER)
     assert [Path(c.prefix).name for c in info.checkpoints] == expected["kept_checkpoints"]
     assert info.latest_step == 5
-    assert checkpoints.infer_network(checkpoints.list_variables(MANAGER)) is None
-    variables = {v.name: v for v in checkpoints.list_variables(MANAGER)}
+    assert infer_network(list_variables(MANAGER)) is None
+    variables = {v.name: v for v in list_variables(MANAGER)}
     assert variables["model/w1"].shape == [4, 16]
     assert set(variables["model/w1"].slots) == {"momentum", "velocity"}
 
 
 def test_keras3_checkpoint_keys_get_layer_names_from_the_object_graph() -> None:
     prefix = KERAS / "tf_checkpoint" / "ckpt-1"
-    variables = {v.name: v for v in checkpoints.list_variables(prefix)}
+    variables = {v.name: v for v in list_variables(prefix)}
     kernel = variables["sequential/dense/kernel"]
     assert kernel.key.startswith("optimizer/_trainable_variables/")
     assert set(kernel.slots) == {"momentum", "velocity"}
@@ -217,14 +229,14 @@ def test_keras3_checkpoint_keys_get_layer_names_from_the_object_graph() -> None:
     for layer in ("dense", "dense_1", "dense_2"):
         for part in ("kernel", "bias"):
             np.testing.assert_array_equal(
-                checkpoints.read_tensor(prefix, f"sequential/{layer}/{part}"),
-                checkpoints.read_tensor(last, f"{layer}/{part}"),
+                read_tensor(prefix, f"sequential/{layer}/{part}"),
+                read_tensor(last, f"{layer}/{part}"),
             )
 
 
 def test_keras_weights_files_are_one_checkpoint_each() -> None:
     expected = json.loads((KERAS / "expected.json").read_text())
-    info = checkpoints.scan(KERAS)
+    info = scan(KERAS)
     assert info.format == "keras-h5"
     assert [Path(c.prefix).name for c in info.checkpoints] == expected["weights_files"]
     assert [c.step for c in info.checkpoints] == [1, 2, 3]
@@ -232,16 +244,16 @@ def test_keras_weights_files_are_one_checkpoint_each() -> None:
     assert info.restore_step == 3
     assert info.event_runs == ["logs/train", "logs/validation"]
     assert any("tf_checkpoint" in p for p in info.problems)
-    names = {v.name: v.shape for v in checkpoints.list_variables(KERAS / "weights.01.weights.h5")}
+    names = {v.name: v.shape for v in list_variables(KERAS / "weights.01.weights.h5")}
     assert (names["dense/kernel"], names["dense/bias"], names["dense_2/kernel"]) == ([4, 10], [10], [10, 3])
 
 
 def test_step_of_names() -> None:
-    assert checkpoints.step_of("/x/model.ckpt-200") == 200
-    assert checkpoints.step_of("ckpt-5") == 5
-    assert checkpoints.step_of("model.ckpt") is None
-    assert checkpoints.step_of("weights.05-0.32.weights.h5") == 5
-    assert checkpoints.step_of("best.weights.h5") is None
+    assert step_of("/x/model.ckpt-200") == 200
+    assert step_of("ckpt-5") == 5
+    assert step_of("model.ckpt") is None
+    assert step_of("weights.05-0.32.weights.h5") == 5
+    assert step_of("best.weights.h5") is None
 
 
 # Paths ---------------------------------------------------------------------------------------------------
@@ -251,11 +263,11 @@ def test_every_way_of_naming_a_checkpoint(ours: Path) -> None:
     prefix = str(ours / "model.ckpt-100")
     data_file = str(next(ours.glob("model.ckpt-100.data-*")))
     for path in (prefix, f"{prefix}.index", data_file, f"{ours}@100"):
-        info = checkpoints.scan(path)
+        info = scan(path)
         assert [c.prefix for c in info.checkpoints] == [prefix], path
-        assert checkpoints.locate(path).prefix == prefix
-    assert checkpoints.locate(ours).step == 200
-    assert checkpoints.locate(ours, step=0).step == 0
+        assert locate(path).prefix == prefix
+    assert locate(ours).step == 200
+    assert locate(ours, step=0).step == 0
 
 
 @pytest.mark.parametrize(
@@ -270,17 +282,17 @@ def test_every_way_of_naming_a_checkpoint(ours: Path) -> None:
 )
 def test_bad_paths_say_what_is_wrong(ours: Path, path: str, message: str) -> None:
     with pytest.raises(CheckpointError, match=message.replace("(", r"\(")):
-        checkpoints.locate(path.format(dir=ours))
+        locate(path.format(dir=ours))
 
 
 def test_a_prefix_asked_for_another_step_is_refused(ours: Path) -> None:
     with pytest.raises(CheckpointError, match="is the checkpoint for step 100; to pick step 200, pass its model_dir"):
-        checkpoints.locate(ours / "model.ckpt-100", step=200)
+        locate(ours / "model.ckpt-100", step=200)
 
 
 def test_unknown_variable_names_the_close_ones(ours: Path) -> None:
     with pytest.raises(CheckpointError, match="no variable 'dnn/kernel'; similar: dnn/hiddenlayer_0/kernel"):
-        checkpoints.read_tensor(ours, "dnn/kernel")
+        read_tensor(ours, "dnn/kernel")
 
 
 # Damage matrix --------------------------------------------------------------------------------------------
@@ -404,10 +416,10 @@ def test_damage_matrix(ours_copy: Path, damage: str) -> None:
     how, step, scan_status, scan_reason, verify_status, verify_reason = DAMAGE[damage]
     how(ours_copy)
     before = snapshot(ours_copy)
-    scanned = by_step(checkpoints.scan(ours_copy).checkpoints)[step]
+    scanned = by_step(scan(ours_copy).checkpoints)[step]
     assert scanned.status == scan_status, scanned
     assert re.search(scan_reason, scanned.reason), scanned.reason
-    verified = by_step(checkpoints.verify(ours_copy))
+    verified = by_step(verify(ours_copy))
     assert verified[step].status == verify_status, verified[step]
     assert verify_reason in verified[step].reason
     for other in (0, 200):
@@ -419,7 +431,7 @@ def test_truncation_is_measured_against_the_index(ours_copy: Path) -> None:
     shard = _shard(ours_copy)
     full = shard.stat().st_size
     _truncate(shard, 0.25)
-    (checkpoint,) = checkpoints.scan(ours_copy / "model.ckpt-100").checkpoints
+    (checkpoint,) = scan(ours_copy / "model.ckpt-100").checkpoints
     assert checkpoint.reason == f"{shard.name} is truncated: {full // 4} bytes, the index needs {full}"
 
 
@@ -430,7 +442,7 @@ def test_truncation_is_measured_against_the_index(ours_copy: Path) -> None:
 )
 def test_damaged_state_file_keeps_the_checkpoints_usable(ours_copy: Path, content: str, problem: str) -> None:
     (ours_copy / "checkpoint").write_text(content)
-    info = checkpoints.scan(ours_copy)
+    info = scan(ours_copy)
     assert [(c.step, c.status, c.listed) for c in info.checkpoints] == [
         (0, "ok", False),
         (100, "ok", False),
@@ -444,17 +456,17 @@ def test_damaged_state_file_keeps_the_checkpoints_usable(ours_copy: Path, conten
 
 def test_a_corrupt_latest_falls_back_to_the_newest_healthy_one(ours_copy: Path) -> None:
     (ours_copy / "model.ckpt-200.index").write_bytes(b"")
-    info = checkpoints.scan(ours_copy)
+    info = scan(ours_copy)
     assert (info.latest_step, info.restore_step) == (200, 100)
     assert any("the latest checkpoint model.ckpt-200 is corrupt" in p and "model.ckpt-100" in p for p in info.problems)
-    assert checkpoints.locate(ours_copy).step == 100
+    assert locate(ours_copy).step == 100
     with pytest.raises(CheckpointError, match=r"corrupt: the \.index file is empty"):
-        checkpoints.list_variables(ours_copy / "model.ckpt-200")
+        list_variables(ours_copy / "model.ckpt-200")
 
 
 def test_temp_folder_beside_a_finished_checkpoint_is_reported_not_fatal(ours_copy: Path) -> None:
     _temp_folder(ours_copy, "model.ckpt-200_temp")
-    info = checkpoints.scan(ours_copy)
+    info = scan(ours_copy)
     assert by_step(info.checkpoints)[200].status == "ok"
     assert "model.ckpt-200_temp is left over from an interrupted save of model.ckpt-200" in " ".join(info.problems)
 
@@ -462,11 +474,11 @@ def test_temp_folder_beside_a_finished_checkpoint_is_reported_not_fatal(ours_cop
 def test_truncated_keras_weights_file_is_corrupt(tmp_path: Path) -> None:
     shutil.copy(KERAS / "weights.02.weights.h5", tmp_path / "weights.02.weights.h5")
     _truncate(tmp_path / "weights.02.weights.h5", 0.5)
-    (checkpoint,) = checkpoints.scan(tmp_path).checkpoints
+    (checkpoint,) = scan(tmp_path).checkpoints
     assert (checkpoint.status, checkpoint.format) == ("corrupt", "keras-h5")
     assert "truncated" in checkpoint.reason
     with pytest.raises(CheckpointError, match="corrupt"):
-        checkpoints.list_variables(tmp_path / "weights.02.weights.h5")
+        list_variables(tmp_path / "weights.02.weights.h5")
 
 
 # Verify against a sweeping writer ----------------------------------------------------------------------
@@ -475,7 +487,7 @@ def test_truncated_keras_weights_file_is_corrupt(tmp_path: Path) -> None:
 def test_checkpoint_swept_during_verify_is_missing_not_an_error(ours_copy: Path) -> None:
     swept = False
 
-    def sweep_the_latest(done: int, total: int, checkpoint: checkpoints.CheckpointInfo) -> None:
+    def sweep_the_latest(done: int, total: int, checkpoint: CheckpointInfo) -> None:
         nonlocal swept
         assert 0 < done <= total
         if not swept and checkpoint.step == 0:
@@ -483,7 +495,7 @@ def test_checkpoint_swept_during_verify_is_missing_not_an_error(ours_copy: Path)
                 path.unlink()
             swept = True
 
-    results = by_step(checkpoints.verify(ours_copy, on_progress=sweep_the_latest))
+    results = by_step(verify(ours_copy, on_progress=sweep_the_latest))
     assert swept
     assert (results[0].status, results[100].status) == ("ok", "ok")
     assert results[200].status == "missing"
@@ -515,7 +527,7 @@ def test_verify_never_fails_against_a_live_writer(tmp_path: Path) -> None:
     seen: dict[str, int] = {}
     try:
         while saves < 300:
-            for checkpoint in checkpoints.verify(model_dir):
+            for checkpoint in verify(model_dir):
                 seen[checkpoint.status] = seen.get(checkpoint.status, 0) + 1
     finally:
         stop.set()
@@ -528,13 +540,13 @@ def test_verify_never_fails_against_a_live_writer(tmp_path: Path) -> None:
 
 
 def test_diff_matches_numpy_on_every_variable(ours: Path) -> None:
-    report = checkpoints.diff(f"{ours}@100", f"{ours}@200")
+    report = diff(f"{ours}@100", f"{ours}@200")
     assert report.a.endswith("model.ckpt-100") and report.b.endswith("model.ckpt-200")
     rows = {row.name: row for row in report.variables}
-    assert set(rows) == {v.name for v in checkpoints.list_variables(ours)}
+    assert set(rows) == {v.name for v in list_variables(ours)}
     for name in NetworkConfig(hidden_units=[10, 10]).variable_shapes(4, 3):
-        a = checkpoints.read_tensor(ours / "model.ckpt-100", name).astype(np.float64)
-        b = checkpoints.read_tensor(ours / "model.ckpt-200", name).astype(np.float64)
+        a = read_tensor(ours / "model.ckpt-100", name).astype(np.float64)
+        b = read_tensor(ours / "model.ckpt-200", name).astype(np.float64)
         row = rows[name]
         assert row.shape_a == row.shape_b == list(a.shape)
         assert row.delta_l2 == pytest.approx(np.linalg.norm(b - a), rel=1e-9)
@@ -549,9 +561,9 @@ def test_diff_matches_numpy_on_every_variable(ours: Path) -> None:
 
 
 def test_diff_streams_in_chunks_with_the_same_result(ours: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = {r.name: r for r in checkpoints.diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
-    monkeypatch.setattr(checkpoints, "DIFF_CHUNK", 7)
-    chunked = {r.name: r for r in checkpoints.diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
+    whole = {r.name: r for r in diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
+    monkeypatch.setattr(tensors, "DIFF_CHUNK", 7)
+    chunked = {r.name: r for r in diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
     for name, row in whole.items():
         for field in ("delta_l2", "max_abs_delta", "norm_a", "norm_b", "cosine"):
             expected = getattr(row, field)
@@ -559,13 +571,13 @@ def test_diff_streams_in_chunks_with_the_same_result(ours: Path, monkeypatch: py
 
 
 def test_diff_of_a_checkpoint_with_itself_is_zero(ours: Path) -> None:
-    report = checkpoints.diff(ours, ours)
+    report = diff(ours, ours)
     assert all(row.delta_l2 == 0 and row.max_abs_delta == 0 for row in report.variables)
     assert report.summary.endswith("all compared values are identical")
 
 
 def test_diff_of_different_networks_names_the_shape_changes() -> None:
-    report = checkpoints.diff(ESTIMATOR, ESTIMATOR_20, include_slots=True)
+    report = diff(ESTIMATOR, ESTIMATOR_20, include_slots=True)
     rows = {row.name: row for row in report.variables}
     kernel = rows["dnn/hiddenlayer_0/kernel"]
     assert (kernel.shape_a, kernel.shape_b, kernel.delta_l2) == ([4, 10], [4, 20], None)
@@ -576,7 +588,7 @@ def test_diff_of_different_networks_names_the_shape_changes() -> None:
 
 
 def test_diff_across_formats_matches_by_readable_name() -> None:
-    report = checkpoints.diff(KERAS / "weights.02.weights.h5", KERAS / "weights.03.weights.h5")
+    report = diff(KERAS / "weights.02.weights.h5", KERAS / "weights.03.weights.h5")
     rows = {row.name: row for row in report.variables}
     assert rows["dense/kernel"].delta_l2 > 0
     assert rows["dense/kernel"].shape_a == [4, 10]

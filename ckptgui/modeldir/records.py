@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ckptgui.core.statefile import write_atomic
+from ckptgui.formats.statefile import write_atomic
 
 RUN_FILENAME = "ckptgui_run.json"
 PINS_FILENAME = "ckptgui_pins.json"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ckptgui.core.checkpoints import scan
+from ckptgui.modeldir.scan import scan
 
 _TEMP_DIR = re.compile(r"^.+_temp(?:_[0-9a-f]{32})?$")
 _ATOMIC_TMP = re.compile(r"^\.(checkpoint|ckptgui_run\.json|ckptgui_pins\.json)\..+\.tmp$")

@@ -12,7 +12,7 @@ import pytest
 
 from ckptgui.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"
 EXPECTED = json.loads((ESTIMATOR / "expected.json").read_text())
 

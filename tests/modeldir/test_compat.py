@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from ckptgui.core import compat
-from ckptgui.core.checkpoints import CheckpointError, list_variables
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.training import Trainer
+from ckptgui.engine.training import Trainer
+from ckptgui.modeldir import compat
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.scan import CheckpointError
+from ckptgui.modeldir.variables import list_variables
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"
 ESTIMATOR_20 = FIXTURES / "estimator_dnn_iris_20x20"
 

@@ -16,14 +16,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckptgui.core.checkpoints import (
-    InferredNetwork,
-    infer_network,
-    list_variables,
-    locate,
-)
-from ckptgui.core.config import OPTIMIZER_SLOTS, NetworkConfig
-from ckptgui.core.runlog import RunLogError, read_run_log
+from ckptgui.modeldir.config import OPTIMIZER_SLOTS, NetworkConfig
+from ckptgui.modeldir.records import RunLogError, read_run_log
+from ckptgui.modeldir.scan import locate
+from ckptgui.modeldir.variables import InferredNetwork, infer_network, list_variables
 
 NETWORK_SCOPE = "dnn/"  # the variables a DNN classifier owns; anything else in a checkpoint is not ours to judge
 NETWORK_DTYPE = "float32"

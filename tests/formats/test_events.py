@@ -1,4 +1,4 @@
-"""ckptgui.core.events against real event files: tf.summary (TF2), TF1 FileWriter, Keras' TensorBoard callback,
+"""ckptgui.formats.events against real event files: tf.summary (TF2), TF1 FileWriter, Keras' TensorBoard callback,
 Estimator; TensorBoard's own reader is the reference wherever the semantics are the same."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckptgui.core.events import ScalarReader, ScalarSeries, export_csv, read_scalars
+from ckptgui.formats.events import ScalarReader, ScalarSeries, export_csv, read_scalars
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 # -- helpers --
@@ -445,7 +445,7 @@ def test_export_csv_writes_every_point_exactly(tf, tmp_path):
 def test_reader_never_imports_tensorflow():
     code = (
         "import sys\n"
-        "from ckptgui.core.events import read_scalars\n"
+        "from ckptgui.formats.events import read_scalars\n"
         "runs = read_scalars(sys.argv[1])\n"
         "assert len(runs['logs/train']['epoch_loss']) == 3\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorboard', 'keras')))\n"

@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ckptgui.core.config import ScheduleConfig
-from ckptgui.core.runlog import (
+from ckptgui.formats.statefile import CheckpointState, StateFileError, read_state, write_state
+from ckptgui.modeldir.config import ScheduleConfig
+from ckptgui.modeldir.records import (
     LedgerReader,
     RunLog,
     read_pins,
@@ -26,7 +27,6 @@ from ckptgui.core.runlog import (
     record_written,
     write_run_log,
 )
-from ckptgui.core.statefile import CheckpointState, StateFileError, read_state, write_state
 
 CHECKPOINT_BASENAME = "model.ckpt"
 

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ckptgui.core import checkpoints, inference
-from ckptgui.core.checkpoints import CheckpointError
-from ckptgui.core.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.data import load_dataset
-from ckptgui.core.inference import InferenceError
-from ckptgui.core.training import Evaluated, Trainer
+from ckptgui.engine import inference
+from ckptgui.engine.inference import InferenceError
+from ckptgui.engine.tensors import read_tensor
+from ckptgui.engine.training import Evaluated, Trainer
+from ckptgui.modeldir.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.data import load_dataset
+from ckptgui.modeldir.scan import CheckpointError
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"
 ESTIMATOR_20 = FIXTURES / "estimator_dnn_iris_20x20"
 EXPECTED = json.loads((ESTIMATOR / "expected.json").read_text())
@@ -100,7 +101,7 @@ def test_ours_predict_is_the_forward_pass_of_the_stored_weights(ours: tuple[Path
     rows = EXPECTED["predict_latest"]["features"]
     predictions = inference.predict(f"{model_dir}@100", rows)
     weights = {
-        n: checkpoints.read_tensor(f"{model_dir}@100", n).astype(np.float64)
+        n: read_tensor(f"{model_dir}@100", n).astype(np.float64)
         for n in (
             "dnn/hiddenlayer_0/kernel",
             "dnn/hiddenlayer_0/bias",

@@ -32,15 +32,16 @@ import numpy as np
 import tensorflow as tf
 
 import ckptgui
-from ckptgui.core import compat, inference
-from ckptgui.core.checkpoints import list_variables
-from ckptgui.core.config import ConfigError, RunSpec
-from ckptgui.core.data import Dataset, load_dataset
-from ckptgui.core.inference import feed_from_data, first_layer_order
-from ckptgui.core.model import Classifier
-from ckptgui.core.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
-from ckptgui.core.runlog import RunLog, read_run_log, write_run_log
-from ckptgui.core.statefile import StateFileError, read_state
+from ckptgui.engine import inference
+from ckptgui.engine.inference import feed_from_data, first_layer_order
+from ckptgui.engine.model import Classifier
+from ckptgui.formats.statefile import StateFileError, read_state
+from ckptgui.modeldir import compat
+from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
+from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
+from ckptgui.modeldir.variables import list_variables
 
 MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
 EVAL_DIRNAME = "eval"

@@ -1,7 +1,7 @@
 """Restore any step into a fresh model and evaluate or predict with it — ckptgui's checkpoints and Estimator's.
 
 The network is rebuilt from the checkpoint's own shapes (never from a config
-that may have changed since) as a :class:`ckptgui.core.model.Classifier`,
+that may have changed since) as a :class:`ckptgui.engine.model.Classifier`,
 and its variables are copied in by readable name. Two Estimator details make
 the numbers match Estimator's own ``evaluate``:
 
@@ -29,19 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ckptgui.core.checkpoints import (
-    CheckpointError,
-    CheckpointInfo,
-    InferredNetwork,
-    TensorSource,
-    global_step,
-    infer_network,
-    list_variables,
-    locate,
-)
-from ckptgui.core.config import ACTIVATIONS, ConfigError, DataConfig, NetworkConfig
-from ckptgui.core.data import IRIS_FEATURES, Dataset, load_dataset
-from ckptgui.core.runlog import RunLog, RunLogError, read_run_log
+from ckptgui.engine.tensors import TensorSource
+from ckptgui.modeldir.config import ACTIVATIONS, ConfigError, DataConfig, NetworkConfig
+from ckptgui.modeldir.data import IRIS_FEATURES, Dataset, load_dataset
+from ckptgui.modeldir.records import RunLog, RunLogError, read_run_log
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
+from ckptgui.modeldir.variables import InferredNetwork, global_step, infer_network, list_variables
 
 SPLITS = ("all", "test", "train")
 IRIS_CLASSES = ["setosa", "versicolor", "virginica"]
@@ -78,7 +71,7 @@ class Prediction:
 class RestoredModel:
     """A fresh Classifier holding one checkpoint's weights, taking features in ``feature_names`` order."""
 
-    classifier: Any  # ckptgui.core.model.Classifier (imported lazily: TensorFlow)
+    classifier: Any  # ckptgui.engine.model.Classifier (imported lazily: TensorFlow)
     checkpoint: CheckpointInfo
     step: int | None
     network: InferredNetwork
@@ -220,7 +213,7 @@ def _restore(
 ) -> RestoredModel:
     import tensorflow as tf
 
-    from ckptgui.core.model import Classifier
+    from ckptgui.engine.model import Classifier
 
     if data_feature_names is None:
         names = origin.feature_names

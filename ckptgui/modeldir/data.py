@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ckptgui._resources import resource_files
-from ckptgui.core.config import DataConfig
+from ckptgui.modeldir.config import DataConfig
 
 IRIS_FEATURES = ["SepalLength", "SepalWidth", "PetalLength", "PetalWidth"]
 IRIS_LABEL = "Species"

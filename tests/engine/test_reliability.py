@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from ckptgui.core.checkpoints import scan, verify
-from ckptgui.core.cleanup import leftovers
-from ckptgui.core.config import NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.inference import evaluate
-from ckptgui.core.runlog import read_written
-from ckptgui.core.training import CheckpointSaved, Failed, Finished, Progress, Started, Trainer
+from ckptgui.engine.inference import evaluate
+from ckptgui.engine.tensors import verify
+from ckptgui.engine.training import CheckpointSaved, Failed, Finished, Progress, Started, Trainer
+from ckptgui.modeldir.cleanup import leftovers
+from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.records import read_written
+from ckptgui.modeldir.scan import scan
 
 pytestmark = pytest.mark.reliability
 
@@ -211,7 +212,7 @@ def test_a_full_disk_mid_save_reports_and_keeps_earlier_checkpoints(tmp_path):
 
 
 def test_a_read_only_model_dir_is_refused_with_a_clear_message(tmp_path):
-    from ckptgui.core.config import ConfigError
+    from ckptgui.modeldir.config import ConfigError
 
     source = tmp_path / "source"
     Trainer(spec_for(source, 10)).run()
@@ -287,7 +288,7 @@ def test_a_huge_csv_loads_and_trains(tmp_path):
         for _ in range(200_000):
             values = [rng.uniform(-1, 1) for _ in range(4)]
             out.write(",".join(f"{v:.5f}" for v in values) + f",{int(values[0] > 0)}\n")
-    from ckptgui.core.config import DataConfig
+    from ckptgui.modeldir.config import DataConfig
 
     spec = RunSpec(
         network=NetworkConfig(steps=20),

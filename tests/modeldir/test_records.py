@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ckptgui.core.retention import why_kept
-from ckptgui.core.runlog import LEDGER_FILENAME, LedgerReader, read_written, record_written
+from ckptgui.modeldir.records import LEDGER_FILENAME, LedgerReader, read_written, record_written
+from ckptgui.modeldir.retention import why_kept
 
 
 def test_incremental_reads_match_a_whole_read_as_the_ledger_grows(tmp_path: Path):

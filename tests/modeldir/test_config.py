@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckptgui.core.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
 
 
 def test_defaults_match_dnnclassifier_and_runconfig():

@@ -13,7 +13,7 @@ import pytest
 
 from ckptgui.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 KERAS = FIXTURES / "keras_callbacks"
 
 

@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from ckptgui.core.config import ConfigError, NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.core.retention import why_kept
-from ckptgui.core.runlog import read_run_log, read_written, set_pinned
-from ckptgui.core.training import (
+from ckptgui.engine.training import (
     CheckpointDeleted,
     CheckpointSaved,
     Evaluated,
@@ -27,6 +24,9 @@ from ckptgui.core.training import (
     Trainer,
     preflight,
 )
+from ckptgui.modeldir.config import ConfigError, NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.records import read_run_log, read_written, set_pinned
+from ckptgui.modeldir.retention import why_kept
 
 
 def spec_for(model_dir, steps=200, hidden_units=(10, 10), **schedule) -> RunSpec:
@@ -276,7 +276,7 @@ def test_evaluate_and_predict_restore_any_step_into_a_fresh_model(tmp_path):
     assert at_300[0].class_name == "setosa"
 
 
-ESTIMATOR_DIR = Path(__file__).parent / "fixtures" / "estimator_dnn_iris"
+ESTIMATOR_DIR = Path(__file__).parents[1] / "fixtures" / "estimator_dnn_iris"
 
 
 def test_warm_start_from_an_estimator_checkpoint_reorders_its_sorted_input_columns(tmp_path):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from ckptgui.core.config import OPTIMIZER_SLOTS, NetworkConfig
+from ckptgui.modeldir.config import OPTIMIZER_SLOTS, NetworkConfig
 
 ACTIVATION_FUNCTIONS = {
     "relu": tf.nn.relu,

@@ -1,0 +1,31 @@
+"""What the files of a model_dir are called: checkpoint prefixes and steps, shards, temp folders, events."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+EVENTS_PREFIX = "events.out.tfevents."
+H5_SUFFIX = ".weights.h5"
+
+INDEX_FILE = re.compile(r"^(?P<prefix>.+)\.index$")
+DATA_FILE = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<shards>\d{5})$")
+META_FILE = re.compile(r"^(?P<prefix>.+)\.meta$")
+TEMP_DIR = re.compile(r"^(?P<prefix>.+)_temp(?:_[0-9a-f]{32})?$")
+_STEP = re.compile(r"-(\d+)$")
+_H5_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def step_of(prefix: str) -> int | None:
+    """The step in a checkpoint's name: ``model.ckpt-200`` -> 200, ``weights.05.weights.h5`` -> 5."""
+    name = Path(prefix).name
+    if name.endswith(H5_SUFFIX):
+        integers = [n for n in _H5_NUMBER.findall(name[: -len(H5_SUFFIX)]) if "." not in n]
+        return int(integers[0]) if integers else None  # weights.05-0.32.weights.h5: epoch 5, not the loss
+    match = _STEP.search(name)
+    return int(match.group(1)) if match else None
+
+
+def natural_key(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
