@@ -174,14 +174,17 @@ def _network_shapes(spec: RunSpec, dataset: Dataset) -> tuple[int, int]:
     return dataset.n_features, spec.network.n_classes or dataset.n_classes
 
 
-def preflight(spec: RunSpec) -> compat.CompatReport | None:
-    """The compatibility report for resuming ``spec.model_dir``; None when there is nothing to resume."""
+def preflight(spec: RunSpec, dataset: Dataset | None = None) -> compat.CompatReport | None:
+    """The compatibility report for resuming ``spec.model_dir``; None when there is nothing to resume.
+
+    Pass the ``dataset`` already loaded for ``spec.data`` (the window's form holds one) so it is not loaded again.
+    """
     if spec.model_dir is None or not Path(spec.model_dir).is_dir():
         return None
     candidates, _ = resume_candidates(Path(spec.model_dir))
     if not candidates:
         return None
-    dataset = load_dataset(spec.data, spec.network.n_classes)
+    dataset = dataset or load_dataset(spec.data, spec.network.n_classes)
     n_features, n_classes = _network_shapes(spec, dataset)
     return compat.check(spec.network, n_features, n_classes, str(candidates[0]))
 
@@ -224,9 +227,9 @@ class _Schedule:
 class Trainer:
     """Trains ``spec`` in the caller's thread; ``stop``/``pause``/``resume`` are safe from any thread."""
 
-    def __init__(self, spec: RunSpec, warm_start_from: str | None = None) -> None:
+    def __init__(self, spec: RunSpec, warm_start_from: str | None = None, dataset: Dataset | None = None) -> None:
         self.spec = spec
-        self.dataset = load_dataset(spec.data, spec.network.n_classes)
+        self.dataset = dataset or load_dataset(spec.data, spec.network.n_classes)
         self.n_features, self.n_classes = _network_shapes(spec, self.dataset)
         self.model_dir = prepare_model_dir(spec.model_dir)
         self.warm_start_from = warm_start_from
