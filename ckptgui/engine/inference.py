@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ckptgui.engine.tensors import TensorSource
-from ckptgui.modeldir.config import ACTIVATIONS, ConfigError, DataConfig, NetworkConfig
+from ckptgui.modeldir.config import ACTIVATIONS, DataConfig, NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, RunLogError, read_run_log
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
@@ -122,16 +122,12 @@ def _origin(checkpoint: CheckpointInfo, network: InferredNetwork) -> _Origin:
     model_dir = Path(checkpoint.prefix).parent
     log = _run_log(model_dir)
     if log is not None and log.data.get("feature_names"):
-        spec_network = log.spec.get("network") or {}
-        try:
-            data = DataConfig.from_dict(log.spec["data"]) if log.spec.get("data") else None
-        except ConfigError:
-            data = None
+        spec = log.spec
         return _Origin(
             list(log.data["feature_names"]),
             list(log.data.get("class_names") or []) or None,
-            spec_network.get("activation", "relu"),
-            data,
+            spec.network.activation if spec else "relu",
+            spec.data if spec else None,
             "ckptgui_run.json",
         )
     if checkpoint.format != "tf1-name":  # an object-based checkpoint without our run log: no sorting to undo

@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -406,7 +406,7 @@ class Trainer:
 
     def _open_run_log(self, start_step: int, resumed: Path | None) -> RunLog:
         log = read_run_log(self.model_dir) or RunLog()
-        log.spec = {**self.spec.to_dict(), "model_dir": str(self.model_dir)}
+        log.spec = replace(self.spec, model_dir=str(self.model_dir))
         log.data = self.dataset.describe()
         log.history.append(
             {

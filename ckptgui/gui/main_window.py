@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from ckptgui.gui.widgets.plots import PlotPanel, default_export_name
 from ckptgui.gui.widgets.restore_panel import RestorePanel, network_from_checkpoint
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, describe_exception
-from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.modeldir.config import ConfigError, NetworkConfig, RunSpec
 
 STATUS_MS = 8000
 MONITOR, RESTORE, COMPARE = range(3)
@@ -426,20 +427,13 @@ class MainWindow(QMainWindow):
         except RunLogError as exc:
             self.show_status(str(exc))
             return False
-        if log is None or not log.spec:
+        if log is None or log.spec is None:
+            if log is not None and log.spec_problem:
+                self.show_status(
+                    f"The run log's config is not usable here ({log.spec_problem}); keeping the form as it is"
+                )
             return False
-        try:
-            spec = RunSpec(
-                network=NetworkConfig.from_dict(log.spec.get("network") or {}),
-                schedule=ScheduleConfig.from_dict(log.spec.get("schedule") or {}),
-                data=DataConfig.from_dict(log.spec.get("data") or {}),
-                model_dir=path,
-                seed=log.spec.get("seed"),
-            )
-        except (ConfigError, TypeError) as exc:
-            self.show_status(f"The run log's config is not usable here ({exc}); keeping the form as it is")
-            return False
-        self.config.set_spec(spec)
+        self.config.set_spec(replace(log.spec, model_dir=path))
         return True
 
     def _fill_recent_menu(self) -> None:

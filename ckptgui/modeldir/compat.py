@@ -169,7 +169,7 @@ def _notes(network: NetworkConfig, inferred: InferredNetwork | None, prefix: str
         log = read_run_log(Path(prefix).parent)
     except RunLogError:
         log = None
-    trained = ((log.spec.get("network") or {}) if log else {}).get("activation")
+    trained = log.spec.network.activation if log and log.spec else None
     if trained and trained != network.activation:
         notes.append(
             f"the checkpoint was trained with activation {trained}; this config uses {network.activation} "

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ckptgui.formats.statefile import write_atomic
+from ckptgui.modeldir.config import ConfigError, RunSpec
 
 RUN_FILENAME = "ckptgui_run.json"
 PINS_FILENAME = "ckptgui_pins.json"
@@ -37,7 +38,10 @@ class RunLogError(ValueError):
 
 @dataclass
 class RunLog:
-    spec: dict[str, Any] = field(default_factory=dict)
+    """``ckptgui_run.json`` decoded once: every reader gets the typed spec, or the reason there is none."""
+
+    spec: RunSpec | None = None  # what the last train call here ran with (model_dir included)
+    spec_problem: str = ""  # why ``spec`` is None although the file has one
     data: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     preserved: list[int] = field(default_factory=list)  # kept for keep_checkpoint_every_n_hours
@@ -46,7 +50,7 @@ class RunLog:
         return json.dumps(
             {
                 "format": "ckptgui-run/1",
-                "spec": self.spec,
+                "spec": self.spec.to_dict() if self.spec else {},
                 "data": self.data,
                 "history": self.history,
                 "preserved": sorted(set(self.preserved)),
@@ -70,12 +74,23 @@ def read_run_log(model_dir: str | os.PathLike) -> RunLog | None:
         return None
     if not isinstance(data, dict):
         raise RunLogError(f"{Path(model_dir) / RUN_FILENAME}: expected a JSON object")
+    spec, problem = _decode_spec(data.get("spec"))
     return RunLog(
-        spec=data.get("spec") or {},
+        spec=spec,
+        spec_problem=problem,
         data=data.get("data") or {},
         history=list(data.get("history") or []),
         preserved=[int(s) for s in data.get("preserved") or []],
     )
+
+
+def _decode_spec(raw: Any) -> tuple[RunSpec | None, str]:
+    if not raw:
+        return None, ""
+    try:
+        return RunSpec.from_dict(raw), ""
+    except (ConfigError, TypeError) as exc:
+        return None, str(exc)
 
 
 def write_run_log(model_dir: str | os.PathLike, log: RunLog) -> None:

@@ -168,11 +168,7 @@ def why_kept(model_dir: str | Path, ledger: LedgerReader | None = None) -> dict[
     model_dir = Path(model_dir)
     state = read_state_or_none(model_dir) or CheckpointState()
     log = read_run_log(model_dir) or RunLog()
-    try:
-        schedule = ScheduleConfig.from_dict(log.spec.get("schedule") or {})
-    except ValueError:
-        schedule = ScheduleConfig()
-    policy = Policy.from_schedule(schedule)
+    policy = Policy.from_schedule(log.spec.schedule if log.spec else ScheduleConfig())
     metrics = (ledger or LedgerReader(model_dir)).read()
     ours = metrics.keys()
     pinned = read_pins(model_dir)

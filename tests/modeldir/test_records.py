@@ -1,11 +1,22 @@
-"""The ledger of checkpoints ckptgui wrote: read whole, or incrementally by a reader that looks again and again."""
+"""What ckptgui records in a model_dir: the typed run log, the ledger of checkpoints it wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from ckptgui.modeldir.records import LEDGER_FILENAME, LedgerReader, read_written, record_written
+from ckptgui.modeldir.config import NetworkConfig, RunSpec
+from ckptgui.modeldir.records import (
+    LEDGER_FILENAME,
+    RUN_FILENAME,
+    LedgerReader,
+    RunLog,
+    read_run_log,
+    read_written,
+    record_written,
+    write_run_log,
+)
 from ckptgui.modeldir.retention import why_kept
 
 
@@ -56,3 +67,15 @@ def test_why_kept_with_a_reader_answers_as_without(tmp_path: Path):
     record_written(tmp_path, 300)
     assert why_kept(tmp_path, reader) == why_kept(tmp_path)
     assert why_kept(tmp_path, reader)[50] == why_kept(tmp_path)[50] != why_kept(tmp_path)[300]
+
+
+def test_the_run_log_gives_its_spec_typed_or_says_why_not(tmp_path):
+    spec = RunSpec(network=NetworkConfig(hidden_units=[20, 20]), model_dir=str(tmp_path), seed=3)
+    write_run_log(tmp_path, RunLog(spec=spec))
+    assert json.loads((tmp_path / RUN_FILENAME).read_text())["spec"]["network"]["hidden_units"] == [20, 20]
+    assert read_run_log(tmp_path).spec == spec
+    raw = json.loads((tmp_path / RUN_FILENAME).read_text())
+    raw["spec"]["network"]["hidden_units"] = "wide"
+    (tmp_path / RUN_FILENAME).write_text(json.dumps(raw))
+    damaged = read_run_log(tmp_path)
+    assert damaged.spec is None and "hidden_units" in damaged.spec_problem
