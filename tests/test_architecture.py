@@ -20,7 +20,7 @@ QT = {"PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6"}
 
 # Which ckptgui packages each layer may import (besides itself); data flows one way, top to bottom.
 ALLOWED = {
-    "formats": {"formats"},
+    "formats": {"formats", "storage"},
     "storage": {"storage"},
     "modeldir": {"formats", "storage", "modeldir", "_resources"},
     "engine": {"formats", "storage", "modeldir", "engine", "__init__"},
