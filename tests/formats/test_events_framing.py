@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from ckptgui.formats.events.framing import frame
-from ckptgui.formats.wire import masked_crc32c
-
-
-def record(payload: bytes) -> bytes:
-    header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
 def chunk(data: bytes) -> bytearray:
@@ -27,32 +19,32 @@ def offsets(payloads: list[bytes]) -> list[int]:
     return out
 
 
-def test_many_records_of_a_repeating_pattern_are_framed_exactly():
+def test_many_records_of_a_repeating_pattern_are_framed_exactly(tfrecord):
     payloads = [bytes([i % 251]) * (10 + i % 3) for i in range(2000)]  # long enough for the bulk prediction
-    data = b"".join(record(p) for p in payloads)
+    data = b"".join(tfrecord(p) for p in payloads)
     framing = frame(chunk(data), len(data), resync=False)
     assert framing.offs.tolist() == offsets(payloads)
     assert framing.lens.tolist() == [len(p) for p in payloads]
     assert (framing.consumed, framing.resync, framing.skipped, framing.pending) == (len(data), False, 0, -1)
 
 
-def test_a_record_not_all_in_the_chunk_is_pending():
-    data = record(b"first") + record(b"second, longer")
+def test_a_record_not_all_in_the_chunk_is_pending(tfrecord):
+    data = tfrecord(b"first") + tfrecord(b"second, longer")
     end = len(data) - 3
     framing = frame(chunk(data[:end]), end, resync=False)
     assert framing.offs.tolist() == [0] and framing.consumed == 21
     assert framing.pending == len(b"second, longer")
 
 
-def test_a_header_cut_short_is_left_for_later():
-    data = record(b"first") + record(b"second")[:7]
+def test_a_header_cut_short_is_left_for_later(tfrecord):
+    data = tfrecord(b"first") + tfrecord(b"second")[:7]
     framing = frame(chunk(data), len(data), resync=False)
     assert framing.offs.tolist() == [0] and framing.consumed == 21 and framing.pending == -1
 
 
-def test_a_damaged_length_resyncs_at_the_next_valid_header():
+def test_a_damaged_length_resyncs_at_the_next_valid_header(tfrecord):
     payloads = [b"a" * 20, b"b" * 30, b"c" * 40]
-    data = bytearray(b"".join(record(p) for p in payloads))
+    data = bytearray(b"".join(tfrecord(p) for p in payloads))
     data[0] ^= 0x01  # the first length no longer matches its CRC
     framing = frame(chunk(bytes(data)), len(data), resync=False)
     assert framing.offs.tolist() == offsets(payloads)[1:]

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 from ckptgui.formats.events.reader import EventFileReader
-from ckptgui.formats.wire import masked_crc32c
 from ckptgui.storage import LOCAL
-
-
-def record(payload: bytes) -> bytes:
-    header = struct.pack("<Q", len(payload))
-    return header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
 
 
 class Collect:
@@ -32,40 +25,40 @@ def read(reader: EventFileReader, path: Path) -> list[bytes]:
     return got.payloads
 
 
-def test_only_new_records_are_read_and_a_partial_one_waits(tmp_path):
+def test_only_new_records_are_read_and_a_partial_one_waits(tmp_path, tfrecord):
     path = tmp_path / "events.out.tfevents.1"
-    path.write_bytes(record(b"one") + record(b"two")[:9])
+    path.write_bytes(tfrecord(b"one") + tfrecord(b"two")[:9])
     reader = EventFileReader(LOCAL, str(path))
     assert read(reader, path) == [b"one"]
     assert read(reader, path) == []  # same token: nothing read
     with open(path, "ab") as fh:
-        fh.write(record(b"two")[9:] + record(b"three"))
+        fh.write(tfrecord(b"two")[9:] + tfrecord(b"three"))
     assert read(reader, path) == [b"two", b"three"]
 
 
-def test_a_truncated_file_is_read_from_its_start(tmp_path):
+def test_a_truncated_file_is_read_from_its_start(tmp_path, tfrecord):
     path = tmp_path / "events.out.tfevents.1"
-    path.write_bytes(record(b"one") + record(b"two"))
+    path.write_bytes(tfrecord(b"one") + tfrecord(b"two"))
     reader = EventFileReader(LOCAL, str(path))
     assert read(reader, path) == [b"one", b"two"]
-    path.write_bytes(record(b"new"))
+    path.write_bytes(tfrecord(b"new"))
     assert read(reader, path) == [b"new"]
 
 
-def test_a_replaced_longer_file_is_read_from_its_start(tmp_path):
+def test_a_replaced_longer_file_is_read_from_its_start(tmp_path, tfrecord):
     path = tmp_path / "events.out.tfevents.1"
-    path.write_bytes(record(b"one"))
+    path.write_bytes(tfrecord(b"one"))
     reader = EventFileReader(LOCAL, str(path))
     assert read(reader, path) == [b"one"]
     other = tmp_path / "other"
-    other.write_bytes(record(b"uno") + record(b"dos"))
+    other.write_bytes(tfrecord(b"uno") + tfrecord(b"dos"))
     os.replace(other, path)
     assert read(reader, path) == [b"uno", b"dos"]
 
 
-def test_damaged_headers_are_counted(tmp_path):
+def test_damaged_headers_are_counted(tmp_path, tfrecord):
     path = tmp_path / "events.out.tfevents.1"
-    data = bytearray(record(b"one") + record(b"two") + record(b"three"))
+    data = bytearray(tfrecord(b"one") + tfrecord(b"two") + tfrecord(b"three"))
     data[19] ^= 0xFF  # the length of the second record
     path.write_bytes(bytes(data))
     reader = EventFileReader(LOCAL, str(path))
