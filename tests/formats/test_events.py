@@ -335,6 +335,16 @@ def test_session_log_start_purges_every_tag_like_tensorboard(tf, tmp_path):
     assert reader.series(".", "accuracy").steps.tolist() == [1, 2, 3, 4, 5]
 
 
+def test_symlinked_directories_are_not_followed(tmp_path):
+    real = tmp_path / "root" / "real"
+    shutil.copytree(FIXTURES / "tf1_events", real)
+    (tmp_path / "root" / "link").symlink_to(real, target_is_directory=True)
+    (tmp_path / "root" / "loop").symlink_to(tmp_path / "root", target_is_directory=True)
+    reader = ScalarReader(tmp_path / "root")
+    reader.poll()
+    assert list(reader.runs()) == ["real"] and reader.problems == {}
+
+
 def test_new_files_and_runs_are_picked_up(tf, tmp_path):
     write_tf2(tf, tmp_path, range(5), tags=("loss",))
     reader = ScalarReader(tmp_path)
