@@ -11,6 +11,7 @@ was read there before, the file is another one under the same name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import IO
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class EventFileReader:
     def _restart(self) -> None:
         self._offset, self._tail, self._resync = 0, b"", False
 
-    def _read_from(self, handle, size: int, records: Records) -> int:
+    def _read_from(self, handle: IO[bytes], size: int, records: Records) -> int:
         skipped = need = 0
         while self._offset < size:
             want = min(size - self._offset, max(_CHUNK, need))

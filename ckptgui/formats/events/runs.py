@@ -174,7 +174,7 @@ class ScalarReader:
                 continue
             run = os.path.relpath(path, self._root).replace(os.sep, "/")
             for entry in entries:
-                if entry.is_dir:
+                if entry.is_dir:  # FileInfo does not say whether an entry is a link: os tells (local paths only)
                     if entry.path not in self._dirs and not os.path.islink(entry.path):
                         stack.append(entry.path)
                 elif is_event_file(entry.name):
