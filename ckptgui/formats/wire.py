@@ -39,23 +39,35 @@ def varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise Damage("a varint is longer than 10 bytes")
 
 
-def field_spans(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, int, int]]:
-    """(field number, wire type, value start, value end) of each field of the message ``buf[start:end]``.
+def field_spans(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, int, int, int]]:
+    """(field number, wire type, value start, value end, varint) of each field of the message ``buf[start:end]``.
 
     A varint value spans its bytes, fixed64/fixed32 values their 8 or 4 bytes, length-delimited ones their
-    payload. Field number 0 does not exist in protobuf (its own parser rejects it), so it marks garbage.
+    payload; ``varint`` is the value of a varint field (decoded once, here), 0 for the other wire types.
+    Field number 0 does not exist in protobuf (its own parser rejects it), so it marks garbage.
     """
     pos = start
     end = len(buf) if end is None else end
     while pos < end:
-        tag, pos = varint(buf, pos)
+        tag = buf[pos]  # one-byte tags and lengths are the common case: decoded inline, for speed
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = varint(buf, pos)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise Damage("a protobuf field has number 0")
+        value = 0
         if wire == 0:
-            stop = varint(buf, pos)[1]
+            if pos < end and buf[pos] < 0x80:
+                value, stop = buf[pos], pos + 1
+            else:
+                value, stop = varint(buf, pos)
         elif wire == 2:
-            length, pos = varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                length, pos = buf[pos], pos + 1
+            else:
+                length, pos = varint(buf, pos)
             stop = pos + length
         elif wire == 5:
             stop = pos + 4
@@ -65,15 +77,15 @@ def field_spans(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[
             raise Damage(f"unexpected protobuf wire type {wire}")
         if stop > end:
             raise Damage("a protobuf field runs past the end of its record")
-        yield number, wire, pos, stop
+        yield number, wire, pos, stop, value
         pos = stop
 
 
 def proto_fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
     """(field number, value) for each field of a serialized protobuf message: an int, or bytes when length-delimited."""
-    for number, wire, start, stop in field_spans(buf):
-        if wire == 0:  # most varints are one byte: no second decoding
-            yield number, buf[start] if stop - start == 1 else varint(buf, start)[0]
+    for number, wire, start, stop, value in field_spans(buf):
+        if wire == 0:
+            yield number, value
         elif wire == 2:
             yield number, buf[start:stop]
         else:

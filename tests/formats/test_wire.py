@@ -77,8 +77,13 @@ def message() -> bytes:
 def test_field_spans_give_each_value_position():
     buf = b"xx" + message() + b"yy"
     spans = list(field_spans(buf, 2, len(buf) - 2))
-    assert [(number, wire) for number, wire, _, _ in spans] == [(1, 0), (2, 2), (3, 5), (4, 1)]
-    assert [buf[start:end] for _, _, start, end in spans] == [
+    assert [(number, wire, value) for number, wire, _, _, value in spans] == [
+        (1, 0, 150),
+        (2, 2, 0),
+        (3, 5, 0),
+        (4, 1, 0),
+    ]
+    assert [buf[start:end] for _, _, start, end, _ in spans] == [
         encode_varint(150),
         b"hi",
         struct.pack("<I", 7),

@@ -40,18 +40,18 @@ def _tensor_scalar(b: bytes, start: int, end: int) -> TensorScalar:
     elements = 1
     content: tuple[int, int] | None = None
     typed: list[tuple[int, int, int, int]] = []
-    for number, wire, s, e in field_spans(b, start, end):
+    for number, wire, s, e, value in field_spans(b, start, end):
         if number == 1 and wire == 0:
-            dtype = varint(b, s)[0]
+            dtype = value
         elif number == 2 and wire == 2:
-            for dnum, dwire, ds, de in field_spans(b, s, e):
+            for dnum, dwire, ds, de, dvalue in field_spans(b, s, e):
                 if dnum == 2 and dwire == 2:
                     size = 1
-                    for snum, swire, ss, _se in field_spans(b, ds, de):
+                    for snum, swire, _ss, _se, svalue in field_spans(b, ds, de):
                         if snum == 1 and swire == 0:
-                            size = signed64(varint(b, ss)[0])
+                            size = signed64(svalue)
                     elements *= size
-                elif dnum == 3 and dwire == 0 and varint(b, ds)[0]:
+                elif dnum == 3 and dwire == 0 and dvalue:
                     elements = -1  # unknown rank
         elif number == 4 and wire == 2:
             content = (s, e)
@@ -115,9 +115,9 @@ class Event:
 
 def _plugin_name(b: bytes, start: int, end: int) -> str:
     name = ""
-    for number, wire, s, e in field_spans(b, start, end):
+    for number, wire, s, e, _ in field_spans(b, start, end):
         if number == 1 and wire == 2:
-            for pnum, pwire, ps, pe in field_spans(b, s, e):
+            for pnum, pwire, ps, pe, _ in field_spans(b, s, e):
                 if pnum == 1 and pwire == 2:
                     name = b[ps:pe].decode("utf-8", "replace")
     return name
@@ -128,7 +128,7 @@ def _parse_value(b: bytes, start: int, end: int) -> Value:
     simple: tuple[int, int] | None = None
     tensor: tuple[int, int] | None = None
     plugin: str | None = None
-    for number, wire, s, e in field_spans(b, start, end):
+    for number, wire, s, e, _ in field_spans(b, start, end):
         if number == 1 and wire == 2:
             tag = b[s:e].decode("utf-8", "replace")
         elif number == 2 and wire == 5:
@@ -149,7 +149,7 @@ def parse_event(b: bytes) -> Event:
     """Decode the parts of an Event that matter here; raises one of :data:`GARBLED` on malformed bytes."""
     ev = Event()
     seen: set[int] = set()
-    for number, wire, s, e in field_spans(b, 0, len(b)):
+    for number, wire, s, e, value in field_spans(b, 0, len(b)):
         if number in (1, 2) and number in seen:
             ev.repeated = True
         seen.add(number)
@@ -157,16 +157,16 @@ def parse_event(b: bytes) -> Event:
             ev.wall_time = struct.unpack_from("<d", b, s)[0]
             ev.wall_off = s
         elif number == 2 and wire == 0:
-            ev.step = signed64(varint(b, s)[0])
+            ev.step = signed64(value)
             ev.step_off, ev.step_len = s, e - s
         elif number == 3 and wire == 2:
             ev.file_version = b[s:e].decode("utf-8", "replace")
         elif number == 5 and wire == 2:
             ev.values.extend(
-                _parse_value(b, vs, ve) for vnum, vwire, vs, ve in field_spans(b, s, e) if vnum == 1 and vwire == 2
+                _parse_value(b, vs, ve) for vnum, vwire, vs, ve, _ in field_spans(b, s, e) if vnum == 1 and vwire == 2
             )
         elif number == 7 and wire == 2:
-            for lnum, lwire, ls, _le in field_spans(b, s, e):
-                if lnum == 1 and lwire == 0 and varint(b, ls)[0] == SESSION_START:
+            for lnum, lwire, _ls, _le, status in field_spans(b, s, e):
+                if lnum == 1 and lwire == 0 and status == SESSION_START:
                     ev.session_start = True
     return ev
