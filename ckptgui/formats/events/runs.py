@@ -174,8 +174,8 @@ class ScalarReader:
                 continue
             run = os.path.relpath(path, self._root).replace(os.sep, "/")
             for entry in entries:
-                if entry.is_dir:  # FileInfo does not say whether an entry is a link: os tells (local paths only)
-                    if entry.path not in self._dirs and not os.path.islink(entry.path):
+                if entry.is_dir:  # linked folders are not followed (a link loop would never end)
+                    if entry.path not in self._dirs and not entry.is_link:
                         stack.append(entry.path)
                 elif is_event_file(entry.name):
                     self._add_file(run, entry.path)
