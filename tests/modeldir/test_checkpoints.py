@@ -89,7 +89,7 @@ def test_scan_our_model_dir(ours: Path) -> None:
 
 
 def test_our_variables_read_as_the_network(ours: Path) -> None:
-    variables = list_variables(ours / "model.ckpt-200")
+    variables = list_variables(locate(ours / "model.ckpt-200"))
     names = [v.name for v in variables]
     network = NetworkConfig(hidden_units=[10, 10]).variable_shapes(4, 3)
     assert set(names) == {*network, "global_step", "optimizer/iterations", "optimizer/learning_rate"}
@@ -113,32 +113,33 @@ def test_our_variables_read_as_the_network(ours: Path) -> None:
 def test_global_step_is_read_without_tensorflow_and_matches_it(ours: Path) -> None:
     for step in (0, 100, 200):
         prefix = ours / f"model.ckpt-{step}"
-        assert global_step(prefix) == step
+        assert global_step(locate(prefix)) == step
         assert int(tf.train.load_checkpoint(str(prefix)).get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE")) == step
-    assert global_step(ESTIMATOR / "model.ckpt-100") == 100
+    assert global_step(locate(ESTIMATOR / "model.ckpt-100")) == 100
     steps = json.loads((MANAGER / "expected.json").read_text())["step_value_by_checkpoint"]
     for name, value in steps.items():
-        assert global_step(MANAGER / name) == value
+        assert global_step(locate(MANAGER / name)) == value
     keras = json.loads((KERAS / "expected.json").read_text())
-    assert global_step(KERAS / "tf_checkpoint" / "ckpt-1") == keras["epochs"] * keras["steps_per_epoch"]
+    assert global_step(locate(KERAS / "tf_checkpoint" / "ckpt-1")) == keras["epochs"] * keras["steps_per_epoch"]
 
 
 def test_listing_does_not_import_tensorflow(ours: Path) -> None:
     code = (
-        "import sys; from ckptgui.modeldir import scan as s, variables as c; c.scan = s.scan; "
-        f"p = {str(ours)!r}; info = c.scan(p); v = c.list_variables(p); "
-        f"s = c.global_step(p); c.scan({str(KERAS)!r}); c.list_variables({str(KERAS / 'tf_checkpoint')!r}); "
-        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; print(len(v), s)"
+        "import sys; from ckptgui.modeldir import scan as s, variables as c; "
+        f"p = {str(ours)!r}; info = s.scan(p); v = c.list_variables(s.locate(p)); "
+        f"n = c.global_step(s.locate(p)); s.scan({str(KERAS)!r}); "
+        f"c.list_variables(s.locate({str(KERAS / 'tf_checkpoint')!r})); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; print(len(v), n)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(len(list_variables(ours))), "200"]
+    assert done.stdout.split() == [str(len(list_variables(locate(ours)))), "200"]
 
 
 def index_agrees_with_tensorflow(prefix: Path) -> None:
     reader = tf.train.load_checkpoint(str(prefix))
     shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
-    flat = flat_variables(list_variables(prefix))
+    flat = flat_variables(list_variables(locate(prefix)))
     ours_view = {v.key: (v.shape, v.dtype) for v in flat.values()}
     theirs = {k: (shapes[k], dtypes[k].name) for k in shapes if k != OBJECT_GRAPH_KEY}
     assert ours_view == theirs
@@ -183,7 +184,7 @@ def test_index_parser_agrees_with_tensorflow_on_many_dtypes_and_blocks(tmp_path:
     module.layers = [tf.Variable(tf.fill([i % 7 + 1, 3], float(i)), name=f"w{i}") for i in range(600)]
     prefix = tf.train.Checkpoint(model=module).write(str(tmp_path / "many"))
     index_agrees_with_tensorflow(Path(prefix))
-    names = {v.name for v in list_variables(prefix)}
+    names = {v.name for v in list_variables(locate(prefix))}
     assert {"model/f16", "model/text", "model/layers/599"} <= names
 
 
@@ -194,7 +195,7 @@ def test_estimator_checkpoint_shows_slots_under_their_variable() -> None:
     assert all(c.status == "ok" and c.listed for c in info.checkpoints)
     assert any(f.endswith(".meta") for f in info.checkpoints[0].files)
     assert (info.latest_step, info.restore_step, info.event_runs) == (200, 200, [".", "eval"])
-    variables = {v.name: v for v in list_variables(ESTIMATOR / "model.ckpt-200")}
+    variables = {v.name: v for v in list_variables(locate(ESTIMATOR / "model.ckpt-200"))}
     kernel = variables["dnn/hiddenlayer_0/kernel"]
     assert kernel.key == "dnn/hiddenlayer_0/kernel"
     assert kernel.slots["accumulator"].key == "training/Adagrad/dnn/hiddenlayer_0/kernel/accumulator"
@@ -202,7 +203,7 @@ def test_estimator_checkpoint_shows_slots_under_their_variable() -> None:
     stored = json.loads((ESTIMATOR / "expected.json").read_text())["variables_latest"]
     assert {v["name"] for v in stored} == {v.key for v in flat_variables(list(variables.values())).values()}
     assert infer_network(list(variables.values())).hidden_units == [10, 10]
-    wide = infer_network(list_variables(ESTIMATOR_20))
+    wide = infer_network(list_variables(locate(ESTIMATOR_20)))
     assert (wide.hidden_units, wide.n_features, wide.n_classes) == ([20, 20], 4, 3)
 
 
@@ -211,15 +212,15 @@ def test_manager_model_dir_numbers_by_save_counter() -> None:
     info = scan(MANAGER)
     assert [Path(c.prefix).name for c in info.checkpoints] == expected["kept_checkpoints"]
     assert info.latest_step == 5
-    assert infer_network(list_variables(MANAGER)) is None
-    variables = {v.name: v for v in list_variables(MANAGER)}
+    assert infer_network(list_variables(locate(MANAGER))) is None
+    variables = {v.name: v for v in list_variables(locate(MANAGER))}
     assert variables["model/w1"].shape == [4, 16]
     assert set(variables["model/w1"].slots) == {"momentum", "velocity"}
 
 
 def test_keras3_checkpoint_keys_get_layer_names_from_the_object_graph() -> None:
     prefix = KERAS / "tf_checkpoint" / "ckpt-1"
-    variables = {v.name: v for v in list_variables(prefix)}
+    variables = {v.name: v for v in list_variables(locate(prefix))}
     kernel = variables["sequential/dense/kernel"]
     assert kernel.key.startswith("optimizer/_trainable_variables/")
     assert set(kernel.slots) == {"momentum", "velocity"}
@@ -229,8 +230,8 @@ def test_keras3_checkpoint_keys_get_layer_names_from_the_object_graph() -> None:
     for layer in ("dense", "dense_1", "dense_2"):
         for part in ("kernel", "bias"):
             np.testing.assert_array_equal(
-                read_tensor(prefix, f"sequential/{layer}/{part}"),
-                read_tensor(last, f"{layer}/{part}"),
+                read_tensor(locate(prefix), f"sequential/{layer}/{part}"),
+                read_tensor(locate(last), f"{layer}/{part}"),
             )
 
 
@@ -244,7 +245,7 @@ def test_keras_weights_files_are_one_checkpoint_each() -> None:
     assert info.restore_step == 3
     assert info.event_runs == ["logs/train", "logs/validation"]
     assert any("tf_checkpoint" in p for p in info.problems)
-    names = {v.name: v.shape for v in list_variables(KERAS / "weights.01.weights.h5")}
+    names = {v.name: v.shape for v in list_variables(locate(KERAS / "weights.01.weights.h5"))}
     assert (names["dense/kernel"], names["dense/bias"], names["dense_2/kernel"]) == ([4, 10], [10], [10, 3])
 
 
@@ -292,7 +293,7 @@ def test_a_prefix_asked_for_another_step_is_refused(ours: Path) -> None:
 
 def test_unknown_variable_names_the_close_ones(ours: Path) -> None:
     with pytest.raises(CheckpointError, match="no variable 'dnn/kernel'; similar: dnn/hiddenlayer_0/kernel"):
-        read_tensor(ours, "dnn/kernel")
+        read_tensor(locate(ours), "dnn/kernel")
 
 
 # Damage matrix --------------------------------------------------------------------------------------------
@@ -461,7 +462,7 @@ def test_a_corrupt_latest_falls_back_to_the_newest_healthy_one(ours_copy: Path) 
     assert any("the latest checkpoint model.ckpt-200 is corrupt" in p and "model.ckpt-100" in p for p in info.problems)
     assert locate(ours_copy).step == 100
     with pytest.raises(CheckpointError, match=r"corrupt: the \.index file is empty"):
-        list_variables(ours_copy / "model.ckpt-200")
+        list_variables(locate(ours_copy / "model.ckpt-200"))
 
 
 def test_temp_folder_beside_a_finished_checkpoint_is_reported_not_fatal(ours_copy: Path) -> None:
@@ -478,7 +479,7 @@ def test_truncated_keras_weights_file_is_corrupt(tmp_path: Path) -> None:
     assert (checkpoint.status, checkpoint.format) == ("corrupt", "keras-h5")
     assert "truncated" in checkpoint.reason
     with pytest.raises(CheckpointError, match="corrupt"):
-        list_variables(tmp_path / "weights.02.weights.h5")
+        list_variables(locate(tmp_path / "weights.02.weights.h5"))
 
 
 # Verify against a sweeping writer ----------------------------------------------------------------------
@@ -543,10 +544,10 @@ def test_diff_matches_numpy_on_every_variable(ours: Path) -> None:
     report = diff(f"{ours}@100", f"{ours}@200")
     assert report.a.endswith("model.ckpt-100") and report.b.endswith("model.ckpt-200")
     rows = {row.name: row for row in report.variables}
-    assert set(rows) == {v.name for v in list_variables(ours)}
+    assert set(rows) == {v.name for v in list_variables(locate(ours))}
     for name in NetworkConfig(hidden_units=[10, 10]).variable_shapes(4, 3):
-        a = read_tensor(ours / "model.ckpt-100", name).astype(np.float64)
-        b = read_tensor(ours / "model.ckpt-200", name).astype(np.float64)
+        a = read_tensor(locate(ours / "model.ckpt-100"), name).astype(np.float64)
+        b = read_tensor(locate(ours / "model.ckpt-200"), name).astype(np.float64)
         row = rows[name]
         assert row.shape_a == row.shape_b == list(a.shape)
         assert row.delta_l2 == pytest.approx(np.linalg.norm(b - a), rel=1e-9)
