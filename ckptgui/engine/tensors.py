@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -160,9 +159,18 @@ def verify(path: str | os.PathLike, on_progress: ProgressCallback | None = None)
 
 def _files_gone(checkpoint: CheckpointInfo) -> bool:
     """Whether a file of the checkpoint is gone: a lookup of each of its own files, never a listing of the folder."""
-    folder = Path(checkpoint.prefix).parent
+    folder = os.path.dirname(checkpoint.prefix)
     storage = storage_for(folder)
-    return any(storage.info(folder / name) is None for name in checkpoint.files)
+    return any(storage.info(storage.join(folder, name)) is None for name in checkpoint.files)
+
+
+def _readable_name(checkpoint: CheckpointInfo, key: str) -> str:
+    """The variable's readable name for a raw key, looked up only when a damage report needs it."""
+    try:
+        names = {v.key: v.name for v in flat_variables(list_variables(checkpoint)).values()}
+    except (CheckpointError, OSError):
+        return key
+    return names.get(key, key)
 
 
 def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> CheckpointInfo:
@@ -174,26 +182,20 @@ def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> 
     for attempt in range(VERIFY_ATTEMPTS):
         if _files_gone(checkpoint):
             return gone
-        current = ""
+        key = ""
         try:
-            names = {v.key: v.name for v in flat_variables(list_variables(checkpoint)).values()}
             with TensorSource(checkpoint) as source:
                 for key in source.stored_keys():
-                    current = names.get(key, key)
                     array = source.get(key)
                     progress(array.nbytes if array.dtype != object else 0)
             return checkpoint
-        except CheckpointError as exc:
-            if _files_gone(checkpoint):
-                return gone
-            reason = str(exc).removeprefix(f"{checkpoint.prefix}: ").removeprefix("corrupt: ")
-            return replace(checkpoint, status="corrupt", reason=reason)
         except Exception as exc:  # noqa: BLE001 - TensorFlow, h5py and numpy each raise their own kind
             if _files_gone(checkpoint):
                 return gone
             if _is_not_found(exc) and attempt + 1 < VERIFY_ATTEMPTS:
                 continue  # a file vanished and came back (rename): read again
-            return replace(checkpoint, status="corrupt", reason=_damage_reason(exc, current))
+            variable = _readable_name(checkpoint, key) if key else ""
+            return replace(checkpoint, status="corrupt", reason=_damage_reason(exc, variable))
     return gone
 
 

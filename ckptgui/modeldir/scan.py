@@ -330,10 +330,11 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
         raise CheckpointError(f"{directory}: cannot be listed ({exc.strerror})") from None
     groups, nested = _collect(storage, directory, listing, only)
     listed, latest = _state_paths(directory, problems)
+    listed_names = set(listed or ())
     checkpoints = []
     for name, group in groups.items():
         status, reason, fmt = _judge(storage, directory, group)
-        is_listed = listed is not None and name in listed
+        is_listed = name in listed_names
         if status == "ok" and listed is not None and not is_listed and not group.h5:
             status = "unlisted"
             reason = f"on disk but not in the `{STATE_FILENAME}` state file (kept by hand or by another writer)"
