@@ -438,8 +438,8 @@ def _as_prefix(storage: Storage, path: Path, found: FileInfo | None) -> Path | N
         siblings = storage.listdir(path.parent)
     except OSError:
         return None
-    shard_start = f"{path.name}.data-"
-    return path if any(entry.name.startswith(shard_start) for entry in siblings) else None
+    shards = (DATA_FILE.match(entry.name) for entry in siblings)
+    return path if any(shard and shard["prefix"] == path.name for shard in shards) else None
 
 
 def scan(path: str | os.PathLike) -> ModelDirInfo:

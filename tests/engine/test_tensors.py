@@ -22,11 +22,6 @@ def ours(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return trained_model_dir(tmp_path_factory)
 
 
-@pytest.fixture
-def ours_copy(ours: Path, tmp_path: Path) -> Path:
-    return copy_of(ours, tmp_path)
-
-
 def test_unknown_variable_names_the_close_ones(ours: Path) -> None:
     with pytest.raises(CheckpointError, match="no variable 'dnn/kernel'; similar: dnn/hiddenlayer_0/kernel"):
         read_tensor(locate(ours), "dnn/kernel")
@@ -35,8 +30,9 @@ def test_unknown_variable_names_the_close_ones(ours: Path) -> None:
 # Verify -------------------------------------------------------------------------------------------------
 
 
-def test_verify_lists_the_model_dir_once(ours_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_lists_the_model_dir_once(ours: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One scan serves every checkpoint, so verify grows with the checkpoints, not with their square."""
+    ours_copy = copy_of(ours, tmp_path)
     for step in (300, 400, 500):  # more checkpoints than the fixture: a listing per checkpoint would show
         for path in ours_copy.glob("model.ckpt-200.*"):
             (ours_copy / path.name.replace("-200.", f"-{step}.", 1)).write_bytes(path.read_bytes())
@@ -62,7 +58,8 @@ def test_diff_lists_each_side_once(ours: Path, monkeypatch: pytest.MonkeyPatch) 
 # Verify against a sweeping writer ----------------------------------------------------------------------
 
 
-def test_checkpoint_swept_during_verify_is_missing_not_an_error(ours_copy: Path) -> None:
+def test_checkpoint_swept_during_verify_is_missing_not_an_error(ours: Path, tmp_path: Path) -> None:
+    ours_copy = copy_of(ours, tmp_path)
     swept = False
 
     def sweep_the_latest(done: int, total: int, checkpoint: CheckpointInfo) -> None:
