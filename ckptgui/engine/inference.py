@@ -182,7 +182,7 @@ def _column_order(origin: _Origin, n_features: int, data_names: list[str], notes
 def _require_dnn(checkpoint: CheckpointInfo) -> InferredNetwork:
     if not checkpoint.usable:
         raise CheckpointError(f"{checkpoint.prefix}: {checkpoint.status}: {checkpoint.reason}")
-    network = infer_network(list_variables(checkpoint.prefix))
+    network = infer_network(list_variables(checkpoint))
     if network is None or not network.hidden_units:
         raise InferenceError(
             f"{checkpoint.prefix} holds no DNN classifier (no dnn/hiddenlayer_N, dnn/logits variables); eval and "
@@ -222,7 +222,7 @@ def _restore(
     order = _column_order(origin, network.n_features, data_feature_names, notes)
     config = NetworkConfig(hidden_units=network.hidden_units, n_classes=network.n_classes, activation=origin.activation)
     classifier = Classifier(config, network.n_features, network.n_classes)
-    stored = {v.name: v for v in list_variables(checkpoint.prefix)}
+    stored = {v.name: v for v in list_variables(checkpoint)}
     try:
         with TensorSource(checkpoint) as source:
             for name, variable in classifier.dnn.named_variables().items():
@@ -268,7 +268,7 @@ def feed_from_data(kernel: np.ndarray, order: list[int] | None) -> np.ndarray:
 
 
 def _step(checkpoint: CheckpointInfo) -> int | None:
-    stored = global_step(checkpoint.prefix)
+    stored = global_step(checkpoint)
     return stored if stored is not None else checkpoint.step
 
 

@@ -41,6 +41,7 @@ from ckptgui.modeldir.config import ConfigError, RunSpec
 from ckptgui.modeldir.data import Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
+from ckptgui.modeldir.scan import locate
 from ckptgui.modeldir.variables import list_variables
 
 MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
@@ -452,7 +453,7 @@ def _load_checkpoint(
     absent or of another shape are skipped (a warm start).
     """
     reader = tf.train.load_checkpoint(str(prefix))
-    stored = {info.name: info for info in list_variables(str(prefix))}
+    stored = {info.name: info for info in list_variables(locate(str(prefix)))}
     order, order_notes = first_layer_order(prefix, feature_names)
     notes.extend(order_notes)
 

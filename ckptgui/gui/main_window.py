@@ -614,12 +614,12 @@ class MainWindow(QMainWindow):
         self._launch(spec)
 
     def _ask_incompatible(self, spec: RunSpec, report: Any) -> None:
-        from ckptgui.modeldir.scan import CheckpointError
+        from ckptgui.modeldir.scan import CheckpointError, locate
         from ckptgui.modeldir.variables import list_variables
 
         n_features = self.config.dataset.n_features if self.config.dataset else 0
         try:
-            shapes = {v.name: v.shape for v in list_variables(report.prefix)}
+            shapes = {v.name: v.shape for v in list_variables(locate(report.prefix))}
         except (CheckpointError, OSError):
             shapes = {}  # the table then shows the mismatches only
         dialog = IncompatibleDialog(report, spec.model_dir or "", n_features, shapes, self)

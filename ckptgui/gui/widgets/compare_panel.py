@@ -72,9 +72,10 @@ def compare_job(a: Any, b: Any, data: Dataset | None) -> Comparison:
 def histogram_job(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """Both tensors' values binned on common edges: (name, edges, counts A, counts B)."""
     from ckptgui.engine.tensors import read_tensor
+    from ckptgui.modeldir.scan import locate
 
-    values_a = np.asarray(read_tensor(a_prefix, name), dtype=np.float64).ravel()
-    values_b = np.asarray(read_tensor(b_prefix, name), dtype=np.float64).ravel()
+    values_a = np.asarray(read_tensor(locate(a_prefix), name), dtype=np.float64).ravel()
+    values_b = np.asarray(read_tensor(locate(b_prefix), name), dtype=np.float64).ravel()
     both = np.concatenate([values_a, values_b])
     both = both[np.isfinite(both)]
     low, high = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)

@@ -55,10 +55,11 @@ def network_from_checkpoint(inferred: Any, current: NetworkConfig, dataset: Data
 
 def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: str) -> tuple[Any, dict]:
     from ckptgui.modeldir.compat import check
+    from ckptgui.modeldir.scan import locate
     from ckptgui.modeldir.variables import list_variables
 
     report = check(network, n_features, n_classes, prefix)
-    shapes = {v.name: v.shape for v in list_variables(prefix)}
+    shapes = {v.name: v.shape for v in list_variables(locate(prefix))}
     return report, shapes
 
 
