@@ -12,9 +12,10 @@ from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS
 from PySide6.QtCore import QThreadPool, QTimer
 
 from ckptgui.formats.events import ScalarReader
-from ckptgui.gui.watcher import DirectoryWatcher, list_files
+from ckptgui.gui.watcher import DirectoryWatcher
 from ckptgui.gui.widgets.directory_view import DirectoryView
 from ckptgui.modeldir.scan import scan
+from ckptgui.modeldir.snapshot import list_files
 
 
 def train_cli(model_dir: Path, steps: int) -> subprocess.Popen:

@@ -9,7 +9,6 @@ an external process's model_dir shows exactly like our own.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.gui.icons import icon
-from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher, FileEntry, list_files
+from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.records import LedgerReader
+from ckptgui.modeldir.snapshot import FileEntry, Snapshot, kept_text, take_snapshot
 
 HIGHLIGHT_MS = 1500
 TRAINING_DEBOUNCE_MS = 200
@@ -39,53 +39,6 @@ NEW_ROW_COLOR = QColor(255, 236, 150)
 PROBLEM_COLOR = QColor(179, 38, 30)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PREFIX_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-@dataclass
-class Snapshot:
-    """What one look at the model_dir found; ``info`` is the core's ModelDirInfo (None if unreadable)."""
-
-    path: str
-    files: tuple[FileEntry, ...]
-    exists: bool
-    info: Any = None
-    error: str | None = None
-    pins: set[int] = field(default_factory=set)
-    kept: dict[int, list[str]] = field(default_factory=dict)  # step -> retention reasons (core.retention.why_kept)
-    taken_at: float = 0.0  # time.time() when the listing was made
-
-
-def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
-    """Runs on a pool thread, one at a time per view. None when the listing equals ``previous`` (nothing to redraw)."""
-    taken_at = time.time()
-    files = list_files(path)
-    if previous is not None and files == previous:
-        return None
-    snapshot = Snapshot(path, files, Path(path).is_dir(), taken_at=taken_at)
-    if not snapshot.exists:
-        return snapshot
-    from ckptgui.modeldir.records import read_pins
-    from ckptgui.modeldir.retention import why_kept
-    from ckptgui.modeldir.scan import scan
-
-    try:
-        snapshot.info = scan(path)
-    except Exception as exc:  # noqa: BLE001 - a reader failure is shown, never raised into the GUI
-        snapshot.error = f"cannot read the checkpoints: {exc}"
-    try:
-        snapshot.pins = read_pins(path)
-        snapshot.kept = why_kept(path, ledger)
-    except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
-        snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
-    return snapshot
-
-
-def kept_text(snapshot: Snapshot, step: int | None, listed: bool) -> str:
-    """Which retention rules keep this checkpoint, in words."""
-    reasons = snapshot.kept.get(step, []) if step is not None else []
-    if reasons:
-        return ", ".join(reasons)
-    return "listed, no rule (next save may sweep it)" if listed else "not in the state file"
 
 
 def _step_key(step: int | None) -> int:

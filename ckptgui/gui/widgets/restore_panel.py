@@ -8,7 +8,6 @@ checkpoints are never touched (a trainer resuming in place would sweep them).
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +35,7 @@ from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset
+from ckptgui.modeldir.fork import copy_checkpoint
 
 # The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
 GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
@@ -60,27 +60,6 @@ def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: s
     report = check(network, n_features, n_classes, prefix)
     shapes = {v.name: v.shape for v in list_variables(prefix)}
     return report, shapes
-
-
-def copy_checkpoint(checkpoint: Any, new_dir: str) -> str:
-    """Copy one checkpoint's files into ``new_dir`` with a fresh state file naming only it; returns the new prefix.
-
-    Refuses a ``new_dir`` that already holds a checkpoint: continuing must never mix runs.
-    """
-    from ckptgui.formats.statefile import CheckpointState, read_state, write_state
-
-    target = Path(new_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    if read_state(target) is not None or any(target.glob("*.index")):
-        raise FileExistsError(f"{target} already holds checkpoints; continue into an empty or new folder")
-    source_dir = Path(checkpoint.prefix).parent
-    for name in checkpoint.files:
-        destination = target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source_dir / name, destination)
-    name = Path(checkpoint.prefix).name
-    write_state(target, CheckpointState(name, [name]))
-    return str(target / name)
 
 
 class RestorePanel(QWidget):
