@@ -43,6 +43,7 @@ from PySide6.QtWidgets import QApplication
 from ckptgui.gui.app import isolate_settings, make_application
 from ckptgui.gui.main_window import MONITOR, MainWindow
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.workspace.model import Appeared
 
 HEARTBEAT_MS = 10
 
@@ -148,11 +149,11 @@ def in_app_run(window: MainWindow, heartbeat: Heartbeat, steps: int) -> tuple[fl
     progress: list[tuple[float, int]] = []
     finished: list = []
 
-    def appeared(rows: list[tuple[int, float, float]]) -> None:
+    def appeared(rows: list[Appeared]) -> None:
         # mtime 0: a checkpoint listed in the state file whose files are already gone (swept meanwhile).
-        latencies.extend((shown - mtime) * 1000 for step, mtime, shown in rows if step > 0 and mtime > 0)
+        latencies.extend((a.seen_at - a.mtime) * 1000 for a in rows if a.step > 0 and a.mtime > 0)
 
-    window.directory.checkpointsAppeared.connect(appeared)
+    window.workspace.checkpoints_appeared.connect(appeared)
     window.trainingFinished.connect(finished.append)
     window.trainingStarted.connect(start_recording := lambda _event: heartbeat.record(True))
     heartbeat.lags.clear()
@@ -165,7 +166,7 @@ def in_app_run(window: MainWindow, heartbeat: Heartbeat, steps: int) -> tuple[fl
     end = time.perf_counter()
     heartbeat.record(False)
     run_until(lambda: window.session is None)
-    window.directory.checkpointsAppeared.disconnect(appeared)
+    window.workspace.checkpoints_appeared.disconnect(appeared)
     window.trainingFinished.disconnect(finished.append)
     window.trainingStarted.disconnect(start_recording)
     start_time, start_step = progress[0]

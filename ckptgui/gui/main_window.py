@@ -46,12 +46,15 @@ from ckptgui.gui.settings import Settings
 from ckptgui.gui.widgets.compare_panel import ComparePanel
 from ckptgui.gui.widgets.compat_dialog import ADOPT, NEW_DIR, WARM_START, IncompatibleDialog
 from ckptgui.gui.widgets.config_form import ConfigForm
-from ckptgui.gui.widgets.directory_view import DirectoryView, Snapshot
+from ckptgui.gui.widgets.directory_view import DirectoryView
 from ckptgui.gui.widgets.plots import PlotPanel, default_export_name
 from ckptgui.gui.widgets.restore_panel import RestorePanel, network_from_checkpoint
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, describe_exception
 from ckptgui.modeldir.config import ConfigError, NetworkConfig, RunSpec
+from ckptgui.modeldir.records import RunLogError, set_pinned
+from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.workspace.model import Workspace
 
 STATUS_MS = 8000
 MONITOR, RESTORE, COMPARE = range(3)
@@ -110,6 +113,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
+        self.workspace = Workspace()
         self.session: TrainingSession | None = None
         self.tensorflow_ready = False
         self.first_paint_time: float | None = None
@@ -190,7 +194,7 @@ class MainWindow(QMainWindow):
         ]
 
     def _build_widgets(self) -> None:
-        self.config = ConfigForm(self.pool)
+        self.config = ConfigForm(self.pool, self.workspace)
         self.controls = TrainControls(self.start_action, self.pause_action, self.stop_action)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -209,15 +213,15 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.config_dock)
 
         self.plots = PlotPanel(self.pool)
-        self.directory = DirectoryView(self.pool)
+        self.directory = DirectoryView(self.pool, self.workspace)
         self.monitor_splitter = QSplitter(Qt.Orientation.Vertical)
         self.monitor_splitter.setObjectName("monitorSplitter")
         self.monitor_splitter.addWidget(self.plots)
         self.monitor_splitter.addWidget(self.directory)
         self.monitor_splitter.setStretchFactor(0, 3)
         self.monitor_splitter.setStretchFactor(1, 2)
-        self.restore = RestorePanel(self.pool)
-        self.compare = ComparePanel(self.pool)
+        self.restore = RestorePanel(self.pool, self.workspace)
+        self.compare = ComparePanel(self.pool, self.workspace)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.monitor_splitter, icon("start"), "Monitor")
@@ -271,25 +275,22 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.config.validityChanged.connect(self._update_actions)
-        self.config.modelDirChanged.connect(self._model_dir_typed)
         self.config.datasetChanged.connect(self.restore.set_dataset)
         self.config.datasetChanged.connect(self.compare.set_dataset)
-        self._dir_timer = QTimer(self, singleShot=True, interval=300)
-        self._dir_timer.timeout.connect(self._follow_model_dir)
         self.file_manager_action.triggered.connect(self.config.open_in_file_manager)
         self.refresh_action.triggered.connect(self.directory.refresh)
         self.refresh_action.triggered.connect(self.plots.poll)
         self.log_action.toggled.connect(self.plots.set_log_scale)
         self.plots.log_scale.toggled.connect(self.log_action.setChecked)
-        self.directory.snapshotChanged.connect(self._snapshot_changed)
+        self.workspace.model_dir_changed.connect(self.plots.set_path)
+        self.workspace.snapshot_changed.connect(self._snapshot_changed)
+        self.workspace.run_spec_changed.connect(self._run_spec_changed)
         self.directory.restoreRequested.connect(self.restore_prefix)
         self.directory.compareRequested.connect(self.compare_prefix)
         self.directory.pinToggled.connect(self.set_pinned)
-        self.directory.checkpointSelected.connect(self.restore.select_prefix)
         self.restore.adoptRequested.connect(self.adopt_network)
         self.restore.continueRequested.connect(self.continue_from)
         self.restore.network_source = self._network_for_restore
-        self.tabs.currentChanged.connect(self._feed_current_tab)
         for source in (self.config, self.directory, self.plots, self.restore, self.compare):
             if hasattr(source, "failed"):
                 source.failed.connect(self.report_error)
@@ -408,33 +409,22 @@ class MainWindow(QMainWindow):
             what = "is a file" if target.exists() else "does not exist"
             self.report_error(f"{target} {what}; expected a model_dir (a directory).", title="Cannot open")
             return False
-        resolved = str(target.resolve())
-        loaded = self._load_run_config(resolved)
-        self.config.set_model_dir(resolved)
-        self._follow_model_dir()
+        self.workspace.set_model_dir(str(target))
+        note = self.workspace.load_run_spec()
+        if note:
+            self.show_status(note)
+        resolved = self.workspace.model_dir or ""
         self.settings.add_recent_dir(resolved)
         self._fill_recent_menu()
         self.show_tab(MONITOR)
-        self.show_status(f"Opened {_short_path(resolved)}" + (" (config loaded from its run log)" if loaded else ""))
+        loaded = " (config loaded from its run log)" if self.workspace.run_spec is not None else ""
+        self.show_status(f"Opened {_short_path(resolved)}{loaded}")
         return True
 
-    def _load_run_config(self, path: str) -> bool:
+    def _run_spec_changed(self, spec: RunSpec | None) -> None:
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
-        from ckptgui.modeldir.records import RunLogError, read_run_log
-
-        try:
-            log = read_run_log(path)
-        except RunLogError as exc:
-            self.show_status(str(exc))
-            return False
-        if log is None or log.spec is None:
-            if log is not None and log.spec_problem:
-                self.show_status(
-                    f"The run log's config is not usable here ({log.spec_problem}); keeping the form as it is"
-                )
-            return False
-        self.config.set_spec(replace(log.spec, model_dir=path))
-        return True
+        if spec is not None:
+            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -457,22 +447,6 @@ class MainWindow(QMainWindow):
     def new_model_dir(self) -> None:
         if not self.training:
             self.config.use_new_temporary_dir()
-
-    @Slot(str)
-    def _model_dir_typed(self, _text: str) -> None:
-        self._dir_timer.start()
-
-    @Slot()
-    def _follow_model_dir(self) -> None:
-        """Point the directory view and the plots at the form's model_dir."""
-        self._dir_timer.stop()
-        text = self.config.model_dir_text()
-        path = str(Path(text).expanduser().resolve()) if text else None
-        if path != self.directory.path:
-            self.directory.set_path(path)
-            self.plots.set_path(path)
-            self.restore.set_model_dir(path)
-            self.compare.set_model_dir(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_dir(event) is not None:
@@ -498,30 +472,15 @@ class MainWindow(QMainWindow):
     def show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)
 
-    @Slot(object)
-    def _snapshot_changed(self, snapshot: Snapshot) -> None:
-        live = self.directory.steps()
-        self.plots.set_checkpoints(live, sorted(self.directory.swept_steps))
+    def _snapshot_changed(self, _snapshot: Snapshot) -> None:
+        self.plots.set_checkpoints(self.workspace.steps(), sorted(self.workspace.swept_steps))
         if not self.plots.training:  # while training, the plots poll on their own (slower) clock
             self.plots.poll()
-        self._feed_current_tab()
         self._update_actions()
 
     @Slot()
-    def _feed_current_tab(self) -> None:
-        """Give the restore or compare panel the checkpoint list, only while it is the tab shown.
-
-        Rebuilding their step lists at every look at a directory a trainer writes
-        100 times a second is GUI-thread time the trainer pays for; a hidden
-        panel catches up when it is shown.
-        """
-        panel = {RESTORE: self.restore, COMPARE: self.compare}.get(self.tabs.currentIndex())
-        if panel is not None:
-            panel.set_checkpoints(self.directory.checkpoint_infos())
-
-    @Slot()
     def restore_selected(self) -> None:
-        prefix = self.directory.selected_prefix() or self.restore.current_prefix()
+        prefix = self.workspace.selected_prefix or self.restore.current_prefix()
         if prefix:
             self.restore_prefix(prefix)
         else:
@@ -540,12 +499,10 @@ class MainWindow(QMainWindow):
 
     @Slot(int, bool)
     def set_pinned(self, step: int, pinned: bool) -> None:
-        from ckptgui.modeldir.records import RunLogError, set_pinned
-
-        if self.directory.path is None:
+        if self.workspace.model_dir is None:
             return
         try:
-            set_pinned(self.directory.path, step, pinned)
+            set_pinned(self.workspace.model_dir, step, pinned)
         except (OSError, RunLogError) as exc:
             self.report_error(f"Cannot {'pin' if pinned else 'unpin'} step {step}: {exc}", title="Pin")
             return
@@ -574,8 +531,7 @@ class MainWindow(QMainWindow):
         if self.training:
             self.report_error("Training is already running.", title="Continue training")
             return
-        self.config.set_model_dir(new_dir)
-        self._follow_model_dir()
+        self.workspace.set_model_dir(new_dir)
         self.show_tab(MONITOR)
         self.show_status(f"Continuing from {Path(prefix).name} in {_short_path(new_dir)}")
         self.start_training()
@@ -596,8 +552,9 @@ class MainWindow(QMainWindow):
         spec = self.config.spec()
         if spec.model_dir is None:
             spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.config.set_model_dir(spec.model_dir)
-        self._follow_model_dir()
+            self.workspace.set_model_dir(spec.model_dir)
+        else:
+            self.config.apply_model_dir()
         self.load_tensorflow()
         if not self.tensorflow_ready:
             return
@@ -637,8 +594,7 @@ class MainWindow(QMainWindow):
         self._incompatible = None
         if choice in (NEW_DIR, WARM_START):
             spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.config.set_model_dir(spec.model_dir)
-            self._follow_model_dir()
+            self.workspace.set_model_dir(spec.model_dir)
             self._launch(spec, warm_start_from=report.prefix if choice == WARM_START else None)
         elif choice == ADOPT:
             self.adopt_network(report.checkpoint_network)
@@ -656,7 +612,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.config.setEnabled(False)
         self.plots.set_training((0, spec.network.steps))
-        self.directory.set_training(True)
+        self.workspace.set_training(True)
         self.controls.begin(0, spec.network.steps)
         self.show_status(f"Preparing to train into {_short_path(spec.model_dir or '')}…", 0)
         self._update_actions()
@@ -737,7 +693,7 @@ class MainWindow(QMainWindow):
         self.config.setEnabled(True)
         self.config.refresh()
         self.plots.set_training(None)
-        self.directory.set_training(False)
+        self.workspace.set_training(False)
         self.directory.refresh()
         self.plots.poll()
         self._update_actions()
@@ -757,7 +713,7 @@ class MainWindow(QMainWindow):
         self.open_action.setEnabled(not training)
         self.new_dir_action.setEnabled(not training)
         self.recent_menu.setEnabled(not training and bool(self.settings.recent_dirs()))
-        has_checkpoints = bool(self.directory.steps())
+        has_checkpoints = bool(self.workspace.steps())
         self.restore_action.setEnabled(has_checkpoints)
         self.compare_action.setEnabled(has_checkpoints)
 

@@ -92,7 +92,7 @@ def _run(window: MainWindow, folder: Path, timeout: float) -> Path:
     driver.wait("training to start", lambda: window.training)
     driver.wait("training to finish", lambda: not window.training)
     expected = list(range(0, STEPS + 1, SAVE_EVERY))
-    driver.wait(f"checkpoints {expected} in the directory view", lambda: window.directory.steps() == expected)
+    driver.wait(f"checkpoints {expected} in the directory view", lambda: window.workspace.steps() == expected)
     driver.wait("points in the loss plot", lambda: window.plots.point_count(".", "loss") >= STEPS // 25)
     driver.wait("eval points in the plot", lambda: window.plots.point_count("eval", "accuracy") >= len(expected))
     window.show_tab(MONITOR)
@@ -137,4 +137,4 @@ def _run(window: MainWindow, folder: Path, timeout: float) -> Path:
 
 
 def _prefix(window: MainWindow, step: int) -> str:
-    return next((c.prefix for c in window.directory.checkpoint_infos() if c.step == step), "")
+    return next((c.prefix for c in window.workspace.checkpoints() if c.step == step), "")

@@ -131,9 +131,9 @@ class Workspace:
             self._known = current
             if self.selected_prefix is not None and self.selected_prefix not in current:
                 self.select(None)
-        if appeared:
-            self.checkpoints_appeared.emit(appeared)
         self.snapshot_changed.emit(snapshot)
+        if appeared:  # after the views showed the snapshot: a listener times how soon a checkpoint is on screen
+            self.checkpoints_appeared.emit(appeared)
 
     def steps(self) -> list[int]:
         """The checkpoint steps now listed, ascending."""

@@ -103,7 +103,7 @@ def test_csv_data_errors_name_the_file_and_line(qtbot, window, tmp_path: Path):
 def test_model_dir_that_is_a_file_is_refused(qtbot, window, tmp_path: Path):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x", encoding="utf-8")
-    window.config.set_model_dir(str(afile))
+    window.workspace.set_model_dir(str(afile))
     qtbot.waitUntil(lambda: "model_dir" in window.config.errors)
     assert "is a file" in window.config.errors["model_dir"]
     assert not window.start_action.isEnabled()

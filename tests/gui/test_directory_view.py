@@ -16,6 +16,7 @@ from ckptgui.gui.watcher import DirectoryWatcher
 from ckptgui.gui.widgets.directory_view import DirectoryView
 from ckptgui.modeldir.scan import scan
 from ckptgui.modeldir.snapshot import list_files
+from ckptgui.workspace.model import Workspace
 
 
 def train_cli(model_dir: Path, steps: int) -> subprocess.Popen:
@@ -39,16 +40,16 @@ def test_external_process_writing_the_model_dir(qtbot, window, tmp_path: Path):
     model_dir = tmp_path / "external"
     model_dir.mkdir()
     assert window.open_model_dir(str(model_dir))
-    view = window.directory
+    view, workspace = window.directory, window.workspace
 
     wait_process(qtbot, train_cli(model_dir, 300))
-    qtbot.waitUntil(lambda: view.steps() == [100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: workspace.steps() == [100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
     wait_process(qtbot, train_cli(model_dir, 300))  # resumes at 300; retention sweeps 100..300
-    qtbot.waitUntil(lambda: view.steps() == [400, 500, 600], timeout=WINDOW_TIMEOUT_MS)
-    assert {100, 200, 300} <= view.swept_steps
+    qtbot.waitUntil(lambda: workspace.steps() == [400, 500, 600], timeout=WINDOW_TIMEOUT_MS)
+    assert {100, 200, 300} <= workspace.swept_steps
     assert {c.step for c in scan(model_dir).checkpoints} == {400, 500, 600}
     assert not any(name.startswith("model.ckpt-300") for name in view._file_items)
-    assert {c.prefix for c in view.checkpoint_infos()} == {c.prefix for c in scan(model_dir).checkpoints}
+    assert {c.prefix for c in workspace.checkpoints()} == {c.prefix for c in scan(model_dir).checkpoints}
 
     # The plots show the other process's summaries, and swept checkpoints as faded markers.
     reader = ScalarReader(model_dir)
@@ -64,10 +65,11 @@ def test_external_process_writing_the_model_dir(qtbot, window, tmp_path: Path):
 
 def test_new_rows_are_highlighted_and_removed_rows_go(qtbot, tmp_path: Path):
     pool = QThreadPool()
-    view = DirectoryView(pool)
+    workspace = Workspace()
+    view = DirectoryView(pool, workspace)
     qtbot.addWidget(view)
     (tmp_path / "first.txt").write_text("1", encoding="utf-8")
-    view.set_path(str(tmp_path))
+    workspace.set_model_dir(str(tmp_path))
     qtbot.waitUntil(lambda: "first.txt" in view._file_items)
     assert view.highlighted_count() == 0  # nothing is "new" on the first look
     (tmp_path / "second.txt").write_text("2", encoding="utf-8")
@@ -76,7 +78,7 @@ def test_new_rows_are_highlighted_and_removed_rows_go(qtbot, tmp_path: Path):
     qtbot.waitUntil(lambda: view.highlighted_count() == 0, timeout=5000)  # the highlight fades
     (tmp_path / "first.txt").unlink()
     qtbot.waitUntil(lambda: "first.txt" not in view._file_items, timeout=5000)
-    view.set_path(None)
+    workspace.set_model_dir(None)
     pool.waitForDone()
 
 
@@ -121,15 +123,16 @@ def test_polling_fallback_without_file_system_events(qtbot, tmp_path: Path):
 
 def test_a_directory_that_appears_later_is_picked_up(qtbot, tmp_path: Path):
     pool = QThreadPool()
-    view = DirectoryView(pool)
+    workspace = Workspace()
+    view = DirectoryView(pool, workspace)
     qtbot.addWidget(view)
     later = tmp_path / "later"
-    view.set_path(str(later))
+    workspace.set_model_dir(str(later))
     qtbot.waitUntil(lambda: "does not exist yet" in view.header.text())
     later.mkdir()
     (later / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-5"\n', encoding="utf-8")
     qtbot.waitUntil(lambda: "checkpoint" in view._file_items, timeout=5000)
-    view.set_path(None)
+    workspace.set_model_dir(None)
     pool.waitForDone()
 
 

@@ -93,7 +93,7 @@ def test_open_loads_the_run_config_and_lists_it_as_recent(qtbot, window, trained
     assert window.open_model_dir(str(trained))
     assert window.config.hidden_units.units() == spec.network.hidden_units
     assert window.config.model_dir_text() == str(trained.resolve())
-    qtbot.waitUntil(lambda: window.directory.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
     recent = [a.data() for a in window.recent_menu.actions() if a.data()]
     assert recent == [str(trained.resolve())]
 
@@ -118,8 +118,8 @@ def test_drop_a_checkpoint_file_opens_its_model_dir(qtbot, window, trained: Path
     )
     window.dropEvent(event)
     assert event.isAccepted()
-    assert window.directory.path == str(trained.resolve())
-    qtbot.waitUntil(lambda: window.directory.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
+    assert window.workspace.model_dir == str(trained.resolve())
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
 
 
 def test_worker_errors_go_to_one_place(qtbot, window, tmp_path: Path):

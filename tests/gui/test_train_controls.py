@@ -49,7 +49,7 @@ def test_pause_resume_stop(qtbot, window, tmp_path: Path):
     qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
     # Stop wrote a final checkpoint at the step it stopped at, and the view shows it.
     assert scan(model_dir).latest_step == event.step
-    qtbot.waitUntil(lambda: event.step in window.directory.steps(), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: event.step in window.workspace.steps(), timeout=WINDOW_TIMEOUT_MS)
     assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
     assert window.config.isEnabled()
 

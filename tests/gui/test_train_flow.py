@@ -27,9 +27,9 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
 
     # Watch: the directory view lists every checkpoint by step, with its files, and every file of the model_dir.
     view = window.directory
-    qtbot.waitUntil(lambda: view.steps() == [0, 100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
     on_disk = {c.step for c in scan(model_dir).checkpoints}
-    assert set(view.steps()) == on_disk
+    assert set(window.workspace.steps()) == on_disk
     item = view.item_for_step(200)
     assert item.text(3) == "ok" and "latest 5" in item.text(4)
     assert sorted(item.child(i).text(0) for i in range(item.childCount())) == [
@@ -112,4 +112,4 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
     assert listing(model_dir) == before
     assert {c.step for c in scan(new_dir).checkpoints} == {100, 200, 300, 400}
-    qtbot.waitUntil(lambda: window.directory.steps() == [100, 200, 300, 400], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.steps() == [100, 200, 300, 400], timeout=WINDOW_TIMEOUT_MS)

@@ -48,9 +48,9 @@ def test_snapshots_track_appearing_and_swept_checkpoints(tmp_path: Path):
     workspace.apply_snapshot(workspace.look())
     assert workspace.steps() == [0, 100, 200]
     assert [c.step for c in workspace.checkpoints()] == [0, 100, 200]
-    appeared = next(value for name, value in events if name == "checkpoints_appeared")
-    assert [a.step for a in appeared] == [0, 100, 200]
-    assert events[-1] == ("snapshot_changed", workspace.snapshot)
+    assert [name for name, _ in events] == ["snapshot_changed", "checkpoints_appeared"]
+    assert events[0][1] is workspace.snapshot
+    assert [a.step for a in events[1][1]] == [0, 100, 200]
     assert workspace.look() is None  # nothing changed on disk
 
     workspace.select(workspace.checkpoint(str(model_dir / "model.ckpt-0")).prefix)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -37,6 +37,9 @@ from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
+from ckptgui.modeldir.scan import CheckpointInfo
+from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.workspace.model import Workspace
 
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
@@ -185,9 +188,11 @@ class ComparePanel(QWidget):
     failed = Signal(str, str)
     compared = Signal(object)  # the Comparison shown
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.workspace = workspace
         self.model_dir: str | None = None
+        self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.result: Comparison | None = None
         self.histogram_of: str | None = None
@@ -268,9 +273,11 @@ class ComparePanel(QWidget):
         self.side_a.changed.connect(self._sides_changed)
         self.side_b.changed.connect(self._sides_changed)
         self._sides_changed()
+        workspace.model_dir_changed.connect(self._model_dir_changed)
+        workspace.snapshot_changed.connect(self._snapshot_changed)
 
-    # Inputs --------------------------------------------------------------------------------------
-    def set_model_dir(self, path: str | None) -> None:
+    # Following the workspace --------------------------------------------------------------------
+    def _model_dir_changed(self, path: str | None) -> None:
         self.model_dir = path
         for side in (self.side_a, self.side_b):
             side.model_dir = path
@@ -279,12 +286,25 @@ class ComparePanel(QWidget):
             side.set_checkpoints([])
         self._clear()
 
+    def _snapshot_changed(self, _snapshot: Snapshot) -> None:
+        """Rebuild the step lists only while shown (see RestorePanel._snapshot_changed)."""
+        if self.isVisible():
+            self.set_checkpoints(self.workspace.checkpoints())
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.set_checkpoints(self.workspace.checkpoints())
+
     @Slot(object)
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.dataset = dataset
 
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         """The open model_dir's checkpoints; sides showing another model_dir keep theirs."""
+        self._stale = False
         fresh = [
             side for side in (self.side_a, self.side_b) if side.model_dir == self.model_dir and not side.checkpoints
         ]

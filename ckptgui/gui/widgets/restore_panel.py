@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -36,6 +36,9 @@ from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset
 from ckptgui.modeldir.fork import copy_checkpoint
+from ckptgui.modeldir.scan import CheckpointInfo
+from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.workspace.model import Workspace
 
 # The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
 GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
@@ -70,21 +73,25 @@ class RestorePanel(QWidget):
     status = Signal(str)
     failed = Signal(str, str)
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_dir: str | None = None
+        self.workspace = workspace
+        self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.report: Any = None
         self.last_eval: Any = None
         self.last_predictions: list[Any] | None = None
         self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
-        self._checkpoints: dict[str, Any] = {}
+        self._checkpoints: dict[str, CheckpointInfo] = {}
         self._check_task = Task(pool, self, self._on_checked, self._on_check_failed)
         self._eval_task = Task(pool, self, self._on_evaluated, self._on_eval_failed)
         self._predict_task = Task(pool, self, self._on_predicted, self._on_predict_failed)
         self._copy_task = Task(pool, self, self._on_copied, self.failed)
         self._build()
         self._update_buttons()
+        workspace.model_dir_changed.connect(self._model_dir_changed)
+        workspace.snapshot_changed.connect(self._snapshot_changed)
+        workspace.selection_changed.connect(self._selection_changed)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -168,14 +175,25 @@ class RestorePanel(QWidget):
         layout.addWidget(splitter, 1)
         self.set_guide_flowers()
 
-    # Inputs from the window ----------------------------------------------------------------------
-    def set_model_dir(self, path: str | None) -> None:
-        self.model_dir = path
+    # Following the workspace --------------------------------------------------------------------
+    def _model_dir_changed(self, path: str | None) -> None:
         self._checkpoints = {}
         self.step_combo.clear()
         self.report = None
         self.compat.clear("Select a checkpoint" if path else "No model_dir open")
         self._clear_results()
+
+    def _snapshot_changed(self, _snapshot: Snapshot) -> None:
+        """Rebuild the step list only while shown: a trainer may save 100 times a second, and a hidden panel
+        would spend GUI-thread time (which the trainer waits for) on every save; it catches up when shown."""
+        if self.isVisible():
+            self.set_checkpoints(self.workspace.checkpoints())
+        else:
+            self._stale = True
+
+    def _selection_changed(self, prefix: str | None) -> None:
+        if prefix is not None:
+            self.select_prefix(prefix)
 
     @Slot(object)
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -186,8 +204,9 @@ class RestorePanel(QWidget):
         if len(names) == self.inputs.columnCount():
             self.inputs.setHorizontalHeaderLabels(list(names))
 
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         """The model_dir's checkpoints, oldest first; keeps the selection, selects the newest at first."""
+        self._stale = False
         current = self.current_prefix()
         self._checkpoints = {c.prefix: c for c in checkpoints}
         self.step_combo.blockSignals(True)
@@ -212,7 +231,7 @@ class RestorePanel(QWidget):
     def current_prefix(self) -> str | None:
         return self.step_combo.currentData()
 
-    def current_checkpoint(self) -> Any:
+    def current_checkpoint(self) -> CheckpointInfo | None:
         return self._checkpoints.get(self.current_prefix() or "")
 
     # Compatibility -------------------------------------------------------------------------------
@@ -388,7 +407,9 @@ class RestorePanel(QWidget):
         network = self.report.checkpoint_network if self.report is not None else None
         self.adopt_button.setEnabled(network is not None and not network.single_logit)
 
-    def showEvent(self, event: Any) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._stale:
+            self.set_checkpoints(self.workspace.checkpoints())
         if self.report is None and self.current_prefix() is not None:
             self.check_compatibility()
