@@ -40,7 +40,7 @@ def test_external_process_writing_the_model_dir(qtbot, window, tmp_path: Path):
     model_dir = tmp_path / "external"
     model_dir.mkdir()
     assert window.open_model_dir(str(model_dir))
-    view, workspace = window.directory, window.workspace
+    view, workspace = window.panels.directory, window.workspace
 
     wait_process(qtbot, train_cli(model_dir, 300))
     qtbot.waitUntil(lambda: workspace.steps() == [100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
@@ -55,10 +55,10 @@ def test_external_process_writing_the_model_dir(qtbot, window, tmp_path: Path):
     reader = ScalarReader(model_dir)
     reader.poll()
     qtbot.waitUntil(
-        lambda: window.plots.point_count(".", "loss") == len(reader.series(".", "loss").steps),
+        lambda: window.panels.plots.point_count(".", "loss") == len(reader.series(".", "loss").steps),
         timeout=WINDOW_TIMEOUT_MS,
     )
-    live, swept = window.plots.marker_steps()
+    live, swept = window.panels.plots.marker_steps()
     assert live == (400, 500, 600)
     assert {100, 200, 300} <= set(swept)
 
@@ -145,8 +145,8 @@ def test_damaged_checkpoint_shows_its_status(qtbot, window, tmp_path: Path):
     Trainer(small_spec(model_dir, steps=100)).run()
     (model_dir / "model.ckpt-100.index").write_bytes(b"")
     window.open_model_dir(str(model_dir))
-    qtbot.waitUntil(lambda: window.directory.item_for_step(100) is not None, timeout=WINDOW_TIMEOUT_MS)
-    item = window.directory.item_for_step(100)
+    qtbot.waitUntil(lambda: window.panels.directory.item_for_step(100) is not None, timeout=WINDOW_TIMEOUT_MS)
+    item = window.panels.directory.item_for_step(100)
     assert item.text(3) == "corrupt"
     assert "empty" in item.toolTip(3)
-    assert window.directory.item_for_step(0).text(3) == "ok"
+    assert window.panels.directory.item_for_step(0).text(3) == "ok"

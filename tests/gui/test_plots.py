@@ -86,10 +86,10 @@ def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
     reader = ScalarReader(model_dir)
     reader.poll()
     expected = sum(len(reader.series(run, tag).steps) for run, tags in reader.runs().items() for tag in tags)
-    qtbot.waitUntil(lambda: window.plots.point_count() == expected, timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.panels.plots.point_count() == expected, timeout=WINDOW_TIMEOUT_MS)
 
     csv_path = tmp_path / "scalars.csv"
-    assert window.plots.export_csv(str(csv_path)) == sum(len(tags) for tags in reader.runs().values())
+    assert window.panels.plots.export_csv(str(csv_path)) == sum(len(tags) for tags in reader.runs().values())
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == expected
@@ -98,11 +98,11 @@ def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
     assert sorted(csv_path.read_text().splitlines()) == sorted(reference.read_text().splitlines())
 
     png = tmp_path / "plots.png"
-    window.plots.export_png(str(png))
+    window.panels.plots.export_png(str(png))
     image = QImage(str(png))
     assert not image.isNull() and image.width() > 100
     with pytest.raises(OSError, match="cannot write"):
-        window.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))
+        window.panels.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))
 
 
 def test_secondary_tags_are_plotted_on_request(qtbot, panel):

@@ -8,9 +8,8 @@ both checkpoints evaluated on the test split of the form's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,66 +31,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ckptgui.gui.engine import Comparison, compare_checkpoints, histograms
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
-from ckptgui.modeldir.scan import CheckpointInfo
+from ckptgui.modeldir.scan import CheckpointInfo, scan
 from ckptgui.modeldir.snapshot import Snapshot
 from ckptgui.workspace.model import Workspace
 
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import DiffReport
+
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
-HISTOGRAM_BINS = 60
 VARIABLE_COLUMNS = ("Variable", "Shape A", "Shape B", "‖A‖", "‖B‖", "‖B−A‖", "max |Δ|", "Relative", "Cosine", "Note")
 
 
-@dataclass
-class Comparison:
-    a: Any  # CheckpointInfo
-    b: Any
-    shapes: Any  # CompatReport of B against A
-    diff: Any  # DiffReport
-    evals: tuple[Any, Any]  # EvalResult or the reason it failed (str), for A and B
-
-
-def compare_job(a: Any, b: Any, data: Dataset | None) -> Comparison:
-    from ckptgui.engine.inference import evaluate
-    from ckptgui.engine.tensors import diff
-    from ckptgui.modeldir.compat import compare
-
-    shapes = compare(a.prefix, b.prefix)
-    report = diff(a.prefix, b.prefix)
-    evals = []
-    for checkpoint in (a, b):
-        try:
-            evals.append(evaluate(checkpoint.prefix, None, data, "test"))
-        except Exception as exc:  # noqa: BLE001 - one side not evaluable is a row of text, not a failure
-            evals.append(str(exc))
-    return Comparison(a, b, shapes, report, (evals[0], evals[1]))
-
-
-def histogram_job(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """Both tensors' values binned on common edges: (name, edges, counts A, counts B)."""
-    from ckptgui.engine.tensors import read_tensor
-
-    values_a = np.asarray(read_tensor(a_prefix, name), dtype=np.float64).ravel()
-    values_b = np.asarray(read_tensor(b_prefix, name), dtype=np.float64).ravel()
-    both = np.concatenate([values_a, values_b])
-    both = both[np.isfinite(both)]
-    low, high = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    counts_a, _ = np.histogram(values_a[np.isfinite(values_a)], bins=edges)
-    counts_b, _ = np.histogram(values_b[np.isfinite(values_b)], bins=edges)
-    return name, edges, counts_a, counts_b
-
-
-def scan_job(path: str) -> list[Any]:
-    from ckptgui.modeldir.scan import scan
-
+def scan_job(path: str) -> list[CheckpointInfo]:
     return list(scan(path).checkpoints)
 
 
@@ -120,7 +78,7 @@ class _Side(QWidget):
     def __init__(self, label: str, color: QColor, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_dir: str | None = None
-        self.checkpoints: dict[str, Any] = {}
+        self.checkpoints: dict[str, CheckpointInfo] = {}
         self._scan = Task(pool, self, self.set_checkpoints)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -146,7 +104,7 @@ class _Side(QWidget):
             self._scan.start(scan_job, path)
 
     @Slot(object)
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         current = self.prefix()
         self.checkpoints = {c.prefix: c for c in checkpoints}
         self.combo.blockSignals(True)
@@ -173,7 +131,7 @@ class _Side(QWidget):
         if 0 <= index < self.combo.count():
             self.combo.setCurrentIndex(index)
 
-    def checkpoint(self) -> Any:
+    def checkpoint(self) -> CheckpointInfo | None:
         return self.checkpoints.get(self.prefix() or "")
 
     @Slot()
@@ -333,7 +291,7 @@ class ComparePanel(QWidget):
         if a is None or b is None:
             return
         self.summary.setText(f"Comparing {Path(a.prefix).name} with {Path(b.prefix).name}…")
-        self._task.start(compare_job, a, b, self.dataset)
+        self._task.start(compare_checkpoints, a, b, self.dataset)
 
     def _clear(self) -> None:
         self.result = None
@@ -370,7 +328,7 @@ class ComparePanel(QWidget):
             self.variables.selectRow(weights[0] if weights else 0)
 
     def _fill_metrics(self, result: Comparison) -> None:
-        rows: list[tuple[str, Any, Any, str]] = []
+        rows: list[tuple[str, str, str, str]] = []
         a, b = result.a, result.b
         self.metrics.horizontalHeaderItem(0).setToolTip(a.prefix)
         self.metrics.horizontalHeaderItem(1).setToolTip(b.prefix)
@@ -396,7 +354,7 @@ class ComparePanel(QWidget):
             self.metrics.setSpan(row, 0, 1, 3)
             self.metrics.setItem(row, 0, QTableWidgetItem(problem))
 
-    def _fill_variables(self, report: Any) -> None:
+    def _fill_variables(self, report: DiffReport) -> None:
         table = self.variables
         table.setSortingEnabled(False)
         table.setRowCount(len(report.variables))
@@ -435,7 +393,7 @@ class ComparePanel(QWidget):
             self.histogram_title.setText(f"{name}: only in {'A' if diff_row and diff_row.in_a else 'B'}")
             return
         self.histogram_title.setText(f"{name}: reading…")
-        self._histogram_task.start(histogram_job, self.result.a.prefix, self.result.b.prefix, name)
+        self._histogram_task.start(histograms, self.result.a.prefix, self.result.b.prefix, name)
 
     @Slot(object)
     def _show_histogram(self, result: tuple[str, np.ndarray, np.ndarray, np.ndarray]) -> None:

@@ -43,6 +43,7 @@ from ckptgui.modeldir.config import (
     ScheduleConfig,
 )
 from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.variables import InferredNetwork
 from ckptgui.workspace.model import Workspace, normalize_model_dir
 
 ERROR_STYLE = "color: #b3261e;"
@@ -148,6 +149,20 @@ def side_by_side(*widgets: QWidget, stretch: QWidget | None = None) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget, 1 if widget is grows else 0)
     return row
+
+
+def network_from_checkpoint(
+    inferred: InferredNetwork, current: NetworkConfig, dataset: Dataset | None
+) -> NetworkConfig:
+    """The form's network with the checkpoint's shapes (and optimizer, when its slots say which)."""
+    same_classes = dataset is not None and dataset.n_classes == inferred.n_classes
+    data = current.to_dict()
+    data.update(
+        hidden_units=list(inferred.hidden_units),
+        n_classes=None if same_classes else inferred.n_classes,
+        optimizer=inferred.optimizer or current.optimizer,
+    )
+    return NetworkConfig(**data)
 
 
 class ConfigForm(QWidget):
@@ -327,6 +342,15 @@ class ConfigForm(QWidget):
         self.learning_rate.setText(_format(network.learning_rate))
         self.batch_size.setText(str(network.batch_size))
         self.steps.setText(str(network.steps))
+
+    def adopt_network(self, inferred: InferredNetwork) -> str:
+        """Take a checkpoint's network shapes into the form; returns what changed, for the status bar."""
+        try:
+            current = self.spec().network
+        except ConfigError:
+            current = NetworkConfig()
+        self.set_network(network_from_checkpoint(inferred, current, self.dataset))
+        return f"Network set from the checkpoint: hidden_units {inferred.hidden_units}"
 
     def model_dir_text(self) -> str:
         return self.model_dir.text().strip()

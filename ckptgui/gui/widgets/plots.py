@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSl
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 from ckptgui.workspace.smoothing import EMA_START, EmaState, ema
+
+if TYPE_CHECKING:  # imported when first needed: the events reader is not needed for the first paint
+    from ckptgui.formats.events import ScalarReader, ScalarSeries
 
 TAG_ORDER = ("loss", "accuracy")
 SECONDARY_TAGS = frozenset({"global_step/sec", "learning_rate"})  # plotted only with "All tags"
@@ -96,7 +99,7 @@ class _Curve:
     state: EmaState = EMA_START
 
 
-def poll_reader(reader: Any) -> list[tuple[Any, bool]]:
+def poll_reader(reader: ScalarReader) -> list[tuple[ScalarSeries, bool]]:
     """Runs on a pool thread: (full series, reset) for every (run, tag) that changed.
 
     Whole series, not just the new points: the arrays are read-only views (no
@@ -121,15 +124,15 @@ class PlotPanel(QWidget):
     def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: str | None = None
-        self.reader: Any = None
+        self.reader: ScalarReader | None = None
         self._curves: dict[tuple[str, str], _Curve] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._shown: list[pg.PlotItem] = []
         self._fixed_x: tuple[int, int] | None = None
         self._markers: dict[str, list[CheckpointMarkers]] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
-        self._parked: dict[tuple[str, str], Any] = {}  # series of tags not plotted (SECONDARY_TAGS)
-        self._backlog: dict[tuple[str, str], tuple[Any, bool]] = {}  # polled series not plotted yet
+        self._parked: dict[tuple[str, str], ScalarSeries] = {}  # series of tags not plotted (SECONDARY_TAGS)
+        self._backlog: dict[tuple[str, str], tuple[ScalarSeries, bool]] = {}  # polled series not plotted yet
         self._drained_tags: set[str] = set()  # tags given new points by the poll being plotted
         self._marker_steps: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
         self._pending_markers: tuple[tuple[int, ...], tuple[int, ...]] | None = None
@@ -285,7 +288,7 @@ class PlotPanel(QWidget):
         item = curve.smooth_item if smoothed else curve.raw_item
         return item.xData, item.yData
 
-    def series(self) -> list[Any]:
+    def series(self) -> list[ScalarSeries]:
         """The full series now shown, as the events reader returned them."""
         keys = sorted({*self._curves, *self._parked})
         return [self.reader.series(run, tag) for run, tag in keys] if self.reader else []
@@ -328,7 +331,7 @@ class PlotPanel(QWidget):
 
     # Drawing -------------------------------------------------------------------------------------
     @Slot(object)
-    def _apply(self, changes: list[tuple[Any, bool]]) -> None:
+    def _apply(self, changes: list[tuple[ScalarSeries, bool]]) -> None:
         self._flush_markers()
         for series, reset in changes:
             key = (series.run, series.tag)
@@ -427,7 +430,7 @@ class PlotPanel(QWidget):
             self._runs.append(run)
         return RUN_COLORS[(self._runs.index(run) + len(FIXED_RUN_COLORS)) % len(RUN_COLORS)]
 
-    def _update_curve(self, series: Any, reset: bool) -> None:
+    def _update_curve(self, series: ScalarSeries, reset: bool) -> None:
         key = (series.run, series.tag)
         if series.tag in SECONDARY_TAGS and not self.all_tags.isChecked():
             self._parked[key] = series  # no plot item until asked for: building one costs tens of ms

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QShowEvent
@@ -30,36 +30,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ckptgui.gui import engine
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.workers import Task
+from ckptgui.modeldir.compat import CompatReport, check
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset
 from ckptgui.modeldir.fork import copy_checkpoint
 from ckptgui.modeldir.scan import CheckpointInfo
 from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.modeldir.variables import list_variables
 from ckptgui.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import EvalResult, Prediction
 
 # The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
 GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
 
 
-def network_from_checkpoint(inferred: Any, current: NetworkConfig, dataset: Dataset | None) -> NetworkConfig:
-    """The form's network with the checkpoint's shapes (and optimizer, when its slots say which)."""
-    same_classes = dataset is not None and dataset.n_classes == inferred.n_classes
-    data = current.to_dict()
-    data.update(
-        hidden_units=list(inferred.hidden_units),
-        n_classes=None if same_classes else inferred.n_classes,
-        optimizer=inferred.optimizer or current.optimizer,
-    )
-    return NetworkConfig(**data)
-
-
-def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: str) -> tuple[Any, dict]:
-    from ckptgui.modeldir.compat import check
-    from ckptgui.modeldir.variables import list_variables
-
+def check_job(
+    network: NetworkConfig, n_features: int, n_classes: int, prefix: str
+) -> tuple[CompatReport, dict[str, list[int]]]:
     report = check(network, n_features, n_classes, prefix)
     shapes = {v.name: v.shape for v in list_variables(prefix)}
     return report, shapes
@@ -78,9 +71,9 @@ class RestorePanel(QWidget):
         self.workspace = workspace
         self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
-        self.report: Any = None
-        self.last_eval: Any = None
-        self.last_predictions: list[Any] | None = None
+        self.report: CompatReport | None = None
+        self.last_eval: EvalResult | None = None
+        self.last_predictions: list[Prediction] | None = None
         self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
         self._checkpoints: dict[str, CheckpointInfo] = {}
         self._check_task = Task(pool, self, self._on_checked, self._on_check_failed)
@@ -258,7 +251,7 @@ class RestorePanel(QWidget):
         self._check_task.start(check_job, network, self.dataset.n_features, n_classes, prefix)
 
     @Slot(object)
-    def _on_checked(self, result: tuple[Any, dict]) -> None:
+    def _on_checked(self, result: tuple[CompatReport, dict[str, list[int]]]) -> None:
         self.report, shapes = result
         self.compat.set_report(self.report, shapes)
         self._update_buttons()
@@ -286,16 +279,14 @@ class RestorePanel(QWidget):
 
     @Slot()
     def evaluate(self) -> None:
-        from ckptgui.engine.inference import evaluate
-
         prefix = self.current_prefix()
         if prefix is None:
             return
         self.eval_info.setText("Evaluating…")
-        self._eval_task.start(evaluate, prefix, None, self.dataset, "test")
+        self._eval_task.start(engine.evaluate_on_test, prefix, self.dataset)
 
     @Slot(object)
-    def _on_evaluated(self, result: Any) -> None:
+    def _on_evaluated(self, result: EvalResult) -> None:
         self.last_eval = result
         self.eval_accuracy.setText(f"{result.accuracy:.4f}")
         self.eval_loss.setText(f"{result.loss:.4f}")
@@ -340,8 +331,6 @@ class RestorePanel(QWidget):
 
     @Slot()
     def predict(self) -> None:
-        from ckptgui.engine.inference import predict
-
         prefix = self.current_prefix()
         if prefix is None:
             return
@@ -352,10 +341,10 @@ class RestorePanel(QWidget):
             return
         self.results.clearSpans()
         self.results.setRowCount(0)
-        self._predict_task.start(predict, prefix, rows)
+        self._predict_task.start(engine.predict, prefix, rows)
 
     @Slot(object)
-    def _on_predicted(self, predictions: list[Any]) -> None:
+    def _on_predicted(self, predictions: list[Prediction]) -> None:
         self.last_predictions = predictions
         self.results.clearSpans()
         self.results.setRowCount(len(predictions))
