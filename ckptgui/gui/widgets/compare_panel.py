@@ -1,8 +1,8 @@
 """Two checkpoints side by side: test metrics, a sortable per-variable table, an overlaid weight histogram.
 
 A and B can be steps of the open model_dir or of any other model_dir. The
-comparison runs on the pool: shapes first (``compat.compare``: warnings when
-they differ), then the per-variable statistics (``checkpoints.diff``), then
+comparison runs on the pool (``engine.compare_checkpoints``): shapes first
+(warnings when they differ), then the per-variable statistics, then
 both checkpoints evaluated on the test split of the form's data.
 """
 

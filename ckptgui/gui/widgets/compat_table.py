@@ -56,7 +56,7 @@ class CompatTable(QWidget):
         self.notes.hide()
 
     def set_report(self, report: CompatReport, shapes: dict[str, list[int]] | None = None) -> None:
-        """Show a core CompatReport; ``shapes`` (name -> stored shape) fills in the rows of fitting variables."""
+        """Show a CompatReport; ``shapes`` (name -> stored shape) fills in the rows of fitting variables."""
         shapes = shapes or {}
         colour = "#1b5e20" if report.compatible else "#b3261e"
         mark = "✔" if report.compatible else "✘"
