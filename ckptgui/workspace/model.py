@@ -144,9 +144,6 @@ class Workspace:
         info = self.snapshot.info if self.snapshot else None
         return list(info.checkpoints) if info is not None else []
 
-    def checkpoint(self, prefix: str) -> CheckpointInfo | None:
-        return self._known.get(prefix)
-
     # Selection and training ----------------------------------------------------------------------
     def select(self, prefix: str | None) -> None:
         """The checkpoint chosen in the directory view (for restore, compare); None: nothing chosen."""

@@ -6,9 +6,10 @@ import gc
 import threading
 from pathlib import Path
 
-from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec
+from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec, train
 from PySide6.QtWidgets import QMessageBox
 
+from ckptgui.engine import training
 from ckptgui.engine.training import Paused, Resumed
 from ckptgui.modeldir.scan import scan
 
@@ -114,3 +115,13 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, window, tmp_path: Pa
     qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     window.close()
     assert gc.isenabled()
+
+
+def test_start_trains_on_the_forms_dataset_without_loading_it_again(qtbot, window, tmp_path: Path, monkeypatch):
+    """The form loaded the data off the GUI thread; preflight and the Trainer get that Dataset."""
+    loads: list[str] = []
+    monkeypatch.setattr(training, "load_dataset", lambda *args: loads.append(threading.current_thread().name))
+    model_dir = tmp_path / "run"
+    train(qtbot, window, small_spec(model_dir, steps=100))
+    train(qtbot, window, small_spec(model_dir, steps=200))  # resumes: preflight checks the checkpoint first
+    assert loads == []

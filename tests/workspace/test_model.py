@@ -53,7 +53,7 @@ def test_snapshots_track_appearing_and_swept_checkpoints(tmp_path: Path):
     assert [a.step for a in events[1][1]] == [0, 100, 200]
     assert workspace.look() is None  # nothing changed on disk
 
-    workspace.select(workspace.checkpoint(str(model_dir / "model.ckpt-0")).prefix)
+    workspace.select(workspace.checkpoints()[0].prefix)
     for path in model_dir.glob("model.ckpt-0.*"):
         path.unlink()  # swept as retention does it: files gone, and no longer listed in the state file
     state = read_state(model_dir)
