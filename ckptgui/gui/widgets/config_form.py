@@ -44,6 +44,7 @@ from ckptgui.modeldir.config import (
 )
 from ckptgui.modeldir.data import Dataset, load_dataset
 from ckptgui.modeldir.variables import InferredNetwork
+from ckptgui.workspace.adopt import network_from_checkpoint
 from ckptgui.workspace.model import Workspace, normalize_model_dir
 
 ERROR_STYLE = "color: #b3261e;"
@@ -149,20 +150,6 @@ def side_by_side(*widgets: QWidget, stretch: QWidget | None = None) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget, 1 if widget is grows else 0)
     return row
-
-
-def network_from_checkpoint(
-    inferred: InferredNetwork, current: NetworkConfig, dataset: Dataset | None
-) -> NetworkConfig:
-    """The form's network with the checkpoint's shapes (and optimizer, when its slots say which)."""
-    same_classes = dataset is not None and dataset.n_classes == inferred.n_classes
-    data = current.to_dict()
-    data.update(
-        hidden_units=list(inferred.hidden_units),
-        n_classes=None if same_classes else inferred.n_classes,
-        optimizer=inferred.optimizer or current.optimizer,
-    )
-    return NetworkConfig(**data)
 
 
 class ConfigForm(QWidget):
