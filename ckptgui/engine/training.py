@@ -10,7 +10,7 @@ Checkpoints are written as ``model.ckpt-<global_step>`` with
 ``Checkpoint.write`` and the ``checkpoint`` state file is maintained here, not
 by ``tf.train.CheckpointManager``: the manager sweeps checkpoints it did not
 write (tensorflow#34234), while this engine only ever deletes checkpoints its
-own runs wrote (recorded in ``ckptgui_run.json``) and never pinned ones. The
+own runs wrote (recorded in ``ckptgui_written.txt``) and never pinned ones. The
 state file is rewritten before the swept files are deleted, so it never lists
 a checkpoint that is gone.
 """
@@ -156,7 +156,7 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     try:
         state = read_state(model_dir)
     except StateFileError as exc:
-        on_disk = checkpoints_on_disk(model_dir)
+        on_disk = [Path(prefix) for prefix in checkpoints_on_disk(model_dir)]
         note = f"the `checkpoint` state file is damaged ({exc}); resuming from the newest checkpoint on disk"
         return list(reversed(on_disk)), note if on_disk else None
     if state is None:
@@ -164,7 +164,7 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     ordered = [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
     seen: list[Path] = []
     for path in ordered:
-        prefix = resolve(model_dir, path)
+        prefix = Path(resolve(model_dir, path))
         if prefix not in seen and Path(f"{prefix}.index").exists():
             seen.append(prefix)
     return seen, None
@@ -398,9 +398,9 @@ class Trainer:
         loop.save(prefix)
         schedule.last_save_step, schedule.last_save_time = step, time.monotonic()
         deleted = manager.record(step, prefix, metrics)
-        yield CheckpointSaved(step, str(prefix))
+        yield CheckpointSaved(step, prefix)
         for gone_step, gone_prefix in deleted:
-            yield CheckpointDeleted(gone_step, str(gone_prefix))
+            yield CheckpointDeleted(gone_step, gone_prefix)
         summaries.evaluation(step, metrics)
         yield Evaluated(step, metrics)
 
@@ -555,9 +555,9 @@ class _CompiledLoop:
         with tf.device(self.classifier.global_step.device):
             return self.classifier.checkpoint.write(prefix)
 
-    def save(self, prefix: Path) -> None:
+    def save(self, prefix: str) -> None:
         """``Checkpoint.write`` traced once: an eager write rebuilds the object graph each time (2.5x slower)."""
-        self._save(tf.constant(str(prefix)))
+        self._save(tf.constant(prefix))
 
     @staticmethod
     def _metrics(loss: tf.Tensor, accuracy: tf.Tensor) -> dict[str, float]:
