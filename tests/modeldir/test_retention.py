@@ -7,7 +7,7 @@ from pathlib import Path
 from ckptgui.formats.statefile import CheckpointState, read_state, write_state
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.layout import step_of
-from ckptgui.modeldir.records import RunLog, read_run_log, record_written, set_pinned, write_run_log
+from ckptgui.modeldir.records import LedgerReader, RunLog, read_run_log, record_written, set_pinned, write_run_log
 from ckptgui.modeldir.retention import (
     KEPT_FOREIGN,
     KEPT_HOURS,
@@ -106,3 +106,16 @@ def test_the_sweeper_deletes_exactly_what_why_kept_gives_no_reason_for(tmp_path:
     assert read_run_log(tmp_path).preserved == [500, 700]
     assert all(why_kept(tmp_path).values())  # after the sweep, every checkpoint left has a reason
     assert {step_of(p) for p in read_state(tmp_path).all_model_checkpoint_paths} == {5, 200, 300, 800, 900}
+
+
+def test_why_kept_with_a_reader_answers_as_without(tmp_path: Path):
+    for step in (100, 200, 300):
+        (tmp_path / f"model.ckpt-{step}.index").write_bytes(b"")
+    (tmp_path / "model.ckpt-50.index").write_bytes(b"")  # not ours
+    record_written(tmp_path, 100)
+    record_written(tmp_path, 200)
+    reader = LedgerReader(tmp_path)
+    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
+    record_written(tmp_path, 300)
+    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
+    assert why_kept(tmp_path, reader)[50] == why_kept(tmp_path)[50] != why_kept(tmp_path)[300]
