@@ -41,8 +41,10 @@ from PySide6.QtCore import QEventLoop, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ckptgui.gui.app import isolate_settings, make_application
-from ckptgui.gui.main_window import MONITOR, MainWindow
+from ckptgui.gui.main_window import MainWindow
+from ckptgui.gui.panels import MONITOR
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
+from ckptgui.workspace.model import Appeared
 
 HEARTBEAT_MS = 10
 
@@ -143,31 +145,31 @@ def in_app_run(window: MainWindow, heartbeat: Heartbeat, steps: int) -> tuple[fl
     ms the Start action itself held the GUI thread)."""
     run_spec = spec(steps)
     window.config.set_spec(run_spec)
-    run_until(lambda: window.config.valid and window.start_action.isEnabled())
+    run_until(lambda: window.config.valid and window.window_actions.start.isEnabled())
     latencies: list[float] = []
     progress: list[tuple[float, int]] = []
     finished: list = []
 
-    def appeared(rows: list[tuple[int, float, float]]) -> None:
+    def appeared(rows: list[Appeared]) -> None:
         # mtime 0: a checkpoint listed in the state file whose files are already gone (swept meanwhile).
-        latencies.extend((shown - mtime) * 1000 for step, mtime, shown in rows if step > 0 and mtime > 0)
+        latencies.extend((a.seen_at - a.mtime) * 1000 for a in rows if a.step > 0 and a.mtime > 0)
 
-    window.directory.checkpointsAppeared.connect(appeared)
-    window.trainingFinished.connect(finished.append)
-    window.trainingStarted.connect(start_recording := lambda _event: heartbeat.record(True))
+    window.workspace.checkpoints_appeared.connect(appeared)
+    window.training_controller.finished.connect(finished.append)
+    window.training_controller.started.connect(start_recording := lambda _event: heartbeat.record(True))
     heartbeat.lags.clear()
     clicked = time.perf_counter()
-    window.start_action.trigger()
+    window.window_actions.start.trigger()
     click_ms = (time.perf_counter() - clicked) * 1000
-    run_until(lambda: window.session is not None)
-    window.session.progress.connect(lambda p: progress.append((time.perf_counter(), p.step)))
-    run_until(lambda: bool(finished), signal=window.trainingFinished)
+    run_until(lambda: window.training_controller.session is not None)
+    window.training_controller.session.progress.connect(lambda p: progress.append((time.perf_counter(), p.step)))
+    run_until(lambda: bool(finished), signal=window.training_controller.finished)
     end = time.perf_counter()
     heartbeat.record(False)
-    run_until(lambda: window.session is None)
-    window.directory.checkpointsAppeared.disconnect(appeared)
-    window.trainingFinished.disconnect(finished.append)
-    window.trainingStarted.disconnect(start_recording)
+    run_until(lambda: window.training_controller.session is None)
+    window.workspace.checkpoints_appeared.disconnect(appeared)
+    window.training_controller.finished.disconnect(finished.append)
+    window.training_controller.started.disconnect(start_recording)
     start_time, start_step = progress[0]
     rate = (finished[0].step - start_step) / (end - start_time)
     return rate, list(heartbeat.lags), latencies, click_ms
@@ -247,7 +249,7 @@ def main() -> None:
     window.resize(1360, 860)
     window.show()
     run_until(lambda: window.tensorflow_ready)
-    window.show_tab(MONITOR)
+    window.panels.show_tab(MONITOR)
     heartbeat = Heartbeat()
     idle_lags(heartbeat, 1.0)  # the Monitor tab's first paint (axes, fonts) is not what "idle" means
     idle = idle_lags(heartbeat, 3.0)

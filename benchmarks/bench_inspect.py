@@ -37,8 +37,8 @@ started = time.perf_counter()
 from ckptgui.modeldir.scan import scan
 from ckptgui.modeldir.variables import global_step, list_variables
 info = scan(sys.argv[1])
-variables = list_variables(info.restore_checkpoint.prefix)
-step = global_step(info.restore_checkpoint.prefix)
+variables = list_variables(info.restore_checkpoint)
+step = global_step(info.restore_checkpoint, variables)
 print(json.dumps({"seconds": time.perf_counter() - started, "variables": len(variables), "step": step,
                   "tensorflow_imported": "tensorflow" in sys.modules}))
 """

@@ -23,17 +23,15 @@ import contextlib
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 
 class StorageError(OSError):
     """A path no storage here can serve (an unknown URL scheme); the message says what is supported."""
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    """One entry of a listing."""
+class FileInfo(NamedTuple):
+    """One entry of a listing (a tuple: a reader builds one per file per poll, so it must be cheap)."""
 
     path: str
     name: str
@@ -41,6 +39,7 @@ class FileInfo:
     mtime: float
     is_dir: bool
     token: str  # equal tokens: unchanged content
+    is_link: bool = False  # a symbolic link (readers do not follow linked folders)
 
     @property
     def is_file(self) -> bool:
@@ -86,7 +85,7 @@ class LocalStorage(Storage):
         with os.scandir(path) as listing:
             for item in listing:
                 try:
-                    entries.append(_info(item.path, item.name, item.stat(follow_symlinks=True)))
+                    entries.append(_info(item.path, item.name, item.stat(), item.is_symlink()))
                 except OSError:
                     continue  # removed between the listing and its stat (a trainer's sweep)
         return entries
@@ -127,9 +126,9 @@ class LocalStorage(Storage):
         os.unlink(path)  # unlink removes a link itself, never what it points to
 
 
-def _info(path: str, name: str, st: os.stat_result) -> FileInfo:
+def _info(path: str, name: str, st: os.stat_result, is_link: bool = False) -> FileInfo:
     token = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-    return FileInfo(path, name, st.st_size, st.st_mtime, stat.S_ISDIR(st.st_mode), token)
+    return FileInfo(path, name, st.st_size, st.st_mtime, stat.S_ISDIR(st.st_mode), token, is_link)
 
 
 LOCAL = LocalStorage()

@@ -20,7 +20,7 @@ QT = {"PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6"}
 
 # Which ckptgui packages each layer may import (besides itself); data flows one way, top to bottom.
 ALLOWED = {
-    "formats": {"formats"},
+    "formats": {"formats", "storage"},
     "storage": {"storage"},
     "modeldir": {"formats", "storage", "modeldir", "_resources"},
     "engine": {"formats", "storage", "modeldir", "engine", "__init__"},
@@ -85,6 +85,16 @@ def test_only_engine_imports_tensorflow():
 
 def test_only_gui_imports_qt():
     assert violations(lambda path, name: name.split(".")[0] in QT and layer_of(path) != "gui") == []
+
+
+def test_the_gui_reaches_the_engine_through_one_module():
+    """gui/engine.py loads TensorFlow after the first paint; every other gui module goes through it."""
+    door = PACKAGE / "gui" / "engine.py"
+
+    def bypasses(path: Path, name: str) -> bool:
+        return layer_of(path) == "gui" and path != door and name.startswith("ckptgui.engine")
+
+    assert violations(bypasses) == []
 
 
 def test_layers_import_only_what_is_below_them():

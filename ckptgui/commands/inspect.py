@@ -150,8 +150,8 @@ def _inspect(args: argparse.Namespace) -> int:
     try:
         info = scan(args.path)
         chosen = _chosen(args.path, info)
-        variables = list_variables(chosen.prefix) if chosen else []
-        step_value = global_step(chosen.prefix) if chosen else None
+        variables = list_variables(chosen) if chosen else []
+        step_value = global_step(chosen, variables) if chosen else None
     except BAD_INPUT as exc:
         raise UsageError(str(exc)) from None
     network = infer_network(variables)

@@ -181,7 +181,7 @@ def _column_order(origin: _Origin, n_features: int, data_names: list[str], notes
 def _require_dnn(checkpoint: CheckpointInfo) -> InferredNetwork:
     if not checkpoint.usable:
         raise CheckpointError(f"{checkpoint.prefix}: {checkpoint.status}: {checkpoint.reason}")
-    network = infer_network(list_variables(checkpoint.prefix))
+    network = infer_network(list_variables(checkpoint))
     if network is None or not network.hidden_units:
         raise InferenceError(
             f"{checkpoint.prefix} holds no DNN classifier (no dnn/hiddenlayer_N, dnn/logits variables); eval and "
@@ -252,7 +252,7 @@ def first_layer_order(checkpoint: CheckpointInfo, data_feature_names: list[str])
 
 
 def _step(checkpoint: CheckpointInfo) -> int | None:
-    stored = global_step(checkpoint.prefix)
+    stored = global_step(checkpoint)
     return stored if stored is not None else checkpoint.step
 
 

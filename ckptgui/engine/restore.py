@@ -51,7 +51,7 @@ def load_weights(
     (a resume must not start from a checkpoint with any damaged tensor). ``single_logit``: an Estimator
     binary head, restored as two logits. TensorFlow's and h5py's read errors pass through.
     """
-    stored = {info.name: info for info in list_variables(checkpoint.prefix)}
+    stored = {info.name: info for info in list_variables(checkpoint)}
     loaded: list[str] = []
     with TensorSource(checkpoint) as source:
 

@@ -1,4 +1,8 @@
-"""Tensor data of checkpoints: read one, verify every CRC, diff two checkpoints variable by variable."""
+"""Tensor data of checkpoints: read one, verify every CRC, diff two checkpoints variable by variable.
+
+Each function works on :class:`CheckpointInfo` handles from one scan (``verify`` scans its path once, ``diff``
+locates each side once), so the cost grows with the checkpoints read, not with the files beside them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, scan
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
+from ckptgui.storage import storage_for
 
 
 @dataclass
@@ -106,10 +110,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:240] if text else type(exc).__name__
 
 
-def read_tensor(prefix: str | os.PathLike, name: str) -> np.ndarray:
+def read_tensor(checkpoint: CheckpointInfo, name: str) -> np.ndarray:
     """One tensor by readable name (``dnn/logits/bias``, ``dnn/logits/bias/accumulator``) or raw key."""
-    checkpoint = locate(prefix)
-    flat = flat_variables(list_variables(checkpoint.prefix))
+    flat = flat_variables(list_variables(checkpoint))
     info = flat.get(name) or next((v for v in flat.values() if v.key == name), None)
     if info is None:
         close = [n for n in flat if name.split("/")[-1] in n][:5]
@@ -155,8 +158,19 @@ def verify(path: str | os.PathLike, on_progress: ProgressCallback | None = None)
 
 
 def _files_gone(checkpoint: CheckpointInfo) -> bool:
-    folder = Path(checkpoint.prefix).parent
-    return any(not (folder / name).exists() for name in checkpoint.files)
+    """Whether a file of the checkpoint is gone: a lookup of each of its own files, never a listing of the folder."""
+    folder = os.path.dirname(checkpoint.prefix)
+    storage = storage_for(folder)
+    return any(storage.info(storage.join(folder, name)) is None for name in checkpoint.files)
+
+
+def _readable_name(checkpoint: CheckpointInfo, key: str) -> str:
+    """The variable's readable name for a raw key, looked up only when a damage report needs it."""
+    try:
+        names = {v.key: v.name for v in flat_variables(list_variables(checkpoint)).values()}
+    except (CheckpointError, OSError):
+        return key
+    return names.get(key, key)
 
 
 def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> CheckpointInfo:
@@ -168,26 +182,20 @@ def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> 
     for attempt in range(VERIFY_ATTEMPTS):
         if _files_gone(checkpoint):
             return gone
-        current = ""
+        key = ""
         try:
-            names = {v.key: v.name for v in flat_variables(list_variables(checkpoint.prefix)).values()}
             with TensorSource(checkpoint) as source:
                 for key in source.stored_keys():
-                    current = names.get(key, key)
                     array = source.get(key)
                     progress(array.nbytes if array.dtype != object else 0)
             return checkpoint
-        except CheckpointError as exc:
-            if _files_gone(checkpoint):
-                return gone
-            reason = str(exc).removeprefix(f"{checkpoint.prefix}: ").removeprefix("corrupt: ")
-            return replace(checkpoint, status="corrupt", reason=reason)
         except Exception as exc:  # noqa: BLE001 - TensorFlow, h5py and numpy each raise their own kind
             if _files_gone(checkpoint):
                 return gone
             if _is_not_found(exc) and attempt + 1 < VERIFY_ATTEMPTS:
                 continue  # a file vanished and came back (rename): read again
-            return replace(checkpoint, status="corrupt", reason=_damage_reason(exc, current))
+            variable = _readable_name(checkpoint, key) if key else ""
+            return replace(checkpoint, status="corrupt", reason=_damage_reason(exc, variable))
     return gone
 
 
@@ -196,7 +204,11 @@ def _is_not_found(exc: BaseException) -> bool:
 
 
 def _damage_reason(exc: BaseException, variable: str) -> str:
-    """TensorFlow's words for damage (DESIGN.md's table), as a person would say them."""
+    """TensorFlow's words for damage, as a person would say them.
+
+    TensorFlow's reader says "checksum does not match" for a flipped bit in a ``.data`` file and "Read less
+    bytes than requested" for a ``.data`` file cut short; an IndexError means a reader ran past a cut-short file.
+    """
     text = _first_line(exc)
     where = f"{variable}: " if variable else ""
     if "checksum does not match" in text.lower():
@@ -239,7 +251,7 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
     """Variable by variable, how checkpoint B differs from A; tensors are read and compared one pair at a time."""
     started = time.perf_counter()
     ckpt_a, ckpt_b = locate(a_prefix), locate(b_prefix)
-    vars_a, vars_b = list_variables(ckpt_a.prefix), list_variables(ckpt_b.prefix)
+    vars_a, vars_b = list_variables(ckpt_a), list_variables(ckpt_b)
     if include_slots:
         flat_a, flat_b = flat_variables(vars_a), flat_variables(vars_b)
     else:

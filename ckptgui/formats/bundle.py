@@ -1,15 +1,13 @@
-"""TensorFlow's tensor-bundle index (the ``.index`` SSTable of ``BundleEntryProto``) and CRC-checked scalar reads."""
+"""TensorFlow's tensor-bundle format as bytes -> records: the ``.index`` SSTable of ``BundleEntryProto`` and
+CRC-checked scalars; the bytes come from the caller, which reads them through the storage seam."""
 
 from __future__ import annotations
 
-import functools
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from ckptgui.formats.wire import DTYPE_NAMES, Damage, Vanished, masked_crc32c, proto_fields, signed64, varint
+from ckptgui.formats.wire import DTYPE_NAMES, Damage, masked_crc32c, proto_fields, signed64, varint
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -126,14 +124,8 @@ def _parse_entry(key: str, buf: bytes) -> Entry:
     return Entry(key, name, shape, int(shard), int(offset), int(size), int(crc))
 
 
-@functools.lru_cache(maxsize=512)
-def _parse_index_cached(path: str, size: int, mtime_ns: int) -> Index:
-    try:
-        table = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise Vanished("no .index file") from None
-    except OSError as exc:
-        raise Damage(f"the .index file cannot be read ({exc.strerror})") from None
+def parse_index(table: bytes) -> Index:
+    """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`."""
     num_shards = 1
     entries: dict[str, Entry] = {}
     for raw_key, value in _table_records(table):
@@ -153,42 +145,26 @@ def _parse_index_cached(path: str, size: int, mtime_ns: int) -> Index:
     return Index(num_shards, entries)
 
 
-def parse_index(prefix: str) -> Index:
-    path = f"{prefix}.index"
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        raise Vanished("no .index file") from None
-    return _parse_index_cached(path, stat.st_size, stat.st_mtime_ns)
+_NUMERIC_SCALARS = {"int64": "<q", "int32": "<i", "float32": "<f", "float64": "<d", "uint64": "<Q"}
 
 
-def read_entry_bytes(prefix: str, index: Index, entry: Entry) -> bytes:
-    shard = Path(prefix).parent / index.shard_name(Path(prefix).name, entry.shard)
-    with open(shard, "rb") as handle:
-        handle.seek(entry.offset)
-        data = handle.read(entry.size)
-    if len(data) != entry.size:
-        raise Damage(f"{entry.key}: the .data file ends before this tensor does")
-    return data
+def is_numeric_scalar(entry: Entry) -> bool:
+    """Whether :func:`decode_scalar` reads this entry: a scalar of a small numeric dtype."""
+    return entry.shape == () and entry.dtype in _NUMERIC_SCALARS
 
 
-def read_scalar(prefix: str, index: Index, entry: Entry) -> int | float | None:
-    """A small numeric scalar, CRC-checked as TensorFlow would."""
-    numeric = {"int64": "<q", "int32": "<i", "float32": "<f", "float64": "<d", "uint64": "<Q"}
-    if entry.shape != () or entry.dtype not in numeric:
-        return None
-    data = read_entry_bytes(prefix, index, entry)
+def decode_scalar(entry: Entry, data: bytes) -> int | float:
+    """A numeric scalar from its stored bytes, CRC-checked as TensorFlow would."""
     if masked_crc32c(data) != entry.crc32c:
         raise Damage(f"{entry.key}: checksum does not match")
-    return struct.unpack(numeric[entry.dtype], data)[0]
+    return struct.unpack(_NUMERIC_SCALARS[entry.dtype], data)[0]
 
 
-def read_string_scalar(prefix: str, index: Index, entry: Entry) -> bytes:
+def decode_string_scalar(entry: Entry, data: bytes) -> bytes:
     """A scalar string tensor as the bundle stores it: varint length, masked CRC of the length, the bytes.
 
     The entry's CRC covers the length (little-endian uint32 below 4 GiB, uint64 above), the 4 CRC bytes, the string.
     """
-    data = read_entry_bytes(prefix, index, entry)
     length, pos = varint(data, 0)
     value = data[pos + 4 : pos + 4 + length]
     covered = length.to_bytes(4 if length <= 0xFFFFFFFF else 8, "little") + data[pos : pos + 4] + value

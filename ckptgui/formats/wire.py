@@ -1,10 +1,18 @@
-"""Protobuf wire primitives shared by every TensorFlow file format we read: varints, fields, masked CRC32C, DataType."""
+"""Protobuf wire primitives shared by every TensorFlow file format we read: varints, fields, masked CRC32C, DataType.
+
+Each primitive exists once here; the checkpoint readers use the value-yielding :func:`proto_fields`, the event
+reader the position-yielding :func:`field_spans` it is built on (it slices values out of its buffers itself).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import google_crc32c
+import numpy as np
+
+Crc = TypeVar("Crc", int, np.ndarray)
 
 
 class Damage(Exception):
@@ -16,6 +24,7 @@ class Vanished(Damage):
 
 
 def varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``buf[pos]`` and the position after it; at most 10 bytes (70 bits) as protobuf writes them."""
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -30,60 +39,109 @@ def varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise Damage("a varint is longer than 10 bytes")
 
 
-def proto_fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
-    """(field number, value) for each field of a serialized protobuf message."""
-    pos, end = 0, len(buf)
+def field_spans(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, int, int, int]]:
+    """(field number, wire type, value start, value end, varint) of each field of the message ``buf[start:end]``.
+
+    A varint value spans its bytes, fixed64/fixed32 values their 8 or 4 bytes, length-delimited ones their
+    payload; ``varint`` is the value of a varint field (decoded once, here), 0 for the other wire types.
+    Field number 0 does not exist in protobuf (its own parser rejects it), so it marks garbage.
+    """
+    pos = start
+    end = len(buf) if end is None else end
     while pos < end:
-        tag, pos = varint(buf, pos)
+        tag = buf[pos]  # one-byte tags and lengths are the common case: decoded inline, for speed
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = varint(buf, pos)
         number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise Damage("a protobuf field has number 0")
+        value = 0
         if wire == 0:
-            value, pos = varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                value, stop = buf[pos], pos + 1
+            else:
+                value, stop = varint(buf, pos)
         elif wire == 2:
-            length, pos = varint(buf, pos)
-            value, pos = buf[pos : pos + length], pos + length
+            if pos < end and buf[pos] < 0x80:
+                length, pos = buf[pos], pos + 1
+            else:
+                length, pos = varint(buf, pos)
+            stop = pos + length
         elif wire == 5:
-            value, pos = int.from_bytes(buf[pos : pos + 4], "little"), pos + 4
+            stop = pos + 4
         elif wire == 1:
-            value, pos = int.from_bytes(buf[pos : pos + 8], "little"), pos + 8
+            stop = pos + 8
         else:
             raise Damage(f"unexpected protobuf wire type {wire}")
-        if pos > end:
+        if stop > end:
             raise Damage("a protobuf field runs past the end of its record")
-        yield number, value
+        yield number, wire, pos, stop, value
+        pos = stop
+
+
+def proto_fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """(field number, value) for each field of a serialized protobuf message: an int, or bytes when length-delimited."""
+    for number, wire, start, stop, value in field_spans(buf):
+        if wire == 0:
+            yield number, value
+        elif wire == 2:
+            yield number, buf[start:stop]
+        else:
+            yield number, int.from_bytes(buf[start:stop], "little")
 
 
 def signed64(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
+    """An int64 field from its varint: the low 64 bits as two's complement (protobuf drops the rest)."""
+    value &= 0xFFFFFFFFFFFFFFFF
+    return value - (1 << 64) if value >> 63 else value
+
+
+MASK_DELTA = 0xA282EAD8
+
+
+def mask(crc: Crc) -> Crc:
+    """TensorFlow's "masked" CRC32C (rotated right by 15 bits, plus a constant) of a CRC: an int or a uint32 array.
+
+    TFRecords and tensor bundles store masked CRCs so that a CRC of data holding CRCs stays well distributed.
+    """
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
-    """CRC-32C as TensorFlow stores it in checkpoints: rotated and offset ("masked")."""
-    crc = google_crc32c.value(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    """CRC-32C of ``data`` as TensorFlow stores it in checkpoints and event files."""
+    return mask(google_crc32c.value(data))
 
 
-DTYPE_NAMES = {  # TensorFlow's DataType enum
-    1: "float32",
-    2: "float64",
-    3: "int32",
-    4: "uint8",
-    5: "int16",
-    6: "int8",
-    7: "string",
-    8: "complex64",
-    9: "int64",
-    10: "bool",
-    11: "qint8",
-    12: "quint8",
-    13: "qint32",
-    14: "bfloat16",
-    15: "qint16",
-    16: "quint16",
-    17: "uint16",
-    18: "complex128",
-    19: "float16",
-    20: "resource",
-    21: "variant",
-    22: "uint32",
-    23: "uint64",
+BFLOAT16 = 14
+
+DATA_TYPES: dict[int, tuple[str, str | None]] = {
+    # TensorFlow's DataType enum -> (name, numpy format of one element in a TensorProto's tensor_content).
+    # The format is None where numpy has no plain number type for it; bfloat16 is the top half of a float32.
+    1: ("float32", "<f4"),
+    2: ("float64", "<f8"),
+    3: ("int32", "<i4"),
+    4: ("uint8", "<u1"),
+    5: ("int16", "<i2"),
+    6: ("int8", "<i1"),
+    7: ("string", None),
+    8: ("complex64", None),
+    9: ("int64", "<i8"),
+    10: ("bool", "?"),
+    11: ("qint8", None),
+    12: ("quint8", None),
+    13: ("qint32", None),
+    BFLOAT16: ("bfloat16", None),
+    15: ("qint16", None),
+    16: ("quint16", None),
+    17: ("uint16", "<u2"),
+    18: ("complex128", None),
+    19: ("float16", "<f2"),
+    20: ("resource", None),
+    21: ("variant", None),
+    22: ("uint32", "<u4"),
+    23: ("uint64", "<u8"),
 }
+DTYPE_NAMES = {code: name for code, (name, _) in DATA_TYPES.items()}
+DTYPE_FORMATS = {code: fmt for code, (_, fmt) in DATA_TYPES.items() if fmt is not None}

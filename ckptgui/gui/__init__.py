@@ -1,1 +1,1 @@
-"""The Qt layer: widgets that receive core objects and subscribe to them."""
+"""The Qt layer: views that observe the workspace; they reach TensorFlow only through engine.py."""

@@ -61,7 +61,7 @@ def run_app(path: str | None = None, self_test: bool = False) -> int:
     from PySide6.QtWidgets import QMessageBox
 
     try:
-        from ckptgui.gui.main_window import MainWindow, install_quit_guard
+        from ckptgui.gui.main_window import MainWindow
 
         window = MainWindow()
     except Exception as exc:  # noqa: BLE001 - users without a console still see why the window did not open
@@ -69,7 +69,7 @@ def run_app(path: str | None = None, self_test: bool = False) -> int:
         if not self_test:
             QMessageBox.critical(None, "ckptgui cannot start", f"{exc}\n\n{traceback.format_exc()}")
         return 1
-    install_quit_guard(window)
+    app.aboutToQuit.connect(window.shutdown)
     if path is not None:
         window.firstPainted.connect(lambda: window.open_model_dir(path))
     if self_test:

@@ -1,101 +1,51 @@
 """The main window: configure on the left; plots and the live model_dir, restore and compare on the right.
 
-Data flows one way (DESIGN.md): the config goes to a Trainer on a worker
-thread; the trainer writes files; the directory view and the plots read the
-model_dir through the core readers, so another process's model_dir looks
-exactly like ours. TensorFlow is imported on the GUI thread right after the
-first paint, behind a status message (importing it in a worker holds the GIL
-and freezes the window).
+What the window shows lives in a Qt-free :class:`Workspace` the views observe.
+This module puts together the configuration dock, the panels (``panels.py``),
+the actions (``actions.py``) and the training controller
+(``training_controller.py``); it opens model_dirs, shows status, routes every
+error to one reporter, and closes cleanly. Data flows one way: the config goes to a
+Trainer on a worker thread; the trainer writes files; the directory view and
+the plots read the model_dir through the modeldir readers, so another
+process's model_dir looks exactly like ours. TensorFlow is imported on the GUI
+thread right after the first paint, behind a status message (importing it in a
+worker holds the GIL and freezes the window).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import importlib
-import os
-import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QApplication,
-    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QScrollArea,
-    QSplitter,
-    QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from ckptgui import __version__
+from ckptgui.gui import engine
+from ckptgui.gui.actions import WindowActions, show_about, show_shortcuts
 from ckptgui.gui.icons import app_icon, icon
+from ckptgui.gui.panels import COMPARE, MONITOR, Panels
 from ckptgui.gui.settings import Settings
-from ckptgui.gui.widgets.compare_panel import ComparePanel
-from ckptgui.gui.widgets.compat_dialog import ADOPT, NEW_DIR, WARM_START, IncompatibleDialog
+from ckptgui.gui.training_controller import STATUS_MS, TrainingController, short_path
 from ckptgui.gui.widgets.config_form import ConfigForm
-from ckptgui.gui.widgets.directory_view import DirectoryView, Snapshot
-from ckptgui.gui.widgets.plots import PlotPanel, default_export_name
-from ckptgui.gui.widgets.restore_panel import RestorePanel, network_from_checkpoint
 from ckptgui.gui.widgets.train_controls import TrainControls
-from ckptgui.gui.workers import MainThreadGarbageCollector, TrainingSession, describe_exception
-from ckptgui.modeldir.config import ConfigError, NetworkConfig, RunSpec
+from ckptgui.gui.workers import MainThreadGarbageCollector, describe_exception
+from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.workspace.model import Workspace
 
-STATUS_MS = 8000
-MONITOR, RESTORE, COMPARE = range(3)
 POOL_THREADS = 4
-
-
-def _leave_a_core_for_the_window(tf: Any) -> None:
-    """TensorFlow's thread pools: one inter-op thread and one core fewer than this process may use.
-
-    By default TensorFlow takes every core; on the guide's small network its
-    pools kept about 1.25 cores busy and trained no faster than with one
-    thread, and the window's own thread then waited for a core to draw on.
-    Settable only before TensorFlow runs its first op: where it already has
-    (a test that trained before opening a window), its pools stay as they are.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    with contextlib.suppress(RuntimeError):
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores - 1))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def _warm_up(tf: Any) -> None:
-    """Run TensorFlow's one-time set-ups (eager context, XLA's JIT) here, behind the loading message.
-
-    Done first inside the training thread, they hold the GIL in C++ for a few
-    hundred milliseconds and the window stops answering at the start of the first run.
-    """
-    value = tf.constant(1.0)
-    tf.function(lambda x: x + 1)(value)
-    with contextlib.suppress(Exception):  # a build without XLA: the trainer finds out and runs without it
-        tf.function(lambda x: x * 2, jit_compile=True)(value)
-
-
-def _open_or_none(dialog: Any) -> Any:
-    """``dialog`` while it is on screen; None once closed, or already deleted by Qt."""
-    try:
-        return dialog if dialog is not None and dialog.isVisible() else None
-    except RuntimeError:
-        return None
-
-
-def _short_path(path: str) -> str:
-    home = str(Path.home())
-    return "~" + path[len(home) :] if path.startswith(home + "/") else path
 
 
 class MainWindow(QMainWindow):
@@ -103,22 +53,17 @@ class MainWindow(QMainWindow):
 
     firstPainted = Signal()
     tensorflowLoaded = Signal()
-    trainingStarted = Signal(object)  # the Started event
-    trainingFinished = Signal(object)  # the Finished event, or None when it failed
     errorReported = Signal(str, str)
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.session: TrainingSession | None = None
+        self.workspace = Workspace()
         self.tensorflow_ready = False
         self.first_paint_time: float | None = None
         self.last_error: tuple[str, str] | None = None
         self._painted = False
-        self._close_after_stop = False
-        self._incompatible: IncompatibleDialog | None = None
         self._error_box: QMessageBox | None = None
-        self._close_box: QMessageBox | None = None
         # Not a child of the window: a QThreadPool destroyed inside the window's C++ destructor waits for its
         # jobs while holding the GIL, and a job that needs the GIL to finish would then never finish.
         self.pool = QThreadPool()
@@ -129,69 +74,25 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.resize(1360, 860)
-        self._build_actions()
+        self.window_actions = WindowActions(self)
         self._build_widgets()
-        self._build_menus()
+        self.window_actions.build_toolbar()
+        self.window_actions.build_menus(self.config_dock, lambda: show_about(self))
+        self._fill_recent_menu()
+        self.training_controller = TrainingController(
+            self, self.workspace, self.config, self.panels.plots, self.panels.directory, self.controls,
+            self._engine_ready, self.settings.set_last_spec,
+        )  # fmt: skip
         self._connect()
         self._restore_settings()
         self._update_actions()
         self.installEventFilter(self)
 
     # Construction --------------------------------------------------------------------------------
-    def _action(self, name: str, text: str, shortcut: Any = None, tip: str = "", slot: Any = None) -> QAction:
-        action = QAction(icon(name), text, self)
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('…', '')} ({shown})" if shown else tip or text)
-        action.setStatusTip(tip or text)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        key = QKeySequence.StandardKey
-        self.open_action = self._action("open", "&Open model_dir…", key.Open, "Open a model_dir", self.choose_model_dir)
-        self.new_dir_action = self._action(
-            "new-dir", "&New temporary model_dir", key.New, "Train into a fresh temporary model_dir", self.new_model_dir
-        )
-        self.file_manager_action = self._action(
-            "file-manager", "Show in &file manager", "Ctrl+Shift+O", "Open the model_dir in the file manager"
-        )
-        self.refresh_action = self._action("reload", "&Refresh", ["Ctrl+Shift+R"], "Read the model_dir again")
-        self.export_png_action = self._action(
-            "export-png", "Export plots as &PNG…", "Ctrl+E", "Save the plots as an image", self.export_png
-        )
-        self.export_csv_action = self._action(
-            "export-csv", "Export scalars as &CSV…", "Ctrl+Shift+E", "Save every plotted point", self.export_csv
-        )
-        self.quit_action = self._action("quit", "&Quit", key.Quit, "Close the window", self.close)
-        self.start_action = self._action(
-            "start", "&Start", ["F5", "Ctrl+Return"], "Start training with this config", self.start_training
-        )
-        self.pause_action = self._action("pause", "&Pause", "F6", "Pause or resume training", self.toggle_pause)
-        self.stop_action = self._action(
-            "stop", "S&top", "Shift+F5", "Stop training (writes a final checkpoint)", self.stop_training
-        )
-        self.restore_action = self._action(
-            "restore", "&Restore selected step", "Ctrl+R", "Restore the selected checkpoint", self.restore_selected
-        )
-        self.compare_action = self._action(
-            "compare", "&Compare steps", "Ctrl+D", "Compare two checkpoints", lambda: self.show_tab(COMPARE)
-        )
-        self.log_action = self._action("", "&Log scale", "Ctrl+L", "Logarithmic y axis on the plots")
-        self.log_action.setCheckable(True)
-        self.help_action = self._action("help", "&Keyboard shortcuts", key.HelpContents, "", self.show_shortcuts)
-        self.tab_actions = [
-            self._action("", name, f"Ctrl+{i + 1}", f"Show the {name} view", lambda _=False, i=i: self.show_tab(i))
-            for i, name in enumerate(("Monitor", "Restore", "Compare"))
-        ]
-
     def _build_widgets(self) -> None:
-        self.config = ConfigForm(self.pool)
-        self.controls = TrainControls(self.start_action, self.pause_action, self.stop_action)
+        self.config = ConfigForm(self.pool, self.workspace)
+        actions = self.window_actions
+        self.controls = TrainControls(actions.start, actions.pause, actions.stop)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.config)
@@ -208,93 +109,42 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.config_dock)
 
-        self.plots = PlotPanel(self.pool)
-        self.directory = DirectoryView(self.pool)
-        self.monitor_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.monitor_splitter.setObjectName("monitorSplitter")
-        self.monitor_splitter.addWidget(self.plots)
-        self.monitor_splitter.addWidget(self.directory)
-        self.monitor_splitter.setStretchFactor(0, 3)
-        self.monitor_splitter.setStretchFactor(1, 2)
-        self.restore = RestorePanel(self.pool)
-        self.compare = ComparePanel(self.pool)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.monitor_splitter, icon("start"), "Monitor")
-        self.tabs.addTab(self.restore, icon("restore"), "Restore")
-        self.tabs.addTab(self.compare, icon("compare"), "Compare")
-        self.setCentralWidget(self.tabs)
-
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.open_action, self.new_dir_action, None, self.start_action, self.pause_action,
-                       self.stop_action, None, self.restore_action, self.compare_action, None,
-                       self.export_png_action, self.export_csv_action):  # fmt: skip
-            if action is None:
-                toolbar.addSeparator()
-            else:
-                toolbar.addAction(action)
-        self.status_label = QLabel()
+        self.panels = Panels(self.pool, self.workspace, self.config, self)
+        self.setCentralWidget(self.panels.tabs)
         self.tf_label = QLabel("TensorFlow: not loaded")
         self.statusBar().addPermanentWidget(self.tf_label)
 
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = QMenu("Open &recent", self)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addAction(self.new_dir_action)
-        file_menu.addAction(self.file_manager_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_png_action)
-        file_menu.addAction(self.export_csv_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        train_menu = bar.addMenu("&Train")
-        for action in (self.start_action, self.pause_action, self.stop_action):
-            train_menu.addAction(action)
-        checkpoints = bar.addMenu("&Checkpoints")
-        for action in (self.restore_action, self.compare_action, self.refresh_action):
-            checkpoints.addAction(action)
-        view = bar.addMenu("&View")
-        view.addAction(self.config_dock.toggleViewAction())
-        view.addAction(self.log_action)
-        view.addSeparator()
-        for action in self.tab_actions:
-            view.addAction(action)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.help_action)
-        help_menu.addAction("&About ckptgui", self.show_about)
-        self._fill_recent_menu()
-
     def _connect(self) -> None:
+        actions, panels, training = self.window_actions, self.panels, self.training_controller
+        actions.open.triggered.connect(self.choose_model_dir)
+        actions.new_dir.triggered.connect(self.new_model_dir)
+        actions.file_manager.triggered.connect(self.config.open_in_file_manager)
+        actions.refresh.triggered.connect(panels.directory.refresh)
+        actions.refresh.triggered.connect(panels.plots.poll)
+        actions.export_png.triggered.connect(panels.export_png)
+        actions.export_csv.triggered.connect(panels.export_csv)
+        actions.quit.triggered.connect(self.close)
+        actions.start.triggered.connect(training.start)
+        actions.pause.triggered.connect(training.toggle_pause)
+        actions.stop.triggered.connect(training.stop)
+        actions.restore.triggered.connect(panels.restore_selected)
+        actions.compare.triggered.connect(lambda: panels.show_tab(COMPARE))
+        actions.log_scale.toggled.connect(panels.plots.set_log_scale)
+        panels.plots.log_scale.toggled.connect(actions.log_scale.setChecked)
+        actions.help.triggered.connect(lambda: show_shortcuts(self, actions.shortcut_table()))
+        for index, action in enumerate(actions.tabs):
+            action.triggered.connect(lambda _=False, i=index: panels.show_tab(i))
+
         self.config.validityChanged.connect(self._update_actions)
-        self.config.modelDirChanged.connect(self._model_dir_typed)
-        self.config.datasetChanged.connect(self.restore.set_dataset)
-        self.config.datasetChanged.connect(self.compare.set_dataset)
-        self._dir_timer = QTimer(self, singleShot=True, interval=300)
-        self._dir_timer.timeout.connect(self._follow_model_dir)
-        self.file_manager_action.triggered.connect(self.config.open_in_file_manager)
-        self.refresh_action.triggered.connect(self.directory.refresh)
-        self.refresh_action.triggered.connect(self.plots.poll)
-        self.log_action.toggled.connect(self.plots.set_log_scale)
-        self.plots.log_scale.toggled.connect(self.log_action.setChecked)
-        self.directory.snapshotChanged.connect(self._snapshot_changed)
-        self.directory.restoreRequested.connect(self.restore_prefix)
-        self.directory.compareRequested.connect(self.compare_prefix)
-        self.directory.pinToggled.connect(self.set_pinned)
-        self.directory.checkpointSelected.connect(self.restore.select_prefix)
-        self.restore.adoptRequested.connect(self.adopt_network)
-        self.restore.continueRequested.connect(self.continue_from)
-        self.restore.network_source = self._network_for_restore
-        self.tabs.currentChanged.connect(self._feed_current_tab)
-        for source in (self.config, self.directory, self.plots, self.restore, self.compare):
-            if hasattr(source, "failed"):
-                source.failed.connect(self.report_error)
-        self.restore.status.connect(self.show_status)
-        self.compare.status.connect(self.show_status)
+        self.workspace.run_spec_changed.connect(self._run_spec_changed)
+        panels.restore.continueRequested.connect(self.continue_from)
+        panels.checkpointsChanged.connect(self._update_actions)
+        panels.status.connect(self.show_status)
+        panels.failed.connect(lambda message, detail, title: self.report_error(message, detail, title))
+        training.status.connect(self.show_status)
+        training.failed.connect(lambda message, detail, title: self.report_error(message, detail, title))
+        training.changed.connect(self._update_actions)
+        training.ended.connect(self._training_ended)
 
     # Settings ------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -306,19 +156,20 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         splitter = self.settings.layout("monitor")
         if splitter is not None:
-            self.monitor_splitter.restoreState(splitter)
+            self.panels.monitor_splitter.restoreState(splitter)
         spec = self.settings.last_spec()
         if spec is not None:
             self.config.set_spec(spec)
-        self.plots.set_smoothing(float(self.settings.value("smoothing", self.plots.smoothing_weight)))
-        self.plots.set_log_scale(bool(self.settings.value("log_scale", False)))
+        plots = self.panels.plots
+        plots.set_smoothing(float(self.settings.value("smoothing", plots.smoothing_weight)))
+        plots.set_log_scale(bool(self.settings.value("log_scale", False)))
 
     def save_settings(self) -> None:
         self.settings.set_layout("geometry", self.saveGeometry())
         self.settings.set_layout("state", self.saveState())
-        self.settings.set_layout("monitor", self.monitor_splitter.saveState())
-        self.settings.set_value("smoothing", self.plots.smoothing_weight)
-        self.settings.set_value("log_scale", self.plots.log_scale.isChecked())
+        self.settings.set_layout("monitor", self.panels.monitor_splitter.saveState())
+        self.settings.set_value("smoothing", self.panels.plots.smoothing_weight)
+        self.settings.set_value("log_scale", self.panels.plots.log_scale.isChecked())
         with contextlib.suppress(ConfigError):  # an invalid form keeps the last valid config
             self.settings.set_last_spec(self.config.spec())
         self.settings.sync()
@@ -347,26 +198,26 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def load_tensorflow(self) -> None:
-        """Import TensorFlow and the modules that need it, on the GUI thread; a no-op once done."""
+        """Load the engine (``engine.load_tensorflow``) on the GUI thread; a no-op once done."""
         if self.tensorflow_ready:
             return
         self.statusBar().repaint()
         try:
-            tf = importlib.import_module("tensorflow")
-            for name in ("ckptgui.engine.training", "ckptgui.engine.model", "ckptgui.engine.inference"):
-                importlib.import_module(name)
-            _leave_a_core_for_the_window(tf)
-            _warm_up(tf)
-            gc.freeze()  # TensorFlow's many long-lived objects: out of every later full collection
+            version = engine.load_tensorflow()
         except Exception as exc:  # noqa: BLE001 - a broken install is reported, the window stays usable
             self.report_error(*describe_exception(exc), title="TensorFlow cannot be loaded")
             self.tf_label.setText("TensorFlow: failed to load")
             return
         self.tensorflow_ready = True
-        self.tf_label.setText(f"TensorFlow {tf.__version__}")
+        self.tf_label.setText(f"TensorFlow {version}")
         self.show_status("Ready")
         self._update_actions()
         self.tensorflowLoaded.emit()
+
+    def _engine_ready(self) -> bool:
+        """Load the engine now if the first paint has not yet; False when it cannot be loaded."""
+        self.load_tensorflow()
+        return self.tensorflow_ready
 
     # Status and errors ---------------------------------------------------------------------------
     @Slot(str)
@@ -399,8 +250,8 @@ class MainWindow(QMainWindow):
             self.open_model_dir(path)
 
     def open_model_dir(self, path: str) -> bool:
-        """Show ``path`` everywhere (directory view, plots, restore, compare); load its run config if it has one."""
-        if self.training:
+        """Open ``path`` in the workspace (every view follows); load the config its run log recorded, if any."""
+        if self.workspace.training:
             self.report_error("Stop training before opening another model_dir.", title="Training is running")
             return False
         target = Path(path).expanduser()
@@ -408,45 +259,25 @@ class MainWindow(QMainWindow):
             what = "is a file" if target.exists() else "does not exist"
             self.report_error(f"{target} {what}; expected a model_dir (a directory).", title="Cannot open")
             return False
-        resolved = str(target.resolve())
-        loaded = self._load_run_config(resolved)
-        self.config.set_model_dir(resolved)
-        self._follow_model_dir()
+        self.workspace.set_model_dir(str(target))
+        note = self.workspace.load_run_spec()
+        if note:
+            self.show_status(note)
+        resolved = self.workspace.model_dir or ""
         self.settings.add_recent_dir(resolved)
         self._fill_recent_menu()
-        self.show_tab(MONITOR)
-        self.show_status(f"Opened {_short_path(resolved)}" + (" (config loaded from its run log)" if loaded else ""))
+        self.panels.show_tab(MONITOR)
+        loaded = " (config loaded from its run log)" if self.workspace.run_spec is not None else ""
+        self.show_status(f"Opened {short_path(resolved)}{loaded}")
         return True
 
-    def _load_run_config(self, path: str) -> bool:
+    def _run_spec_changed(self, spec: RunSpec | None) -> None:
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
-        from ckptgui.modeldir.records import RunLogError, read_run_log
-
-        try:
-            log = read_run_log(path)
-        except RunLogError as exc:
-            self.show_status(str(exc))
-            return False
-        if log is None or log.spec is None:
-            if log is not None and log.spec_problem:
-                self.show_status(
-                    f"The run log's config is not usable here ({log.spec_problem}); keeping the form as it is"
-                )
-            return False
-        self.config.set_spec(replace(log.spec, model_dir=path))
-        return True
+        if spec is not None:
+            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
 
     def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        dirs = self.settings.recent_dirs()
-        for index, path in enumerate(dirs):
-            action = self.recent_menu.addAction(f"&{index + 1} {_short_path(path)}")
-            action.setData(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_model_dir(p))
-        if dirs:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self._clear_recent)
-        self.recent_menu.setEnabled(bool(dirs))
+        self.window_actions.fill_recent_menu(self.settings.recent_dirs(), self.open_model_dir, self._clear_recent)
 
     @Slot()
     def _clear_recent(self) -> None:
@@ -455,24 +286,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def new_model_dir(self) -> None:
-        if not self.training:
+        if not self.workspace.training:
             self.config.use_new_temporary_dir()
-
-    @Slot(str)
-    def _model_dir_typed(self, _text: str) -> None:
-        self._dir_timer.start()
-
-    @Slot()
-    def _follow_model_dir(self) -> None:
-        """Point the directory view and the plots at the form's model_dir."""
-        self._dir_timer.stop()
-        text = self.config.model_dir_text()
-        path = str(Path(text).expanduser().resolve()) if text else None
-        if path != self.directory.path:
-            self.directory.set_path(path)
-            self.plots.set_path(path)
-            self.restore.set_model_dir(path)
-            self.compare.set_model_dir(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_dir(event) is not None:
@@ -494,400 +309,63 @@ class MainWindow(QMainWindow):
         first = local[0]
         return str(first if first.is_dir() else first.parent)
 
-    # Views ---------------------------------------------------------------------------------------
-    def show_tab(self, index: int) -> None:
-        self.tabs.setCurrentIndex(index)
-
-    @Slot(object)
-    def _snapshot_changed(self, snapshot: Snapshot) -> None:
-        live = self.directory.steps()
-        self.plots.set_checkpoints(live, sorted(self.directory.swept_steps))
-        if not self.plots.training:  # while training, the plots poll on their own (slower) clock
-            self.plots.poll()
-        self._feed_current_tab()
-        self._update_actions()
-
-    @Slot()
-    def _feed_current_tab(self) -> None:
-        """Give the restore or compare panel the checkpoint list, only while it is the tab shown.
-
-        Rebuilding their step lists at every look at a directory a trainer writes
-        100 times a second is GUI-thread time the trainer pays for; a hidden
-        panel catches up when it is shown.
-        """
-        panel = {RESTORE: self.restore, COMPARE: self.compare}.get(self.tabs.currentIndex())
-        if panel is not None:
-            panel.set_checkpoints(self.directory.checkpoint_infos())
-
-    @Slot()
-    def restore_selected(self) -> None:
-        prefix = self.directory.selected_prefix() or self.restore.current_prefix()
-        if prefix:
-            self.restore_prefix(prefix)
-        else:
-            self.show_tab(RESTORE)
-
-    @Slot(str)
-    def restore_prefix(self, prefix: str) -> None:
-        self.show_tab(RESTORE)
-        self.restore.select_prefix(prefix)
-        self.restore.check_compatibility()
-
-    @Slot(str)
-    def compare_prefix(self, prefix: str) -> None:
-        self.show_tab(COMPARE)
-        self.compare.set_b(prefix)
-
-    @Slot(int, bool)
-    def set_pinned(self, step: int, pinned: bool) -> None:
-        from ckptgui.modeldir.records import RunLogError, set_pinned
-
-        if self.directory.path is None:
-            return
-        try:
-            set_pinned(self.directory.path, step, pinned)
-        except (OSError, RunLogError) as exc:
-            self.report_error(f"Cannot {'pin' if pinned else 'unpin'} step {step}: {exc}", title="Pin")
-            return
-        self.show_status(f"Step {step:,} {'pinned: retention never deletes it' if pinned else 'unpinned'}")
-        self.directory.refresh()
-
-    def _network_for_restore(self) -> tuple[NetworkConfig | None, str]:
-        """The form's network for the compatibility check, or why there is none."""
-        try:
-            return self.config.spec().network, ""
-        except ConfigError as exc:
-            return None, f"the network config is not valid ({exc.field}: {exc.message})"
-
-    @Slot(object)
-    def adopt_network(self, inferred: Any) -> None:
-        try:
-            current = self.config.spec().network
-        except ConfigError:
-            current = NetworkConfig()
-        self.config.set_network(network_from_checkpoint(inferred, current, self.config.dataset))
-        self.show_status(f"Network set from the checkpoint: hidden_units {inferred.hidden_units}")
-
+    # Training ----------------------------------------------------------------------------------
     @Slot(str, str)
     def continue_from(self, new_dir: str, prefix: str) -> None:
         """Continue training from a copied checkpoint in ``new_dir`` (the restore panel made the copy)."""
-        if self.training:
+        if self.workspace.training:
             self.report_error("Training is already running.", title="Continue training")
             return
-        self.config.set_model_dir(new_dir)
-        self._follow_model_dir()
-        self.show_tab(MONITOR)
-        self.show_status(f"Continuing from {Path(prefix).name} in {_short_path(new_dir)}")
-        self.start_training()
-
-    # Training ------------------------------------------------------------------------------------
-    @property
-    def training(self) -> bool:
-        return self.session is not None
-
-    @Slot()
-    def start_training(self) -> None:
-        if self.training:
-            return
-        if not self.config.valid:
-            problems = "; ".join(f"{k}: {v}" for k, v in self.config.errors.items()) or "the data is still loading"
-            self.show_status(f"Cannot start: {problems}")
-            return
-        spec = self.config.spec()
-        if spec.model_dir is None:
-            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.config.set_model_dir(spec.model_dir)
-        self._follow_model_dir()
-        self.load_tensorflow()
-        if not self.tensorflow_ready:
-            return
-        from ckptgui.engine.training import preflight
-
-        try:
-            report = preflight(spec)
-        except Exception as exc:  # noqa: BLE001 - damaged checkpoints, unreadable data: say so, do not start
-            self.report_error(*describe_exception(exc), title="Cannot start training")
-            return
-        if report is not None and not report.compatible:
-            self._ask_incompatible(spec, report)
-            return
-        self._launch(spec)
-
-    def _ask_incompatible(self, spec: RunSpec, report: Any) -> None:
-        from ckptgui.modeldir.scan import CheckpointError
-        from ckptgui.modeldir.variables import list_variables
-
-        n_features = self.config.dataset.n_features if self.config.dataset else 0
-        try:
-            shapes = {v.name: v.shape for v in list_variables(report.prefix)}
-        except (CheckpointError, OSError):
-            shapes = {}  # the table then shows the mismatches only
-        dialog = IncompatibleDialog(report, spec.model_dir or "", n_features, shapes, self)
-        dialog.setObjectName("incompatibleDialog")
-        dialog.chosen.connect(lambda choice: self._incompatible_chosen(choice, spec, report))
-        dialog.finished.connect(dialog.deleteLater)
-        self._incompatible = dialog
-        dialog.open()
-
-    @property
-    def incompatible_dialog(self) -> IncompatibleDialog | None:
-        return _open_or_none(self._incompatible)
-
-    def _incompatible_chosen(self, choice: str, spec: RunSpec, report: Any) -> None:
-        self._incompatible = None
-        if choice in (NEW_DIR, WARM_START):
-            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.config.set_model_dir(spec.model_dir)
-            self._follow_model_dir()
-            self._launch(spec, warm_start_from=report.prefix if choice == WARM_START else None)
-        elif choice == ADOPT:
-            self.adopt_network(report.checkpoint_network)
-            QTimer.singleShot(0, self.start_training)  # checks again: the data may still not fit
-        else:
-            self.show_status("Training not started: the checkpoint does not fit the config")
-
-    def _launch(self, spec: RunSpec, warm_start_from: str | None = None) -> None:
-        self.settings.set_last_spec(spec)
-        session = TrainingSession(spec, warm_start_from, self)
-        session.event.connect(self._on_event)
-        session.progress.connect(self._on_progress)
-        session.failed.connect(self._on_failed)
-        session.finished.connect(self._on_session_finished)
-        self.session = session
-        self.config.setEnabled(False)
-        self.plots.set_training((0, spec.network.steps))
-        self.directory.set_training(True)
-        self.controls.begin(0, spec.network.steps)
-        self.show_status(f"Preparing to train into {_short_path(spec.model_dir or '')}…", 0)
-        self._update_actions()
-        session.start()
-
-    @Slot()
-    def toggle_pause(self) -> None:
-        if self.session is None or self.session.stopping:
-            return
-        if self.session.paused:
-            self.session.resume()
-            self.show_status("Resuming…", 0)
-        else:
-            self.session.pause()
-            self.show_status("Pausing after the current chunk of steps…", 0)
-        self._update_actions()
-
-    @Slot()
-    def stop_training(self) -> None:
-        if self.session is None or self.session.stopping:
-            return
-        self.session.stop()
-        self.show_status("Stopping: writing a final checkpoint…", 0)
-        self._update_actions()
-
-    @Slot(object)
-    def _on_event(self, event: Any) -> None:
-        from ckptgui.engine import training as t
-
-        if isinstance(event, t.Started):
-            self.controls.begin(event.start_step, event.target_step)
-            self.plots.set_training((0, event.target_step))
-            resumed = f", resumed from {Path(event.resumed_from).name}" if event.resumed_from else ""
-            self.show_status(f"Training steps {event.start_step:,} → {event.target_step:,}{resumed}", 0)
-            for note in event.notes:
-                self.show_status(note, STATUS_MS)
-            self.trainingStarted.emit(event)
-        elif isinstance(event, t.CheckpointSaved | t.CheckpointDeleted):
-            self.directory.poke()  # the watcher sees it too; one debounced look serves both
-        elif isinstance(event, t.Evaluated):
-            metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(event.metrics.items()))
-            self.show_status(f"Step {event.step:,}: checkpoint saved; eval {metrics}", 0)
-        elif isinstance(event, t.Paused):
-            self.controls.end(event.step, "paused")
-            self.show_status(f"Paused at step {event.step:,}", 0)
-        elif isinstance(event, t.Resumed):
-            self.show_status(f"Resumed at step {event.step:,}", 0)
-        elif isinstance(event, t.Finished):
-            self.controls.end(event.step, "stopped" if event.stopped else "finished")
-            self.show_status(f"Training {'stopped' if event.stopped else 'finished'} at step {event.step:,}")
-            self.trainingFinished.emit(event)
-        elif isinstance(event, t.Failed):
-            self._on_failed(event.message, event.detail, None)
-
-    @Slot(object)
-    def _on_progress(self, progress: Any) -> None:
-        if self.session is not None and self.session.paused:
-            return
-        self.controls.show_progress(progress.step, progress.target_step, progress.steps_per_sec, progress.elapsed)
-
-    @Slot(str, str, object)
-    def _on_failed(self, message: str, detail: str, exc: object) -> None:
-        from ckptgui.engine.training import IncompatibleCheckpointError
-
-        self.controls.end(self.controls.bar.value(), "failed")
-        if isinstance(exc, IncompatibleCheckpointError) and self.session is not None:
-            spec = self.session.spec
-            QTimer.singleShot(0, lambda: self._ask_incompatible(spec, exc.report))
-            return
-        self.report_error(message, detail, title="Training failed")
-        self.trainingFinished.emit(None)
-
-    @Slot()
-    def _on_session_finished(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            session.deleteLater()
-        self.config.setEnabled(True)
-        self.config.refresh()
-        self.plots.set_training(None)
-        self.directory.set_training(False)
-        self.directory.refresh()
-        self.plots.poll()
-        self._update_actions()
-        if self._close_after_stop:
-            self.close()
+        self.workspace.set_model_dir(new_dir)
+        self.panels.show_tab(MONITOR)
+        self.show_status(f"Continuing from {Path(prefix).name} in {short_path(new_dir)}")
+        self.training_controller.start()
 
     @Slot()
     def _update_actions(self) -> None:
-        training = self.training
-        stopping = training and self.session.stopping
-        self.start_action.setEnabled(not training and self.config.valid)
-        self.pause_action.setEnabled(training and not stopping)
-        paused = training and self.session.paused
-        self.pause_action.setText("&Resume" if paused else "&Pause")
-        self.pause_action.setIcon(icon("start" if paused else "pause"))
-        self.stop_action.setEnabled(training and not stopping)
-        self.open_action.setEnabled(not training)
-        self.new_dir_action.setEnabled(not training)
-        self.recent_menu.setEnabled(not training and bool(self.settings.recent_dirs()))
-        has_checkpoints = bool(self.directory.steps())
-        self.restore_action.setEnabled(has_checkpoints)
-        self.compare_action.setEnabled(has_checkpoints)
-
-    # Exports -------------------------------------------------------------------------------------
-    @Slot()
-    def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export plots", default_export_name(self.plots.path, "png"), "PNG image (*.png)"
-        )
-        if path:
-            try:
-                self.plots.export_png(path)
-            except OSError as exc:
-                self.report_error(str(exc), title="Export failed")
-                return
-            self.show_status(f"Plots saved to {path}")
-
-    @Slot()
-    def export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export scalars", default_export_name(self.plots.path, "csv"), "CSV (*.csv)"
-        )
-        if path:
-            try:
-                count = self.plots.export_csv(path)
-            except OSError as exc:
-                self.report_error(f"{path}: {exc.strerror or exc}", title="Export failed")
-                return
-            self.show_status(f"{count} series saved to {path}")
-
-    # Help ----------------------------------------------------------------------------------------
-    def shortcut_table(self) -> list[tuple[str, str]]:
-        actions = [self.open_action, self.new_dir_action, self.file_manager_action, self.start_action,
-                   self.pause_action, self.stop_action, self.restore_action, self.compare_action, self.refresh_action,
-                   self.export_png_action, self.export_csv_action, self.log_action, *self.tab_actions,
-                   self.help_action, self.quit_action]  # fmt: skip
-        rows = []
-        for action in actions:
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-            rows.append((action.text().replace("&", "").replace("…", ""), keys))
-        return rows
-
-    @Slot()
-    def show_shortcuts(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard shortcuts")
-        layout = QVBoxLayout(dialog)
-        text = QTextBrowser()
-        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.shortcut_table())
-        text.setHtml(f"<table cellpadding='4'>{rows}</table>")
-        layout.addWidget(text)
-        dialog.resize(420, 480)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-
-    @Slot()
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About ckptgui",
-            f"<b>ckptgui {__version__}</b><br>A desktop checkpoint manager for TensorFlow training.<br>"
-            f"Python {sys.version.split()[0]}",
-        )
+        actions, session = self.window_actions, self.training_controller.session
+        training = session is not None
+        stopping = training and session.stopping
+        paused = training and session.paused
+        actions.start.setEnabled(not training and self.config.valid)
+        actions.pause.setEnabled(training and not stopping)
+        actions.pause.setText("&Resume" if paused else "&Pause")
+        actions.pause.setIcon(icon("start" if paused else "pause"))
+        actions.stop.setEnabled(training and not stopping)
+        actions.open.setEnabled(not training)
+        actions.new_dir.setEnabled(not training)
+        actions.recent_menu.setEnabled(not training and bool(self.settings.recent_dirs()))
+        has_checkpoints = bool(self.workspace.steps())
+        actions.restore.setEnabled(has_checkpoints)
+        actions.compare.setEnabled(has_checkpoints)
 
     # Closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.session is not None:
+        if self.training_controller.session is not None:
             event.ignore()
-            if not self._close_after_stop:
-                self._ask_close_while_training()
+            self.training_controller.ask_stop_to_close()
             return
         self.save_settings()
-        self.directory.watcher.set_path(None)
-        self.plots.set_path(None)
+        self.panels.directory.watcher.set_path(None)
+        self.panels.plots.set_path(None)
         self.pool.clear()  # queued jobs are not started; running ones end (their results are dropped)
         self.pool.waitForDone(30_000)
         self.garbage_collector.stop()
         event.accept()
 
-    def _ask_close_while_training(self) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Training is running",
-            "Stop training and close? A final checkpoint is written first.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setObjectName("closeDialog")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(box.deleteLater)
-        box.buttonClicked.connect(
-            lambda button: (
-                self._stop_and_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
-            )
-        )
-        self._close_box = box
-        box.open()
-
-    @property
-    def close_dialog(self) -> QMessageBox | None:
-        return _open_or_none(self._close_box)
+    @Slot()
+    def _training_ended(self) -> None:
+        if self.training_controller.close_after_stop:
+            self.close()
 
     @Slot()
-    def _stop_and_close(self) -> None:
-        if self._close_after_stop:
-            return
-        self._close_after_stop = True
-        self.stop_training()
-        self.show_status("Stopping: the window closes once the final checkpoint is written…", 0)
-
     def shutdown(self, timeout_ms: int = 60_000) -> None:
-        """Last resort when the application quits with training still running: stop and wait (blocking)."""
-        if self.session is not None:
-            self.session.stop()
-            self.session.wait(timeout_ms)
+        """Last resort when the application quits with training still running: stop and wait (blocking).
+
+        Connected to ``QApplication.aboutToQuit`` (napari's habit), so worker threads never outlive the window.
+        """
+        session = self.training_controller.session
+        if session is not None:
+            session.stop()
+            session.wait(timeout_ms)
         self.pool.waitForDone(timeout_ms)
-
-
-class _AppQuitGuard(QObject):
-    """Waits for the worker threads when the application quits (napari's aboutToQuit habit)."""
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
-        QApplication.instance().aboutToQuit.connect(self._on_quit)
-
-    @Slot()
-    def _on_quit(self) -> None:
-        self._window.shutdown()
-
-
-def install_quit_guard(window: MainWindow) -> None:
-    _AppQuitGuard(window)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
 
-from ckptgui.gui.main_window import COMPARE, MONITOR, RESTORE, MainWindow
+from ckptgui.gui.main_window import MainWindow
+from ckptgui.gui.panels import COMPARE, MONITOR, RESTORE
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 
 STEPS = 300
@@ -87,25 +88,25 @@ def _run(window: MainWindow, folder: Path, timeout: float) -> Path:
         seed=1,
     )
     window.config.set_spec(spec)
-    driver.wait("a valid config", lambda: window.config.valid and window.start_action.isEnabled())
-    window.start_action.trigger()
-    driver.wait("training to start", lambda: window.training)
-    driver.wait("training to finish", lambda: not window.training)
+    driver.wait("a valid config", lambda: window.config.valid and window.window_actions.start.isEnabled())
+    window.window_actions.start.trigger()
+    driver.wait("training to start", lambda: window.workspace.training)
+    driver.wait("training to finish", lambda: not window.workspace.training)
     expected = list(range(0, STEPS + 1, SAVE_EVERY))
-    driver.wait(f"checkpoints {expected} in the directory view", lambda: window.directory.steps() == expected)
-    driver.wait("points in the loss plot", lambda: window.plots.point_count(".", "loss") >= STEPS // 25)
-    driver.wait("eval points in the plot", lambda: window.plots.point_count("eval", "accuracy") >= len(expected))
-    window.show_tab(MONITOR)
-    driver.wait("the live checkpoint markers", lambda: window.plots.marker_steps()[0] == tuple(expected))
+    driver.wait(f"checkpoints {expected} in the directory view", lambda: window.workspace.steps() == expected)
+    driver.wait("points in the loss plot", lambda: window.panels.plots.point_count(".", "loss") >= STEPS // 25)
+    driver.wait("eval points in the plot", lambda: window.panels.plots.point_count("eval", "accuracy") >= len(expected))
+    window.panels.show_tab(MONITOR)
+    driver.wait("the live checkpoint markers", lambda: window.panels.plots.marker_steps()[0] == tuple(expected))
     _save(window, folder, "monitor")
 
     restore_step = expected[-2]
-    item = window.directory.item_for_step(restore_step)
+    item = window.panels.directory.item_for_step(restore_step)
     if item is None:
         raise SelfTestFailure(f"step {restore_step} is not in the directory view")
-    window.directory.checkpoints.setCurrentItem(item)
-    window.restore_action.trigger()
-    restore = window.restore
+    window.panels.directory.checkpoints.setCurrentItem(item)
+    window.window_actions.restore.trigger()
+    restore = window.panels.restore
     driver.wait("the compatibility report", lambda: restore.report is not None)
     if not restore.report.compatible:
         raise SelfTestFailure(f"step {restore_step} does not fit its own config: {restore.report.summary}")
@@ -119,8 +120,8 @@ def _run(window: MainWindow, folder: Path, timeout: float) -> Path:
         raise SelfTestFailure(f"expected 3 predictions, got {len(restore.last_predictions)}")
     _save(window, folder, "restore")
 
-    compare = window.compare
-    window.show_tab(COMPARE)
+    compare = window.panels.compare
+    window.panels.show_tab(COMPARE)
     if not (compare.side_a.select(_prefix(window, expected[1])) and compare.side_b.select(_prefix(window, STEPS))):
         raise SelfTestFailure("the compare panel does not list the steps to compare")
     compare.compare()
@@ -129,12 +130,12 @@ def _run(window: MainWindow, folder: Path, timeout: float) -> Path:
     if not any(v.delta_l2 for v in compare.result.diff.variables if v.delta_l2 is not None):
         raise SelfTestFailure("the two compared steps hold identical weights after training")
     _save(window, folder, "compare")
-    window.show_tab(RESTORE)
-    window.show_tab(MONITOR)
+    window.panels.show_tab(RESTORE)
+    window.panels.show_tab(MONITOR)
     screenshot = _save(window, folder, "window")
     print(f"self-test passed in {time.monotonic() - started:.1f} s; model_dir {model_dir}", file=sys.stderr)
     return screenshot
 
 
 def _prefix(window: MainWindow, step: int) -> str:
-    return next((c.prefix for c in window.directory.checkpoint_infos() if c.step == step), "")
+    return next((c.prefix for c in window.workspace.checkpoints() if c.step == step), "")

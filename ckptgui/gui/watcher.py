@@ -1,6 +1,6 @@
 """Knowing when a model_dir changed: QFileSystemWatcher, coalesced, with a polling fallback.
 
-Measured (DESIGN.md): ~97 ``directoryChanged`` signals for 10 saves, a watch on
+Measured: ~97 ``directoryChanged`` signals for 10 saves, a watch on
 the ``checkpoint`` file itself dies at its first atomic rename, and inotify is
 silent on network file systems. So the directory (and its subdirectories, for
 ``eval/``) is watched, bursts are coalesced into one ``changed`` at most
@@ -13,52 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
 DEBOUNCE_MS = 100
 POLL_MS = 1000
-MAX_FILES = 5000
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    name: str  # relative to the model_dir, "/"-separated ("eval/events.out.tfevents…")
-    size: int
-    mtime: float
-    is_dir: bool = False
-
-
-def list_files(path: str) -> tuple[FileEntry, ...]:
-    """The model_dir's files and those one folder down (``eval/``, ``*_temp/``); read-only, never raises."""
-    entries: list[FileEntry] = []
-
-    def walk(folder: str, prefix: str, depth: int) -> None:
-        try:
-            with os.scandir(folder) as it:
-                items = sorted(it, key=lambda e: e.name)
-        except OSError:
-            return
-        for item in items:
-            if len(entries) >= MAX_FILES:
-                return
-            try:
-                stat = item.stat(follow_symlinks=False)
-                is_dir = item.is_dir(follow_symlinks=False)
-            except OSError:
-                continue  # swept between listing and stat
-            name = prefix + item.name
-            if is_dir:
-                entries.append(FileEntry(name + "/", 0, stat.st_mtime, True))
-                if depth == 0:
-                    walk(item.path, name + "/", 1)
-            else:
-                entries.append(FileEntry(name, stat.st_size, stat.st_mtime))
-
-    walk(path, "", 0)
-    return tuple(entries)
 
 
 class DirectoryWatcher(QObject):

@@ -16,9 +16,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
+
+from ckptgui.gui import engine
+from ckptgui.modeldir.config import RunSpec
+from ckptgui.modeldir.data import Dataset
+
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import Trainer
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:
@@ -66,7 +73,6 @@ class Task(QObject):
 
     finished = Signal(object)
     failed = Signal(str, str)
-    busyChanged = Signal(bool)
 
     def __init__(
         self,
@@ -110,23 +116,17 @@ class Task(QObject):
         """Drop the result of whatever is running (it cannot be interrupted, only ignored)."""
         self._queued = None
         self._token += 1
-        self._set_running(None)
+        self._running = None
 
     def _launch(self, job: Callable[[], Any]) -> None:
-        self._set_running(self._token)
+        self._running = self._token
         self._pool.start(_Job(self._relay, self._token, job))
-
-    def _set_running(self, token: int | None) -> None:
-        was = self.busy
-        self._running = token
-        if was != self.busy:
-            self.busyChanged.emit(self.busy)
 
     def _done(self, token: int) -> bool:
         """True when the result of ``token`` is current; then starts a queued rerun, if any."""
         if token != self._token:
             return False
-        self._set_running(None)
+        self._running = None
         if self._queued is not None:
             job, self._queued = self._queued, None
             self._launch(job)
@@ -145,7 +145,7 @@ class Task(QObject):
 
 
 class TrainWorker(QObject):
-    """Runs ``Trainer(spec).events()`` on a QThread and forwards its events to the GUI thread.
+    """Runs ``Trainer(spec, dataset=…).events()`` on a QThread and forwards its events to the GUI thread.
 
     Progress, checkpoint and evaluation events come at the trainer's pace (a
     hundred or more a second at full speed, each costing the GUI thread Python
@@ -164,19 +164,21 @@ class TrainWorker(QObject):
     failed = Signal(str, str, object)  # message, detail, the exception (IncompatibleCheckpointError carries .report)
     done = Signal()
 
-    def __init__(self, spec: object, warm_start_from: str | None = None, interval: float = 0.1) -> None:
+    def __init__(
+        self, spec: RunSpec, warm_start_from: str | None, dataset: Dataset | None, interval: float = 0.1
+    ) -> None:
         super().__init__()
         self._spec = spec
         self._warm_start_from = warm_start_from
+        self._dataset = dataset
         self._interval = interval
         self._lock = threading.Lock()
-        self._trainer: Any = None
+        self._trainer: Trainer | None = None
         self._stop_requested = False
 
     @Slot()
     def run(self) -> None:
-        from ckptgui.engine import training
-
+        training = engine.training()
         frequent = (training.Progress, training.CheckpointSaved, training.CheckpointDeleted, training.Evaluated)
         pending: dict[type, object] = {}  # the latest frequent event of each kind, not yet sent
         last_emit = 0.0
@@ -190,7 +192,7 @@ class TrainWorker(QObject):
             pending.clear()
 
         try:
-            trainer = training.Trainer(self._spec, warm_start_from=self._warm_start_from)
+            trainer = engine.new_trainer(self._spec, self._warm_start_from, self._dataset)
             with self._lock:
                 self._trainer = trainer
                 stop_now = self._stop_requested
@@ -246,15 +248,17 @@ class TrainingSession(QObject):
     failed = Signal(str, str, object)
     finished = Signal()
 
-    def __init__(self, spec: object, warm_start_from: str | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, spec: RunSpec, warm_start_from: str | None, dataset: Dataset | None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.spec = spec
-        self.trainer: Any = None
+        self.trainer: Trainer | None = None
         self.paused = False
         self.stopping = False
         self._thread = QThread()
         self._thread.setObjectName("ckptgui-train")
-        self._worker = TrainWorker(spec, warm_start_from)
+        self._worker = TrainWorker(spec, warm_start_from, dataset)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.started.connect(self._on_started)
@@ -267,10 +271,6 @@ class TrainingSession(QObject):
 
     def start(self) -> None:
         self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.isRunning()
 
     def stop(self) -> None:
         self.stopping = True
@@ -289,7 +289,7 @@ class TrainingSession(QObject):
         return self._thread.wait(timeout_ms)
 
     @Slot(object)
-    def _on_started(self, trainer: object) -> None:
+    def _on_started(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.started.emit(trainer)
 

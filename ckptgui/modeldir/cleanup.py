@@ -12,25 +12,28 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ckptgui.modeldir.layout import TEMP_DIR
 from ckptgui.modeldir.scan import scan
+from ckptgui.storage import storage_for
 
-_TEMP_DIR = re.compile(r"^.+_temp(?:_[0-9a-f]{32})?$")
 _ATOMIC_TMP = re.compile(r"^\.(checkpoint|ckptgui_run\.json|ckptgui_pins\.json)\..+\.tmp$")
 
 
 def leftovers(model_dir: str | Path) -> list[tuple[Path, str]]:
     """``(path, why)`` for everything an interrupted save left in ``model_dir``."""
     model_dir = Path(model_dir)
+    storage = storage_for(model_dir)
     found: list[tuple[Path, str]] = []
-    for entry in sorted(model_dir.iterdir()):
-        if entry.is_dir() and _TEMP_DIR.match(entry.name):
-            found.append((entry, "temporary folder of an interrupted checkpoint save"))
-        elif entry.is_file() and _ATOMIC_TMP.match(entry.name):
-            found.append((entry, "temporary file of an interrupted write"))
+    for entry in sorted(storage.listdir(model_dir), key=lambda entry: entry.name):
+        if entry.is_dir and TEMP_DIR.match(entry.name):
+            found.append((model_dir / entry.name, "temporary folder of an interrupted checkpoint save"))
+        elif entry.is_file and _ATOMIC_TMP.match(entry.name):
+            found.append((model_dir / entry.name, "temporary file of an interrupted write"))
     for checkpoint in scan(model_dir).checkpoints:
         if checkpoint.status in ("incomplete", "corrupt") and not checkpoint.listed:
             for name in checkpoint.files:
                 path = model_dir / name
-                if path.is_file() and not _TEMP_DIR.match(path.parent.name):
+                stored = storage.info(path)
+                if stored is not None and stored.is_file and not TEMP_DIR.match(path.parent.name):
                     found.append((path, f"{checkpoint.status} checkpoint not in the state file: {checkpoint.reason}"))
     return found

@@ -80,7 +80,7 @@ def _units(values: list[int]) -> str:
 def check(network: NetworkConfig, n_features: int, n_classes: int, prefix: str | os.PathLike) -> CompatReport:
     """Every variable ``network`` needs against what ``prefix`` stores; raises CheckpointError if unreadable."""
     checkpoint = locate(prefix)
-    variables = list_variables(checkpoint.prefix)
+    variables = list_variables(checkpoint)
     stored = {v.name: v for v in variables}
     expected = network.variable_shapes(n_features, n_classes)
     mismatches: list[Mismatch] = []
@@ -202,7 +202,7 @@ def _remedies(report: CompatReport, network: NetworkConfig, n_features: int, n: 
 def compare(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike) -> CompatReport:
     """Checkpoint B against checkpoint A: same variables, shapes and dtypes? (No tensor data is read.)"""
     ckpt_a, ckpt_b = locate(a_prefix), locate(b_prefix)
-    vars_a, vars_b = list_variables(ckpt_a.prefix), list_variables(ckpt_b.prefix)
+    vars_a, vars_b = list_variables(ckpt_a), list_variables(ckpt_b)
     by_a, by_b = {v.name: v for v in vars_a}, {v.name: v for v in vars_b}  # slots aside: they follow their variable
     mismatches: list[Mismatch] = []
     fitting: list[str] = []

@@ -28,4 +28,5 @@ def step_of(prefix: str) -> int | None:
 
 
 def natural_key(name: str) -> list[Any]:
+    """A sort key that orders the numbers in names by value: ``model.ckpt-9`` before ``model.ckpt-10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

@@ -1,10 +1,13 @@
-"""One look at a model_dir: its checkpoints, their health and format, the state file, event runs; no tensor data."""
+"""One look at a model_dir: its checkpoints, their health and format, the state file, event runs; no tensor data.
+
+A scan lists the model_dir once, through the storage seam, and hands out :class:`CheckpointInfo` handles: the
+readers of one checkpoint (variables, tensors) take a handle and never look the checkpoint up again.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from ckptgui.modeldir.layout import (
     natural_key,
     step_of,
 )
+from ckptgui.storage import FileInfo, Storage, StorageError, storage_for
 
 FORMATS = ("tf2-object", "tf1-name", "keras-h5", "mixed", "empty")
 STATUSES = ("ok", "incomplete", "corrupt", "missing", "unlisted")
@@ -69,17 +73,42 @@ class ModelDirInfo:
         return usable[-1] if usable else None
 
 
-def _h5_problem(path: Path) -> str | None:
-    """Why a Keras weights file cannot be opened, "" when it can, None when it is gone; cached per version."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return _h5_problem_cached(str(path), stat.st_size, stat.st_mtime_ns)
+def read_index(prefix: str, index_file: FileInfo | None = None) -> Index:
+    """The parsed ``.index`` of ``prefix``, cached per version of the file (its storage token).
+
+    ``index_file`` is the file's entry from a listing already made; without it the file is looked up.
+    Raises :class:`Vanished` when the file is gone, :class:`Damage` when it cannot be parsed.
+    """
+    path = f"{prefix}.index"
+    if index_file is None:
+        index_file = storage_for(path).info(path)
+        if index_file is None:
+            raise Vanished("no .index file")
+    return _read_index_cached(path, index_file.token)
 
 
 @functools.lru_cache(maxsize=512)
-def _h5_problem_cached(path: str, size: int, mtime_ns: int) -> str:
+def _read_index_cached(path: str, token: str) -> Index:
+    try:
+        table = storage_for(path).read(path)
+    except FileNotFoundError:
+        raise Vanished("no .index file") from None
+    except OSError as exc:
+        raise Damage(f"the .index file cannot be read ({exc.strerror})") from None
+    return parse_index(table)
+
+
+def _h5_problem(storage: Storage, path: Path) -> str | None:
+    """Why a Keras weights file cannot be opened, "" when it can, None when it is gone; cached per version."""
+    found = storage.info(path)
+    if found is None:
+        return None
+    return _h5_problem_cached(found.path, found.token)
+
+
+@functools.lru_cache(maxsize=512)
+def _h5_problem_cached(path: str, token: str) -> str:
+    """h5py opens a local file path itself, not through the storage seam: Keras weights files are read locally."""
     import h5py
 
     try:
@@ -97,7 +126,7 @@ class _Group:
     """The files on disk that belong to one prefix."""
 
     name: str
-    index: bool = False
+    index_file: FileInfo | None = None  # the .index entry of the listing
     shards: dict[str, int] = field(default_factory=dict)  # data file name -> size
     others: dict[str, int] = field(default_factory=dict)  # name -> size (.index, .meta, temp files)
     temp: list[str] = field(default_factory=list)
@@ -109,44 +138,42 @@ class _Group:
         return {**self.others, **self.shards}
 
 
-def _walk_size(folder: Path, relative_to: Path) -> tuple[dict[str, int], float]:
+def _walk_size(storage: Storage, folder: str, relative_to: Path) -> tuple[dict[str, int], float]:
+    """Every file below ``folder`` (path relative to ``relative_to`` -> size) and the newest modification time."""
     files, newest = {}, 0.0
-    for root, _dirs, names in os.walk(folder):
-        for name in names:
-            try:
-                stat = os.stat(os.path.join(root, name))
-            except OSError:
-                continue
-            files[os.path.relpath(os.path.join(root, name), relative_to)] = stat.st_size
-            newest = max(newest, stat.st_mtime)
+    try:
+        entries = storage.listdir(folder)
+    except OSError:
+        return files, newest  # swept while being listed
+    for entry in entries:
+        if entry.is_dir:
+            inner, inner_newest = _walk_size(storage, entry.path, relative_to)
+            files.update(inner)
+            newest = max(newest, inner_newest)
+        else:
+            files[os.path.relpath(entry.path, relative_to)] = entry.size
+            newest = max(newest, entry.mtime)
     return files, newest
 
 
-def _collect(directory: Path, only: str | None) -> tuple[dict[str, _Group], list[str]]:
+def _collect(
+    storage: Storage, directory: Path, listing: list[FileInfo], only: str | None
+) -> tuple[dict[str, _Group], list[str]]:
     """Group the directory's checkpoint files by prefix; also name subfolders that hold checkpoints."""
     groups: dict[str, _Group] = {}
     nested: list[str] = []
-    try:
-        listing = list(os.scandir(directory))
-    except OSError as exc:
-        raise CheckpointError(f"{directory}: cannot be listed ({exc.strerror})") from None
     for item in listing:
         name = item.name
-        try:
-            is_dir = item.is_dir()
-            stat = item.stat()
-        except OSError:
-            continue  # swept between listing and stat
-        if is_dir:
+        if item.is_dir:
             match = TEMP_DIR.match(name)
             if match and (only is None or match["prefix"] == only):
                 group = groups.setdefault(match["prefix"], _Group(match["prefix"]))
-                files, newest = _walk_size(Path(item.path), directory)
+                files, newest = _walk_size(storage, item.path, directory)
                 group.temp.append(name)
                 group.others.update(files)
-                group.mtime = max(group.mtime, newest, stat.st_mtime)
+                group.mtime = max(group.mtime, newest, item.mtime)
             elif not match and only is None and not name.startswith("."):
-                nested.extend(_nested_checkpoint_dirs(Path(item.path), directory))
+                nested.extend(_nested_checkpoint_dirs(storage, item.path, directory))
             continue
         prefix, kind = None, ""
         for pattern, label in ((INDEX_FILE, "index"), (DATA_FILE, "data"), (META_FILE, "meta")):
@@ -159,22 +186,23 @@ def _collect(directory: Path, only: str | None) -> tuple[dict[str, _Group], list
         if prefix is None or (only is not None and prefix != only):
             continue
         group = groups.setdefault(prefix, _Group(prefix))
-        group.mtime = max(group.mtime, stat.st_mtime)
+        group.mtime = max(group.mtime, item.mtime)
         if kind == "data":
-            group.shards[name] = stat.st_size
+            group.shards[name] = item.size
         else:
-            group.others[name] = stat.st_size
-            group.index |= kind == "index"
+            group.others[name] = item.size
+            if kind == "index":
+                group.index_file = item
             group.h5 |= kind == "h5"
-    lone_meta = [p for p, g in groups.items() if not (g.index or g.shards or g.temp or g.h5)]
+    lone_meta = [p for p, g in groups.items() if not (g.index_file or g.shards or g.temp or g.h5)]
     for prefix in lone_meta:
         del groups[prefix]
     return groups, nested
 
 
-def _nested_checkpoint_dirs(folder: Path, top: Path) -> list[str]:
+def _nested_checkpoint_dirs(storage: Storage, folder: str, top: Path) -> list[str]:
     try:
-        names = os.listdir(folder)
+        names = [entry.name for entry in storage.listdir(folder)]
     except OSError:
         return []
     if any(INDEX_FILE.match(n) or n.endswith(H5_SUFFIX) for n in names):
@@ -182,13 +210,13 @@ def _nested_checkpoint_dirs(folder: Path, top: Path) -> list[str]:
     return []
 
 
-def _judge(directory: Path, group: _Group) -> tuple[str, str, str]:
+def _judge(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str]:
     """(status, reason, format) of one prefix from its files, without reading tensor data.
 
     Damage next to a ``*_temp`` folder is a save still in progress (the index is
     written in place after the data) or one that was cut short: incomplete.
     """
-    status, reason, fmt = _judge_files(directory, group)
+    status, reason, fmt = _judge_files(storage, directory, group)
     if status == "corrupt" and group.temp:
         return (
             "incomplete",
@@ -198,14 +226,14 @@ def _judge(directory: Path, group: _Group) -> tuple[str, str, str]:
     return status, reason, fmt
 
 
-def _judge_files(directory: Path, group: _Group) -> tuple[str, str, str]:
+def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str]:
     prefix = str(directory / group.name)
     if group.h5:
-        problem = _h5_problem(directory / group.name)
+        problem = _h5_problem(storage, directory / group.name)
         if problem is None:
             return "missing", "deleted while the folder was being read", "keras-h5"
         return ("corrupt", problem, "keras-h5") if problem else ("ok", "", "keras-h5")
-    if not group.index:
+    if group.index_file is None:
         if group.shards:
             return "incomplete", "no .index file: a save in progress, or one interrupted before its index", ""
         return (
@@ -215,9 +243,9 @@ def _judge_files(directory: Path, group: _Group) -> tuple[str, str, str]:
             "",
         )
     try:
-        index = parse_index(prefix)
+        index = read_index(prefix, group.index_file)
     except Vanished:
-        if any((directory / name).exists() for name in group.files):
+        if any(storage.info(directory / name) is not None for name in group.files):
             return "incomplete", "no .index file: a save in progress, or one interrupted before its index", ""
         return "missing", "deleted while the folder was being read", ""
     except Damage as damage:
@@ -269,13 +297,23 @@ def _state_paths(directory: Path, problems: list[str]) -> tuple[list[str] | None
     return list(dict.fromkeys(listed)), local(state.model_checkpoint_path)
 
 
-def _event_runs(directory: Path) -> list[str]:
+def _event_runs(storage: Storage, listing: list[FileInfo]) -> list[str]:
+    """Folders holding events files, three levels deep at most, from the model_dir's listing (not listed again)."""
     runs = set()
-    for root, dirs, names in os.walk(directory):
-        depth = len(Path(root).relative_to(directory).parts)
-        dirs[:] = [d for d in dirs if depth < 3 and not TEMP_DIR.match(d)]
-        if any(n.startswith(EVENTS_PREFIX) for n in names):
-            runs.add(Path(root).relative_to(directory).as_posix())
+    pending: list[tuple[str, list[FileInfo], int]] = [(".", listing, 0)]
+    while pending:
+        relative, entries, depth = pending.pop()
+        if any(entry.is_file and entry.name.startswith(EVENTS_PREFIX) for entry in entries):
+            runs.add(relative)
+        if depth >= 3:
+            continue
+        for entry in entries:
+            if entry.is_dir and not TEMP_DIR.match(entry.name):
+                try:
+                    inner = storage.listdir(entry.path)
+                except OSError:
+                    continue
+                pending.append((entry.name if relative == "." else f"{relative}/{entry.name}", inner, depth + 1))
     return sorted(runs, key=natural_key)
 
 
@@ -285,12 +323,18 @@ def _order(checkpoint: CheckpointInfo) -> tuple:
 
 def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
     problems: list[str] = []
-    groups, nested = _collect(directory, only)
+    storage = storage_for(directory)
+    try:
+        listing = storage.listdir(directory)
+    except OSError as exc:
+        raise CheckpointError(f"{directory}: cannot be listed ({exc.strerror})") from None
+    groups, nested = _collect(storage, directory, listing, only)
     listed, latest = _state_paths(directory, problems)
+    listed_names = set(listed or ())
     checkpoints = []
     for name, group in groups.items():
-        status, reason, fmt = _judge(directory, group)
-        is_listed = listed is not None and name in listed
+        status, reason, fmt = _judge(storage, directory, group)
+        is_listed = name in listed_names
         if status == "ok" and listed is not None and not is_listed and not group.h5:
             status = "unlisted"
             reason = f"on disk but not in the `{STATE_FILENAME}` state file (kept by hand or by another writer)"
@@ -308,7 +352,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
                 fmt,
             )
         )
-        if group.temp and group.index:
+        if group.temp and group.index_file:
             problems.append(
                 f"{group.temp[0]} is left over from an interrupted save of {name} "
                 "(safe to delete once no trainer is writing here)"
@@ -336,7 +380,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
         checkpoints,
         latest_step,
         None,
-        _event_runs(directory) if only is None else [],
+        _event_runs(storage, listing) if only is None else [],
         problems,
     )
     chosen = info.restore_checkpoint
@@ -362,36 +406,49 @@ def _dir_format(checkpoints: list[CheckpointInfo]) -> str:
 # Paths: model_dir, prefix, DIR@STEP, *.weights.h5 ------------------------------------------------------------
 
 
-def _split_step(path: str) -> tuple[str, int | None]:
+def _storage(path: str | os.PathLike) -> Storage:
+    try:
+        return storage_for(path)
+    except StorageError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def _split_step(storage: Storage, path: str) -> tuple[str, int | None]:
     """``DIR@STEP`` -> (DIR, STEP); any other path -> (path, None)."""
     head, sep, tail = path.rpartition("@")
-    if sep and tail.isdigit() and not os.path.exists(path):
+    if not sep or not tail or storage.info(path) is not None:
+        return path, None
+    if tail.isdigit():
         return head, int(tail)
-    if sep and tail and not os.path.exists(path) and os.path.isdir(head):
+    folder = storage.info(head)
+    if folder is not None and folder.is_dir:
         raise CheckpointError(f"{path}: {tail!r} is not a step number; use DIR@STEP, e.g. {head}@200")
     return path, None
 
 
-def _as_prefix(path: Path) -> Path | None:
+def _as_prefix(storage: Storage, path: Path, found: FileInfo | None) -> Path | None:
     """The checkpoint prefix a path names: the prefix itself, or one of its .index/.data/.meta files."""
     for pattern in (INDEX_FILE, DATA_FILE, META_FILE):
         match = pattern.match(path.name)
-        if match and path.is_file():
+        if match and found is not None and found.is_file:
             return path.with_name(match["prefix"])
-    if Path(f"{path}.index").exists() or any(path.parent.glob(f"{_glob_escape(path.name)}.data-*")):
+    if storage.info(f"{path}.index") is not None:
         return path
-    return None
-
-
-def _glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
+    try:
+        siblings = storage.listdir(path.parent)
+    except OSError:
+        return None
+    shards = (DATA_FILE.match(entry.name) for entry in siblings)
+    return path if any(shard and shard["prefix"] == path.name for shard in shards) else None
 
 
 def scan(path: str | os.PathLike) -> ModelDirInfo:
     """What a model_dir (or one checkpoint prefix, ``DIR@STEP`` or ``*.weights.h5``) holds; reads no tensor data."""
-    text, step = _split_step(os.fspath(path))
+    storage = _storage(path)
+    text, step = _split_step(storage, os.fspath(path))
     target = Path(text).expanduser()
-    if target.is_dir():
+    found = storage.info(target)
+    if found is not None and found.is_dir:
         info = _scan_dir(target)
         if step is not None:
             chosen = _pick_step(info, step, text)
@@ -399,13 +456,14 @@ def scan(path: str | os.PathLike) -> ModelDirInfo:
         return info
     if step is not None:
         raise CheckpointError(f"{text}: no such model_dir (DIR@STEP needs a folder before the @)")
-    if target.is_file() and target.name.endswith(H5_SUFFIX):
+    if found is not None and target.name.endswith(H5_SUFFIX):
         return _scan_dir(target.parent, only=target.name)
-    prefix = _as_prefix(target)
+    prefix = _as_prefix(storage, target, found)
     if prefix is None:
-        if target.parent.is_dir() and _listed_in_state(target):
+        parent = storage.info(target.parent)
+        if parent is not None and parent.is_dir and _listed_in_state(target):
             return _scan_dir(target.parent, only=target.name)
-        if not target.exists():
+        if found is None:
             raise CheckpointError(f"{text}: no such file or directory")
         raise CheckpointError(
             f"{text}: not a checkpoint; expected a model_dir, a checkpoint prefix (e.g. model.ckpt-200, without "
@@ -434,12 +492,12 @@ def _pick_step(info: ModelDirInfo, step: int, where: str) -> CheckpointInfo:
 
 def locate(path: str | os.PathLike, step: int | None = None) -> CheckpointInfo:
     """The one checkpoint a path names: a prefix, ``DIR@STEP``, ``DIR`` + ``step``, or ``DIR`` (its restore step)."""
-    text, at_step = _split_step(os.fspath(path))
+    text, at_step = _split_step(_storage(path), os.fspath(path))
     if at_step is not None and step is not None and at_step != step:
         raise CheckpointError(f"{path}: names step {at_step}, but step {step} was asked for")
     step = at_step if at_step is not None else step
     info = scan(text)
-    if Path(text).expanduser().is_dir():
+    if info.path == str(Path(text).expanduser()):  # a model_dir, not one checkpoint in it
         if step is not None:
             return _pick_step(info, step, text)
         chosen = info.restore_checkpoint
@@ -456,9 +514,10 @@ def locate(path: str | os.PathLike, step: int | None = None) -> CheckpointInfo:
 
 
 def require_index(checkpoint: CheckpointInfo) -> Index:
+    """The index of a checkpoint that has one; a :class:`CheckpointError` saying why when it has none."""
     if checkpoint.status in ("missing", "incomplete") or checkpoint.format == "keras-h5":
         raise CheckpointError(f"{checkpoint.prefix}: {checkpoint.status}: {checkpoint.reason}")
     try:
-        return parse_index(checkpoint.prefix)
+        return read_index(checkpoint.prefix)
     except Damage as damage:
         raise CheckpointError(f"{checkpoint.prefix}: corrupt: {damage}") from None

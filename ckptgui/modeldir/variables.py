@@ -1,20 +1,29 @@
 """Variables of one checkpoint, named as the network reads.
 
-Object-based keys (TF2, Keras 3), TF1 name-based keys and Keras ``.weights.h5`` datasets.
+Object-based keys (TF2, Keras 3), TF1 name-based keys and Keras ``.weights.h5`` datasets. Every reader here
+takes a :class:`CheckpointInfo` from a scan, so naming a checkpoint's variables never lists its folder again.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ckptgui.formats.bundle import OBJECT_GRAPH_KEY, Entry, Index, read_scalar, read_string_scalar
+from ckptgui.formats.bundle import (
+    OBJECT_GRAPH_KEY,
+    Entry,
+    Index,
+    decode_scalar,
+    decode_string_scalar,
+    is_numeric_scalar,
+)
 from ckptgui.formats.wire import Damage, proto_fields
 from ckptgui.modeldir.config import OPTIMIZER_SLOTS
 from ckptgui.modeldir.layout import natural_key
-from ckptgui.modeldir.scan import CheckpointError, locate, require_index
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, require_index
+from ckptgui.storage import storage_for
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 SLOT_MARK = "/.OPTIMIZER_SLOT/"
@@ -61,13 +70,22 @@ def _info(name: str, entry: Entry) -> VariableInfo:
     return VariableInfo(name, entry.key, list(entry.shape), entry.dtype, size, entry.size)
 
 
+def read_entry_bytes(prefix: str, index: Index, entry: Entry) -> bytes:
+    """The stored bytes of one tensor, read from its ``.data`` shard through the storage seam."""
+    shard = str(Path(prefix).with_name(index.shard_name(Path(prefix).name, entry.shard)))
+    data = storage_for(shard).read(shard, entry.offset, entry.offset + entry.size)
+    if len(data) != entry.size:
+        raise Damage(f"{entry.key}: the .data file ends before this tensor does")
+    return data
+
+
 def _object_graph_names(prefix: str, index: Index) -> dict[str, str]:
     """Checkpoint key -> the variable's own name (Keras: ``sequential/hidden1/kernel``), from the object graph."""
     entry = index.entries.get(OBJECT_GRAPH_KEY)
     if entry is None:
         return {}
     try:
-        graph = read_string_scalar(prefix, index, entry)
+        graph = decode_string_scalar(entry, read_entry_bytes(prefix, index, entry))
         names = {}
         for number, node in proto_fields(graph):  # TrackableObjectGraph.nodes
             if number != 1 or not isinstance(node, bytes):
@@ -181,7 +199,10 @@ def name_based_variables(index: Index) -> list[VariableInfo]:
 
 
 def h5_datasets(path: str) -> list[tuple[str, str, list[int], str, int]]:
-    """(readable name, dataset path, shape, dtype, nbytes) of every array in a Keras weights file."""
+    """(readable name, dataset path, shape, dtype, nbytes) of every array in a Keras weights file.
+
+    h5py opens the local file path itself, not through the storage seam: Keras weights files are read locally.
+    """
     import h5py
 
     found: list[tuple[str, str, list[int], str, int]] = []
@@ -211,9 +232,8 @@ def h5_variables(path: str) -> list[VariableInfo]:
     ]
 
 
-def list_variables(prefix: str | os.PathLike) -> list[VariableInfo]:
+def list_variables(checkpoint: CheckpointInfo) -> list[VariableInfo]:
     """The variables of one checkpoint, readable names first-class, optimizer slots under their variable."""
-    checkpoint = locate(prefix)
     if checkpoint.format == "keras-h5":
         if checkpoint.status == "corrupt":
             raise CheckpointError(f"{checkpoint.prefix}: corrupt: {checkpoint.reason}")
@@ -234,22 +254,26 @@ def flat_variables(variables: list[VariableInfo]) -> dict[str, VariableInfo]:
     return flat
 
 
-def global_step(prefix: str | os.PathLike) -> int | None:
-    """The stored training step (``global_step``, ``step`` or the optimizer's iterations), None if none is stored."""
-    checkpoint = locate(prefix)
+def global_step(checkpoint: CheckpointInfo, variables: list[VariableInfo] | None = None) -> int | None:
+    """The stored training step (``global_step``, ``step`` or the optimizer's iterations), None if none is stored.
+
+    ``variables`` are the checkpoint's :func:`list_variables` when the caller has them already.
+    """
     if checkpoint.format == "keras-h5":
         return None
     index = require_index(checkpoint)
-    by_name = {v.name: v for v in list_variables(checkpoint.prefix)}
+    by_name = {v.name: v for v in (list_variables(checkpoint) if variables is None else variables)}
     by_name.update({v.key.removesuffix(VALUE_SUFFIX): v for v in by_name.values()})
     for name in GLOBAL_STEP_NAMES:
         info = by_name.get(name)
         if info is not None and info.shape == [] and info.dtype.startswith("int"):
+            entry = index.entries[info.key]
+            if not is_numeric_scalar(entry):
+                return None
             try:
-                value = read_scalar(checkpoint.prefix, index, index.entries[info.key])
+                return int(decode_scalar(entry, read_entry_bytes(checkpoint.prefix, index, entry)))
             except (Damage, OSError) as exc:
                 raise CheckpointError(f"{checkpoint.prefix}: {name} cannot be read ({exc})") from None
-            return None if value is None else int(value)
     return None
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from checkpoint_dirs import count_listings
 
 from ckptgui.cli import main
 
@@ -64,6 +65,14 @@ def test_inspect_one_step_and_the_report(capsys: pytest.CaptureFixture[str]) -> 
     assert "network: hidden_units [10, 10], 4 features, 3 classes, optimizer Adagrad" in out
     assert any(line.split()[:3] == ["dnn/hiddenlayer_0/kernel", "[4,", "10]"] for line in out.splitlines())
     assert any(line.split()[:2] == ["200", "ok"] for line in out.splitlines())
+
+
+def test_inspect_lists_the_model_dir_once(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One scan serves the table, the variables and the global step of the chosen checkpoint."""
+    listed = count_listings(monkeypatch)
+    code, data = run_json(capsys, "inspect", ESTIMATOR)
+    assert code == 0 and data["global_step"] == 200 and data["variables"]
+    assert listed.count(str(ESTIMATOR)) == 1
 
 
 def test_inspect_does_not_import_tensorflow() -> None:

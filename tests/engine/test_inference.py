@@ -17,7 +17,7 @@ from ckptgui.engine.tensors import read_tensor
 from ckptgui.engine.training import Evaluated, Trainer
 from ckptgui.modeldir.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.data import load_dataset
-from ckptgui.modeldir.scan import CheckpointError
+from ckptgui.modeldir.scan import CheckpointError, locate
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"
@@ -101,7 +101,7 @@ def test_ours_predict_is_the_forward_pass_of_the_stored_weights(ours: tuple[Path
     rows = EXPECTED["predict_latest"]["features"]
     predictions = inference.predict(f"{model_dir}@100", rows)
     weights = {
-        n: read_tensor(f"{model_dir}@100", n).astype(np.float64)
+        n: read_tensor(locate(f"{model_dir}@100"), n).astype(np.float64)
         for n in (
             "dnn/hiddenlayer_0/kernel",
             "dnn/hiddenlayer_0/bias",

@@ -335,6 +335,16 @@ def test_session_log_start_purges_every_tag_like_tensorboard(tf, tmp_path):
     assert reader.series(".", "accuracy").steps.tolist() == [1, 2, 3, 4, 5]
 
 
+def test_symlinked_directories_are_not_followed(tmp_path):
+    real = tmp_path / "root" / "real"
+    shutil.copytree(FIXTURES / "tf1_events", real)
+    (tmp_path / "root" / "link").symlink_to(real, target_is_directory=True)
+    (tmp_path / "root" / "loop").symlink_to(tmp_path / "root", target_is_directory=True)
+    reader = ScalarReader(tmp_path / "root")
+    reader.poll()
+    assert list(reader.runs()) == ["real"] and reader.problems == {}
+
+
 def test_new_files_and_runs_are_picked_up(tf, tmp_path):
     write_tf2(tf, tmp_path, range(5), tags=("loss",))
     reader = ScalarReader(tmp_path)
@@ -476,17 +486,6 @@ def _read_bytes(data: bytes, pieces: int = 1) -> ScalarReader:
         return reader
 
 
-def _framed(payload: bytes) -> bytes:
-    import google_crc32c
-
-    def masked(b: bytes) -> bytes:
-        crc = google_crc32c.value(b)
-        return struct.pack("<I", ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF)
-
-    header = struct.pack("<Q", len(payload))
-    return header + masked(header) + payload + masked(payload)
-
-
 @settings(max_examples=150, deadline=None)
 @given(data=st.binary(max_size=3000), pieces=st.integers(1, 4))
 def test_random_bytes_never_raise(data, pieces):
@@ -511,6 +510,6 @@ def test_damaged_real_file_yields_only_real_points(sample_file, cut, garbage, fl
 
 @settings(max_examples=150, deadline=None)
 @given(payloads=st.lists(st.binary(max_size=200), max_size=8))
-def test_well_framed_garbage_payloads_never_raise(payloads):
-    reader = _read_bytes(b"".join(_framed(p) for p in payloads), pieces=2)
+def test_well_framed_garbage_payloads_never_raise(tfrecord, payloads):
+    reader = _read_bytes(b"".join(tfrecord(p) for p in payloads), pieces=2)
     assert reader.skipped_records <= len(payloads)

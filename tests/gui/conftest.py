@@ -51,7 +51,7 @@ def make_window(qtbot) -> Iterator[Callable[..., MainWindow]]:
     yield make
     for window in windows:
         finish_training(qtbot, window)
-        for dialog in (window.incompatible_dialog, window.close_dialog):
+        for dialog in (window.training_controller.incompatible_dialog, window.training_controller.close_dialog):
             if dialog is not None:
                 dialog.reject()
         window.close()

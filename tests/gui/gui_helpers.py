@@ -25,22 +25,22 @@ def small_spec(model_dir: Path | str | None, steps: int = 200, **schedule: objec
 
 def finish_training(qtbot, window: MainWindow) -> None:
     """Stop a run still going and wait for its worker thread (so no test leaves a thread behind)."""
-    if window.session is not None:
-        window.session.stop()
-        qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    if window.training_controller.session is not None:
+        window.training_controller.session.stop()
+        qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
 
 
 def configure(qtbot, window: MainWindow, spec: RunSpec) -> None:
     window.config.set_spec(spec)
-    qtbot.waitUntil(lambda: window.config.valid and window.start_action.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.config.valid and window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
 
 
 def train(qtbot, window: MainWindow, spec: RunSpec):
     """Start ``spec`` from the window's Start action and wait for the run to end; returns the Finished event."""
     configure(qtbot, window, spec)
-    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
-        window.start_action.trigger()
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.window_actions.start.trigger()
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     assert finished.args[0] is not None, window.last_error
     return finished.args[0]
 

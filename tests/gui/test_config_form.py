@@ -16,13 +16,13 @@ def error_label(window, field: str):
 
 def test_invalid_fields_are_marked_and_block_start(qtbot, window):
     form = window.config
-    qtbot.waitUntil(lambda: window.start_action.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
 
     form.learning_rate.setText("abc")
     form.batch_size.setText("0")
     form.steps.setText("1.5")
     form.dropout.setText("1")
-    qtbot.waitUntil(lambda: not window.start_action.isEnabled())
+    qtbot.waitUntil(lambda: not window.window_actions.start.isEnabled())
     errors = form.errors
     assert set(errors) == {"learning_rate", "batch_size", "steps", "dropout"}
     for field in errors:
@@ -42,7 +42,7 @@ def test_invalid_fields_are_marked_and_block_start(qtbot, window):
     form.batch_size.setText("32")
     form.steps.setText("10")
     form.dropout.setText("")
-    qtbot.waitUntil(lambda: window.start_action.isEnabled())
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled())
     assert form.errors == {}
     assert not error_label(window, "batch_size").isVisible()
     spec = form.spec()
@@ -60,7 +60,7 @@ def test_hidden_units_edited_as_a_list(qtbot, window):
     editor.remove_layer(0)
     editor.remove_layer(0)
     qtbot.waitUntil(lambda: "hidden_units" in window.config.errors)
-    assert not window.start_action.isEnabled()
+    assert not window.window_actions.start.isEnabled()
     assert "positive integers" in window.config.errors["hidden_units"]
 
 
@@ -84,7 +84,7 @@ def test_csv_data_errors_name_the_file_and_line(qtbot, window, tmp_path: Path):
     form.data_path.setText(str(missing))
     qtbot.waitUntil(lambda: "data" in form.errors, timeout=WINDOW_TIMEOUT_MS)
     assert "no such file" in form.errors["data"] and str(missing) in form.errors["data"]
-    assert not window.start_action.isEnabled()
+    assert not window.window_actions.start.isEnabled()
 
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,label\n1,2,x\n3,oops,y\n", encoding="utf-8")
@@ -103,10 +103,10 @@ def test_csv_data_errors_name_the_file_and_line(qtbot, window, tmp_path: Path):
 def test_model_dir_that_is_a_file_is_refused(qtbot, window, tmp_path: Path):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x", encoding="utf-8")
-    window.config.set_model_dir(str(afile))
+    window.workspace.set_model_dir(str(afile))
     qtbot.waitUntil(lambda: "model_dir" in window.config.errors)
     assert "is a file" in window.config.errors["model_dir"]
-    assert not window.start_action.isEnabled()
+    assert not window.window_actions.start.isEnabled()
 
 
 def test_last_config_is_remembered(qtbot, make_window, isolated_settings: Path):

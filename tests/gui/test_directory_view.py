@@ -12,9 +12,11 @@ from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS
 from PySide6.QtCore import QThreadPool, QTimer
 
 from ckptgui.formats.events import ScalarReader
-from ckptgui.gui.watcher import DirectoryWatcher, list_files
+from ckptgui.gui.watcher import DirectoryWatcher
 from ckptgui.gui.widgets.directory_view import DirectoryView
 from ckptgui.modeldir.scan import scan
+from ckptgui.modeldir.snapshot import list_files
+from ckptgui.workspace.model import Workspace
 
 
 def train_cli(model_dir: Path, steps: int) -> subprocess.Popen:
@@ -38,35 +40,36 @@ def test_external_process_writing_the_model_dir(qtbot, window, tmp_path: Path):
     model_dir = tmp_path / "external"
     model_dir.mkdir()
     assert window.open_model_dir(str(model_dir))
-    view = window.directory
+    view, workspace = window.panels.directory, window.workspace
 
     wait_process(qtbot, train_cli(model_dir, 300))
-    qtbot.waitUntil(lambda: view.steps() == [100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: workspace.steps() == [100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
     wait_process(qtbot, train_cli(model_dir, 300))  # resumes at 300; retention sweeps 100..300
-    qtbot.waitUntil(lambda: view.steps() == [400, 500, 600], timeout=WINDOW_TIMEOUT_MS)
-    assert {100, 200, 300} <= view.swept_steps
+    qtbot.waitUntil(lambda: workspace.steps() == [400, 500, 600], timeout=WINDOW_TIMEOUT_MS)
+    assert {100, 200, 300} <= workspace.swept_steps
     assert {c.step for c in scan(model_dir).checkpoints} == {400, 500, 600}
     assert not any(name.startswith("model.ckpt-300") for name in view._file_items)
-    assert {c.prefix for c in view.checkpoint_infos()} == {c.prefix for c in scan(model_dir).checkpoints}
+    assert {c.prefix for c in workspace.checkpoints()} == {c.prefix for c in scan(model_dir).checkpoints}
 
     # The plots show the other process's summaries, and swept checkpoints as faded markers.
     reader = ScalarReader(model_dir)
     reader.poll()
     qtbot.waitUntil(
-        lambda: window.plots.point_count(".", "loss") == len(reader.series(".", "loss").steps),
+        lambda: window.panels.plots.point_count(".", "loss") == len(reader.series(".", "loss").steps),
         timeout=WINDOW_TIMEOUT_MS,
     )
-    live, swept = window.plots.marker_steps()
+    live, swept = window.panels.plots.marker_steps()
     assert live == (400, 500, 600)
     assert {100, 200, 300} <= set(swept)
 
 
 def test_new_rows_are_highlighted_and_removed_rows_go(qtbot, tmp_path: Path):
     pool = QThreadPool()
-    view = DirectoryView(pool)
+    workspace = Workspace()
+    view = DirectoryView(pool, workspace)
     qtbot.addWidget(view)
     (tmp_path / "first.txt").write_text("1", encoding="utf-8")
-    view.set_path(str(tmp_path))
+    workspace.set_model_dir(str(tmp_path))
     qtbot.waitUntil(lambda: "first.txt" in view._file_items)
     assert view.highlighted_count() == 0  # nothing is "new" on the first look
     (tmp_path / "second.txt").write_text("2", encoding="utf-8")
@@ -75,7 +78,7 @@ def test_new_rows_are_highlighted_and_removed_rows_go(qtbot, tmp_path: Path):
     qtbot.waitUntil(lambda: view.highlighted_count() == 0, timeout=5000)  # the highlight fades
     (tmp_path / "first.txt").unlink()
     qtbot.waitUntil(lambda: "first.txt" not in view._file_items, timeout=5000)
-    view.set_path(None)
+    workspace.set_model_dir(None)
     pool.waitForDone()
 
 
@@ -120,15 +123,16 @@ def test_polling_fallback_without_file_system_events(qtbot, tmp_path: Path):
 
 def test_a_directory_that_appears_later_is_picked_up(qtbot, tmp_path: Path):
     pool = QThreadPool()
-    view = DirectoryView(pool)
+    workspace = Workspace()
+    view = DirectoryView(pool, workspace)
     qtbot.addWidget(view)
     later = tmp_path / "later"
-    view.set_path(str(later))
+    workspace.set_model_dir(str(later))
     qtbot.waitUntil(lambda: "does not exist yet" in view.header.text())
     later.mkdir()
     (later / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-5"\n', encoding="utf-8")
     qtbot.waitUntil(lambda: "checkpoint" in view._file_items, timeout=5000)
-    view.set_path(None)
+    workspace.set_model_dir(None)
     pool.waitForDone()
 
 
@@ -141,8 +145,8 @@ def test_damaged_checkpoint_shows_its_status(qtbot, window, tmp_path: Path):
     Trainer(small_spec(model_dir, steps=100)).run()
     (model_dir / "model.ckpt-100.index").write_bytes(b"")
     window.open_model_dir(str(model_dir))
-    qtbot.waitUntil(lambda: window.directory.item_for_step(100) is not None, timeout=WINDOW_TIMEOUT_MS)
-    item = window.directory.item_for_step(100)
+    qtbot.waitUntil(lambda: window.panels.directory.item_for_step(100) is not None, timeout=WINDOW_TIMEOUT_MS)
+    item = window.panels.directory.item_for_step(100)
     assert item.text(3) == "corrupt"
     assert "empty" in item.toolTip(3)
-    assert window.directory.item_for_step(0).text(3) == "ok"
+    assert window.panels.directory.item_for_step(0).text(3) == "ok"

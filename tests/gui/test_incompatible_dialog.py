@@ -29,9 +29,9 @@ def ask(qtbot, window, model_dir: Path, hidden_units: list[int]):
     spec = small_spec(model_dir, steps=20)
     spec.network.hidden_units = hidden_units
     configure(qtbot, window, spec)
-    window.start_action.trigger()
-    qtbot.waitUntil(lambda: window.incompatible_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
-    return window.incompatible_dialog
+    window.window_actions.start.trigger()
+    qtbot.waitUntil(lambda: window.training_controller.incompatible_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+    return window.training_controller.incompatible_dialog
 
 
 def test_dialog_shows_mismatches_and_cancel_writes_nothing(qtbot, window, trained_10_10: Path):
@@ -44,15 +44,15 @@ def test_dialog_shows_mismatches_and_cancel_writes_nothing(qtbot, window, traine
     assert dialog.warm_start_button.isEnabled() and dialog.adopt_button.isEnabled()
     save_screenshot(dialog, "dialog-incompatible")
     dialog.cancel_button.click()
-    qtbot.waitUntil(lambda: window.incompatible_dialog is None)
-    assert not window.training
+    qtbot.waitUntil(lambda: window.training_controller.incompatible_dialog is None)
+    assert not window.workspace.training
     assert listing(trained_10_10) == before
 
 
 def test_new_model_dir_leaves_the_old_one_alone(qtbot, window, trained_10_10: Path):
     before = listing(trained_10_10)
     dialog = ask(qtbot, window, trained_10_10, [20, 20])
-    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
+    with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
         dialog.new_dir_button.click()
     assert finished.args[0].step == 20
     new_dir = Path(window.config.model_dir_text())
@@ -64,21 +64,21 @@ def test_warm_start_copies_the_variables_that_fit(qtbot, window, trained_10_10: 
     dialog = ask(qtbot, window, trained_10_10, [10, 20])  # hiddenlayer_0 and the logits bias fit
     fitting = dialog.report.fitting
     assert set(fitting) == {"dnn/hiddenlayer_0/kernel", "dnn/hiddenlayer_0/bias", "dnn/logits/bias"}
-    with qtbot.waitSignal(window.trainingStarted, timeout=TRAIN_TIMEOUT_MS) as started:
+    with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
         dialog.warm_start_button.click()
     event = started.args[0]
     assert Path(event.model_dir) != trained_10_10
     assert any(f"warm-started {len(fitting)} variables" in note for note in event.notes), event.notes
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
 
 
 def test_use_the_checkpoints_network_resumes_in_place(qtbot, window, trained_10_10: Path):
     dialog = ask(qtbot, window, trained_10_10, [20, 20])
-    with qtbot.waitSignal(window.trainingStarted, timeout=TRAIN_TIMEOUT_MS) as started:
+    with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
         dialog.adopt_button.click()
     event = started.args[0]
     assert window.config.hidden_units.units() == [10, 10]
     assert Path(event.model_dir) == trained_10_10
     assert Path(event.resumed_from).name == "model.ckpt-20" and event.start_step == 20
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     assert scan(trained_10_10).latest_step == 40

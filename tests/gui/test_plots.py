@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,43 +13,8 @@ from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QImage
 
 from ckptgui.formats.events import ScalarReader, ScalarSeries, export_csv
-from ckptgui.gui.widgets.plots import MAX_MARKERS, PlotPanel, ema
-
-
-def tensorboard_smoothing(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's scalar smoothing, transcribed loop for loop from its frontend (the reference)."""
-    last, num_accum, out = 0.0, 0, []
-    for value in values:
-        if not math.isfinite(value):
-            out.append(value)
-            continue
-        last = last * weight + (1 - weight) * value
-        num_accum += 1
-        debias = 1.0 if weight == 1 else 1 - weight**num_accum
-        out.append(last / debias)
-    return out
-
-
-@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.9, 0.99])
-def test_ema_matches_tensorboard(weight: float):
-    rng = np.random.default_rng(7)
-    values = np.cumsum(rng.normal(size=3000)) + 50
-    values[[10, 500, 2999]] = [np.nan, np.inf, np.nan]
-    smoothed, _ = ema(values, weight)
-    np.testing.assert_allclose(smoothed, tensorboard_smoothing(list(values), weight), rtol=1e-9, atol=1e-9)
-
-
-def test_ema_continues_where_it_stopped():
-    values = np.linspace(3, 1, 1001) ** 2
-    whole, _ = ema(values, 0.8)
-    head, state = ema(values[:377], 0.8)
-    tail, _ = ema(values[377:], 0.8, state)
-    np.testing.assert_allclose(np.concatenate([head, tail]), whole, rtol=1e-12)
-
-
-def test_ema_of_a_constant_is_the_constant():
-    smoothed, _ = ema(np.full(500, 0.05000000074505806), 0.6)
-    assert np.all(smoothed == 0.05000000074505806)
+from ckptgui.gui.widgets.plots import MAX_MARKERS, PlotPanel
+from ckptgui.workspace.smoothing import ema
 
 
 @pytest.fixture
@@ -122,10 +86,10 @@ def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
     reader = ScalarReader(model_dir)
     reader.poll()
     expected = sum(len(reader.series(run, tag).steps) for run, tags in reader.runs().items() for tag in tags)
-    qtbot.waitUntil(lambda: window.plots.point_count() == expected, timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.panels.plots.point_count() == expected, timeout=WINDOW_TIMEOUT_MS)
 
     csv_path = tmp_path / "scalars.csv"
-    assert window.plots.export_csv(str(csv_path)) == sum(len(tags) for tags in reader.runs().values())
+    assert window.panels.plots.export_csv(str(csv_path)) == sum(len(tags) for tags in reader.runs().values())
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == expected
@@ -134,11 +98,11 @@ def test_exports_from_a_real_run(qtbot, window, tmp_path: Path):
     assert sorted(csv_path.read_text().splitlines()) == sorted(reference.read_text().splitlines())
 
     png = tmp_path / "plots.png"
-    window.plots.export_png(str(png))
+    window.panels.plots.export_png(str(png))
     image = QImage(str(png))
     assert not image.isNull() and image.width() > 100
     with pytest.raises(OSError, match="cannot write"):
-        window.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))
+        window.panels.plots.export_png(str(tmp_path / "missing-folder" / "plots.png"))
 
 
 def test_secondary_tags_are_plotted_on_request(qtbot, panel):

@@ -93,8 +93,8 @@ def test_open_loads_the_run_config_and_lists_it_as_recent(qtbot, window, trained
     assert window.open_model_dir(str(trained))
     assert window.config.hidden_units.units() == spec.network.hidden_units
     assert window.config.model_dir_text() == str(trained.resolve())
-    qtbot.waitUntil(lambda: window.directory.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
-    recent = [a.data() for a in window.recent_menu.actions() if a.data()]
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
+    recent = [a.data() for a in window.window_actions.recent_menu.actions() if a.data()]
     assert recent == [str(trained.resolve())]
 
 
@@ -118,8 +118,8 @@ def test_drop_a_checkpoint_file_opens_its_model_dir(qtbot, window, trained: Path
     )
     window.dropEvent(event)
     assert event.isAccepted()
-    assert window.directory.path == str(trained.resolve())
-    qtbot.waitUntil(lambda: window.directory.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
+    assert window.workspace.model_dir == str(trained.resolve())
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100], timeout=WINDOW_TIMEOUT_MS)
 
 
 def test_worker_errors_go_to_one_place(qtbot, window, tmp_path: Path):
@@ -127,20 +127,20 @@ def test_worker_errors_go_to_one_place(qtbot, window, tmp_path: Path):
     blocker.write_text("x", encoding="utf-8")
     spec = small_spec(blocker / "model_dir", steps=10)  # cannot be created: its parent is a file
     window.config.set_spec(spec)
-    qtbot.waitUntil(lambda: window.start_action.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
     with qtbot.waitSignal(window.errorReported, timeout=WINDOW_TIMEOUT_MS) as reported:
-        window.start_action.trigger()
+        window.window_actions.start.trigger()
     message, detail = reported.args
     assert "model_dir" in message and "cannot be created" in message
     assert "Traceback" in detail
     assert window.statusBar().currentMessage().startswith("Error:")
     assert window._error_box.isVisible() and window._error_box.detailedText() == detail
-    qtbot.waitUntil(lambda: window.session is None, timeout=WINDOW_TIMEOUT_MS)
-    assert window.start_action.isEnabled()
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=WINDOW_TIMEOUT_MS)
+    assert window.window_actions.start.isEnabled()
 
 
 def test_shortcuts_are_listed(window):
-    table = dict(window.shortcut_table())
+    table = dict(window.window_actions.shortcut_table())
     assert table["Start"] == "F5, Ctrl+Return"
     assert table["Pause"] == "F6"
     assert table["Stop"] == "Shift+F5"

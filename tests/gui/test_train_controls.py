@@ -6,9 +6,10 @@ import gc
 import threading
 from pathlib import Path
 
-from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec
+from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, small_spec, train
 from PySide6.QtWidgets import QMessageBox
 
+from ckptgui.engine import training
 from ckptgui.engine.training import Paused, Resumed
 from ckptgui.modeldir.scan import scan
 
@@ -17,8 +18,8 @@ LONG = 50_000_000  # never reached: these runs end by Stop
 
 def start_long_run(qtbot, window, model_dir: Path):
     configure(qtbot, window, small_spec(model_dir, steps=LONG, save_checkpoints_steps=50_000))
-    with qtbot.waitSignal(window.trainingStarted, timeout=TRAIN_TIMEOUT_MS) as started:
-        window.start_action.trigger()
+    with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
+        window.window_actions.start.trigger()
     qtbot.waitUntil(lambda: window.controls.bar.value() > 0, timeout=TRAIN_TIMEOUT_MS)
     return started.args[0]
 
@@ -26,40 +27,46 @@ def start_long_run(qtbot, window, model_dir: Path):
 def test_pause_resume_stop(qtbot, window, tmp_path: Path):
     model_dir = tmp_path / "run"
     start_long_run(qtbot, window, model_dir)
-    assert not window.start_action.isEnabled() and window.stop_action.isEnabled()
+    assert not window.window_actions.start.isEnabled() and window.window_actions.stop.isEnabled()
     assert not window.config.isEnabled()
 
-    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000) as p:
-        window.pause_action.trigger()
+    with qtbot.waitSignal(
+        window.training_controller.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000
+    ) as p:
+        window.window_actions.pause.trigger()
     paused_at = p.args[0].step
-    assert window.pause_action.text() == "&Resume"
-    assert window.session.trainer.is_paused
+    assert window.window_actions.pause.text() == "&Resume"
+    assert window.training_controller.session.trainer.is_paused
     assert "paused" in window.controls.bar.format()
 
-    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Resumed), timeout=30_000) as r:
-        window.pause_action.trigger()
+    with qtbot.waitSignal(
+        window.training_controller.session.event, check_params_cb=lambda e: isinstance(e, Resumed), timeout=30_000
+    ) as r:
+        window.window_actions.pause.trigger()
     assert r.args[0].step == paused_at
-    assert window.pause_action.text() == "&Pause"
+    assert window.window_actions.pause.text() == "&Pause"
     qtbot.waitUntil(lambda: window.controls.bar.value() > paused_at, timeout=30_000)
 
-    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
-        window.stop_action.trigger()
+    with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.window_actions.stop.trigger()
     event = finished.args[0]
     assert event.stopped and paused_at < event.step < LONG
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     # Stop wrote a final checkpoint at the step it stopped at, and the view shows it.
     assert scan(model_dir).latest_step == event.step
-    qtbot.waitUntil(lambda: event.step in window.directory.steps(), timeout=WINDOW_TIMEOUT_MS)
-    assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
+    qtbot.waitUntil(lambda: event.step in window.workspace.steps(), timeout=WINDOW_TIMEOUT_MS)
+    assert window.window_actions.start.isEnabled() and not window.window_actions.stop.isEnabled()
     assert window.config.isEnabled()
 
 
 def test_pause_then_stop(qtbot, window, tmp_path: Path):
     start_long_run(qtbot, window, tmp_path / "run")
-    with qtbot.waitSignal(window.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000):
-        window.pause_action.trigger()
-    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
-        window.stop_action.trigger()
+    with qtbot.waitSignal(
+        window.training_controller.session.event, check_params_cb=lambda e: isinstance(e, Paused), timeout=30_000
+    ):
+        window.window_actions.pause.trigger()
+    with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.window_actions.stop.trigger()
     assert finished.args[0].stopped
 
 
@@ -68,18 +75,18 @@ def test_close_while_training_asks_then_stops_and_waits(qtbot, window, tmp_path:
     start_long_run(qtbot, window, model_dir)
 
     window.close()
-    qtbot.waitUntil(lambda: window.close_dialog is not None)
-    box = window.close_dialog
+    qtbot.waitUntil(lambda: window.training_controller.close_dialog is not None)
+    box = window.training_controller.close_dialog
     box.button(QMessageBox.StandardButton.Cancel).click()
-    qtbot.waitUntil(lambda: window.close_dialog is None)
-    assert window.isVisible() and window.training
+    qtbot.waitUntil(lambda: window.training_controller.close_dialog is None)
+    assert window.isVisible() and window.workspace.training
 
     window.close()
-    qtbot.waitUntil(lambda: window.close_dialog is not None)
-    with qtbot.waitSignal(window.trainingFinished, timeout=TRAIN_TIMEOUT_MS) as finished:
-        window.close_dialog.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: window.training_controller.close_dialog is not None)
+    with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
+        window.training_controller.close_dialog.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TRAIN_TIMEOUT_MS)
-    assert window.session is None
+    assert window.training_controller.session is None
     event = finished.args[0]
     assert event.stopped
     assert scan(model_dir).latest_step == event.step
@@ -104,7 +111,17 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, window, tmp_path: Pa
     _Cycle(freed_in)
     qtbot.waitUntil(lambda: bool(freed_in), timeout=30_000)
     assert freed_in == [threading.main_thread().name]
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    window.window_actions.stop.trigger()
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     window.close()
     assert gc.isenabled()
+
+
+def test_start_trains_on_the_forms_dataset_without_loading_it_again(qtbot, window, tmp_path: Path, monkeypatch):
+    """The form loaded the data off the GUI thread; preflight and the Trainer get that Dataset."""
+    loads: list[str] = []
+    monkeypatch.setattr(training, "load_dataset", lambda *args: loads.append(threading.current_thread().name))
+    model_dir = tmp_path / "run"
+    train(qtbot, window, small_spec(model_dir, steps=100))
+    train(qtbot, window, small_spec(model_dir, steps=200))  # resumes: preflight checks the checkpoint first
+    assert loads == []

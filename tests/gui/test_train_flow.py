@@ -9,7 +9,7 @@ import pytest
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, save_screenshot, small_spec, train
 
 from ckptgui.formats.events import ScalarReader
-from ckptgui.gui.main_window import COMPARE, MONITOR, RESTORE
+from ckptgui.gui.panels import COMPARE, MONITOR, RESTORE
 from ckptgui.gui.widgets.restore_panel import GUIDE_FLOWERS
 from ckptgui.modeldir.scan import scan
 
@@ -26,10 +26,10 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     assert (finished.step, finished.stopped) == (300, False)
 
     # Watch: the directory view lists every checkpoint by step, with its files, and every file of the model_dir.
-    view = window.directory
-    qtbot.waitUntil(lambda: view.steps() == [0, 100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
+    view = window.panels.directory
+    qtbot.waitUntil(lambda: window.workspace.steps() == [0, 100, 200, 300], timeout=WINDOW_TIMEOUT_MS)
     on_disk = {c.step for c in scan(model_dir).checkpoints}
-    assert set(view.steps()) == on_disk
+    assert set(window.workspace.steps()) == on_disk
     item = view.item_for_step(200)
     assert item.text(3) == "ok" and "latest 5" in item.text(4)
     assert sorted(item.child(i).text(0) for i in range(item.childCount())) == [
@@ -39,7 +39,7 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     qtbot.waitUntil(lambda: set(view._file_items) >= set(listing(model_dir)), timeout=WINDOW_TIMEOUT_MS)
 
     # Plots: exactly what the events files hold, with a marker at every checkpoint.
-    plots = window.plots
+    plots = window.panels.plots
     reader = ScalarReader(model_dir)
     reader.poll()
     expected = reader.series(".", "loss")
@@ -50,14 +50,14 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     assert {"loss", "accuracy"} <= set(plots.tags())
     qtbot.waitUntil(lambda: plots.marker_steps()[0] == (0, 100, 200, 300))
     assert "step 150" in plots.show_crosshair(150.0, "loss")
-    window.show_tab(MONITOR)
+    window.panels.show_tab(MONITOR)
     save_screenshot(window, "view-monitor")
 
     # Restore step 200: fits its own config; its test accuracy is what the trainer's own evaluation logged.
     view.checkpoints.setCurrentItem(view.item_for_step(200))
-    window.restore_action.trigger()
-    assert window.tabs.currentIndex() == RESTORE
-    restore = window.restore
+    window.window_actions.restore.trigger()
+    assert window.panels.tabs.currentIndex() == RESTORE
+    restore = window.panels.restore
     qtbot.waitUntil(lambda: restore.report is not None, timeout=WINDOW_TIMEOUT_MS)
     assert restore.report.compatible
     assert restore.compat.table.rowCount() == 6 and restore.compat.mismatched_rows() == []
@@ -77,9 +77,9 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     save_screenshot(window, "view-restore")
 
     # Compare 100 with 300: per-variable table, overlaid histogram of the selected variable.
-    window.compare_prefix(scan(model_dir).checkpoint(300).prefix)
-    assert window.tabs.currentIndex() == COMPARE
-    compare = window.compare
+    window.panels.compare_prefix(scan(model_dir).checkpoint(300).prefix)
+    assert window.panels.tabs.currentIndex() == COMPARE
+    compare = window.panels.compare
     assert compare.side_a.select(scan(model_dir).checkpoint(100).prefix)
     compare.compare_button.click()
     qtbot.waitUntil(lambda: compare.result is not None, timeout=WINDOW_TIMEOUT_MS)
@@ -102,14 +102,14 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     # Continue from step 100 into a NEW model_dir: the original keeps every checkpoint it had.
     before = listing(model_dir)
     restore.select_prefix(scan(model_dir).checkpoint(100).prefix)
-    with qtbot.waitSignal(window.trainingStarted, timeout=TRAIN_TIMEOUT_MS) as started:
+    with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
         restore.continue_button.click()
     event = started.args[0]
     assert Path(event.resumed_from).name == "model.ckpt-100"
     assert event.start_step == 100
     new_dir = Path(event.model_dir)
     assert new_dir != model_dir
-    qtbot.waitUntil(lambda: window.session is None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
     assert listing(model_dir) == before
     assert {c.step for c in scan(new_dir).checkpoints} == {100, 200, 300, 400}
-    qtbot.waitUntil(lambda: window.directory.steps() == [100, 200, 300, 400], timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.steps() == [100, 200, 300, 400], timeout=WINDOW_TIMEOUT_MS)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from ckptgui.engine.training import Trainer
 from ckptgui.modeldir import compat
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
-from ckptgui.modeldir.scan import CheckpointError
+from ckptgui.modeldir.scan import CheckpointError, locate
 from ckptgui.modeldir.variables import list_variables
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -148,7 +148,7 @@ def test_an_unreadable_checkpoint_raises(ours: Path, tmp_path: Path) -> None:
 def test_compare_two_checkpoints() -> None:
     same = compat.compare(f"{ESTIMATOR}@0", f"{ESTIMATOR}@200")
     assert same.compatible
-    count = len(list_variables(ESTIMATOR))
+    count = len(list_variables(locate(ESTIMATOR)))
     assert same.summary == f"A and B hold the same {count} variables with the same shapes"
     different = compat.compare(ESTIMATOR, ESTIMATOR_20)
     assert not different.compatible

@@ -1,21 +1,20 @@
 """Two checkpoints side by side: test metrics, a sortable per-variable table, an overlaid weight histogram.
 
 A and B can be steps of the open model_dir or of any other model_dir. The
-comparison runs on the pool: shapes first (``compat.compare``: warnings when
-they differ), then the per-variable statistics (``checkpoints.diff``), then
+comparison runs on the pool (``engine.compare_checkpoints``): shapes first
+(warnings when they differ), then the per-variable statistics, then
 both checkpoints evaluated on the test split of the form's data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -32,63 +31,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ckptgui.gui.engine import Comparison, compare_checkpoints, histograms
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
+from ckptgui.modeldir.scan import CheckpointInfo, scan
+from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import DiffReport
 
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
-HISTOGRAM_BINS = 60
 VARIABLE_COLUMNS = ("Variable", "Shape A", "Shape B", "‖A‖", "‖B‖", "‖B−A‖", "max |Δ|", "Relative", "Cosine", "Note")
 
 
-@dataclass
-class Comparison:
-    a: Any  # CheckpointInfo
-    b: Any
-    shapes: Any  # CompatReport of B against A
-    diff: Any  # DiffReport
-    evals: tuple[Any, Any]  # EvalResult or the reason it failed (str), for A and B
-
-
-def compare_job(a: Any, b: Any, data: Dataset | None) -> Comparison:
-    from ckptgui.engine.inference import evaluate
-    from ckptgui.engine.tensors import diff
-    from ckptgui.modeldir.compat import compare
-
-    shapes = compare(a.prefix, b.prefix)
-    report = diff(a.prefix, b.prefix)
-    evals = []
-    for checkpoint in (a, b):
-        try:
-            evals.append(evaluate(checkpoint.prefix, None, data, "test"))
-        except Exception as exc:  # noqa: BLE001 - one side not evaluable is a row of text, not a failure
-            evals.append(str(exc))
-    return Comparison(a, b, shapes, report, (evals[0], evals[1]))
-
-
-def histogram_job(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """Both tensors' values binned on common edges: (name, edges, counts A, counts B)."""
-    from ckptgui.engine.tensors import read_tensor
-
-    values_a = np.asarray(read_tensor(a_prefix, name), dtype=np.float64).ravel()
-    values_b = np.asarray(read_tensor(b_prefix, name), dtype=np.float64).ravel()
-    both = np.concatenate([values_a, values_b])
-    both = both[np.isfinite(both)]
-    low, high = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    counts_a, _ = np.histogram(values_a[np.isfinite(values_a)], bins=edges)
-    counts_b, _ = np.histogram(values_b[np.isfinite(values_b)], bins=edges)
-    return name, edges, counts_a, counts_b
-
-
-def scan_job(path: str) -> list[Any]:
-    from ckptgui.modeldir.scan import scan
-
+def scan_job(path: str) -> list[CheckpointInfo]:
     return list(scan(path).checkpoints)
 
 
@@ -117,7 +78,7 @@ class _Side(QWidget):
     def __init__(self, label: str, color: QColor, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_dir: str | None = None
-        self.checkpoints: dict[str, Any] = {}
+        self.checkpoints: dict[str, CheckpointInfo] = {}
         self._scan = Task(pool, self, self.set_checkpoints)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -143,7 +104,7 @@ class _Side(QWidget):
             self._scan.start(scan_job, path)
 
     @Slot(object)
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         current = self.prefix()
         self.checkpoints = {c.prefix: c for c in checkpoints}
         self.combo.blockSignals(True)
@@ -170,7 +131,7 @@ class _Side(QWidget):
         if 0 <= index < self.combo.count():
             self.combo.setCurrentIndex(index)
 
-    def checkpoint(self) -> Any:
+    def checkpoint(self) -> CheckpointInfo | None:
         return self.checkpoints.get(self.prefix() or "")
 
     @Slot()
@@ -185,9 +146,11 @@ class ComparePanel(QWidget):
     failed = Signal(str, str)
     compared = Signal(object)  # the Comparison shown
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.workspace = workspace
         self.model_dir: str | None = None
+        self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.result: Comparison | None = None
         self.histogram_of: str | None = None
@@ -268,9 +231,11 @@ class ComparePanel(QWidget):
         self.side_a.changed.connect(self._sides_changed)
         self.side_b.changed.connect(self._sides_changed)
         self._sides_changed()
+        workspace.model_dir_changed.connect(self._model_dir_changed)
+        workspace.snapshot_changed.connect(self._snapshot_changed)
 
-    # Inputs --------------------------------------------------------------------------------------
-    def set_model_dir(self, path: str | None) -> None:
+    # Following the workspace --------------------------------------------------------------------
+    def _model_dir_changed(self, path: str | None) -> None:
         self.model_dir = path
         for side in (self.side_a, self.side_b):
             side.model_dir = path
@@ -279,12 +244,25 @@ class ComparePanel(QWidget):
             side.set_checkpoints([])
         self._clear()
 
+    def _snapshot_changed(self, _snapshot: Snapshot) -> None:
+        """Rebuild the step lists only while shown (see RestorePanel._snapshot_changed)."""
+        if self.isVisible():
+            self.set_checkpoints(self.workspace.checkpoints())
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.set_checkpoints(self.workspace.checkpoints())
+
     @Slot(object)
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.dataset = dataset
 
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         """The open model_dir's checkpoints; sides showing another model_dir keep theirs."""
+        self._stale = False
         fresh = [
             side for side in (self.side_a, self.side_b) if side.model_dir == self.model_dir and not side.checkpoints
         ]
@@ -313,7 +291,7 @@ class ComparePanel(QWidget):
         if a is None or b is None:
             return
         self.summary.setText(f"Comparing {Path(a.prefix).name} with {Path(b.prefix).name}…")
-        self._task.start(compare_job, a, b, self.dataset)
+        self._task.start(compare_checkpoints, a, b, self.dataset)
 
     def _clear(self) -> None:
         self.result = None
@@ -350,7 +328,7 @@ class ComparePanel(QWidget):
             self.variables.selectRow(weights[0] if weights else 0)
 
     def _fill_metrics(self, result: Comparison) -> None:
-        rows: list[tuple[str, Any, Any, str]] = []
+        rows: list[tuple[str, str, str, str]] = []
         a, b = result.a, result.b
         self.metrics.horizontalHeaderItem(0).setToolTip(a.prefix)
         self.metrics.horizontalHeaderItem(1).setToolTip(b.prefix)
@@ -376,7 +354,7 @@ class ComparePanel(QWidget):
             self.metrics.setSpan(row, 0, 1, 3)
             self.metrics.setItem(row, 0, QTableWidgetItem(problem))
 
-    def _fill_variables(self, report: Any) -> None:
+    def _fill_variables(self, report: DiffReport) -> None:
         table = self.variables
         table.setSortingEnabled(False)
         table.setRowCount(len(report.variables))
@@ -415,7 +393,7 @@ class ComparePanel(QWidget):
             self.histogram_title.setText(f"{name}: only in {'A' if diff_row and diff_row.in_a else 'B'}")
             return
         self.histogram_title.setText(f"{name}: reading…")
-        self._histogram_task.start(histogram_job, self.result.a.prefix, self.result.b.prefix, name)
+        self._histogram_task.start(histograms, self.result.a.prefix, self.result.b.prefix, name)
 
     @Slot(object)
     def _show_histogram(self, result: tuple[str, np.ndarray, np.ndarray, np.ndarray]) -> None:

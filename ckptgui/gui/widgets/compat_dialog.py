@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
+from ckptgui.modeldir.compat import CompatReport
 
 NEW_DIR = "new_dir"
 WARM_START = "warm_start"
@@ -23,7 +22,7 @@ class IncompatibleDialog(QDialog):
 
     def __init__(
         self,
-        report: Any,
+        report: CompatReport,
         model_dir: str,
         n_features: int,
         shapes: dict[str, list[int]] | None = None,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from ckptgui.modeldir.compat import CompatReport
 
 MISMATCH_BACKGROUND = QColor(253, 226, 224)
 FIT_TEXT = "fits"
@@ -55,8 +55,8 @@ class CompatTable(QWidget):
         self.notes.setText("")
         self.notes.hide()
 
-    def set_report(self, report: Any, shapes: dict[str, list[int]] | None = None) -> None:
-        """Show a core CompatReport; ``shapes`` (name -> stored shape) fills in the rows of fitting variables."""
+    def set_report(self, report: CompatReport, shapes: dict[str, list[int]] | None = None) -> None:
+        """Show a CompatReport; ``shapes`` (name -> stored shape) fills in the rows of fitting variables."""
         shapes = shapes or {}
         colour = "#1b5e20" if report.compatible else "#b3261e"
         mark = "✔" if report.compatible else "✘"

@@ -43,10 +43,14 @@ from ckptgui.modeldir.config import (
     ScheduleConfig,
 )
 from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.variables import InferredNetwork
+from ckptgui.workspace.adopt import network_from_checkpoint
+from ckptgui.workspace.model import Workspace, normalize_model_dir
 
 ERROR_STYLE = "color: #b3261e;"
 INVALID_PROPERTY = "invalid"
 MAX_UNITS = 100_000
+MODEL_DIR_TYPING_MS = 300
 
 
 def _number(text: str, kind: type) -> Any:
@@ -153,11 +157,11 @@ class ConfigForm(QWidget):
 
     changed = Signal()
     validityChanged = Signal(bool)
-    modelDirChanged = Signal(str)
     datasetChanged = Signal(object)  # the loaded Dataset, or None
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.workspace = workspace
         self._valid = False
         self._errors: dict[str, str] = {}
         self._error_labels: dict[str, QLabel] = {}
@@ -169,6 +173,9 @@ class ConfigForm(QWidget):
         self._data_task = Task(pool, self, self._on_data_loaded, self._on_data_failed)
         self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
         self._revalidate_timer.timeout.connect(self._revalidate)
+        # Typing a path opens it in the workspace once the typing pauses (each open rereads the directory).
+        self._model_dir_timer = QTimer(self, singleShot=True, interval=MODEL_DIR_TYPING_MS)
+        self._model_dir_timer.timeout.connect(self.apply_model_dir)
         self._build()
         self.set_spec(RunSpec())
 
@@ -239,7 +246,8 @@ class ConfigForm(QWidget):
         output = QGroupBox("Output")
         form = QFormLayout(output)
         self.model_dir = self._line_edit("a fresh temporary directory on Start", "Where checkpoints and summaries go")
-        self.model_dir.textChanged.connect(lambda text: self.modelDirChanged.emit(text.strip()))
+        self.model_dir.textChanged.connect(lambda _text: self._model_dir_timer.start())
+        self.workspace.model_dir_changed.connect(self._show_model_dir)
         self.model_dir_browse = QToolButton()
         self.model_dir_browse.setText("…")
         self.model_dir_browse.setToolTip("Choose a model_dir")
@@ -322,11 +330,28 @@ class ConfigForm(QWidget):
         self.batch_size.setText(str(network.batch_size))
         self.steps.setText(str(network.steps))
 
-    def set_model_dir(self, path: str) -> None:
-        self.model_dir.setText(path)
+    def adopt_network(self, inferred: InferredNetwork) -> str:
+        """Take a checkpoint's network shapes into the form; returns what changed, for the status bar."""
+        try:
+            current = self.spec().network
+        except ConfigError:
+            current = NetworkConfig()
+        self.set_network(network_from_checkpoint(inferred, current, self.dataset))
+        return f"Network set from the checkpoint: hidden_units {inferred.hidden_units}"
 
     def model_dir_text(self) -> str:
         return self.model_dir.text().strip()
+
+    @Slot()
+    def apply_model_dir(self) -> None:
+        """Open the typed model_dir in the workspace now, without waiting for the typing to pause."""
+        self._model_dir_timer.stop()
+        self.workspace.set_model_dir(self.model_dir_text())
+
+    def _show_model_dir(self, path: str | None) -> None:
+        """The workspace opened ``path``: show it, unless the text already names it (``~/run`` stays as typed)."""
+        if normalize_model_dir(self.model_dir_text()) != path:
+            self.model_dir.setText(path or "")
 
     def spec(self) -> RunSpec:
         """The current RunSpec; raises ConfigError naming the first invalid field."""
@@ -481,12 +506,12 @@ class ConfigForm(QWidget):
     def _browse_model_dir(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a model_dir", self.model_dir_text())
         if path:
-            self.model_dir.setText(path)
+            self.workspace.set_model_dir(path)
 
     @Slot()
     def use_new_temporary_dir(self) -> str:
         path = tempfile.mkdtemp(prefix="ckptgui-")
-        self.model_dir.setText(path)
+        self.workspace.set_model_dir(path)
         return path
 
     @Slot()

@@ -1,18 +1,18 @@
 """The live model_dir: checkpoints grouped by step above, every file below, both updated as files come and go.
 
-The listing and the checkpoint scan run off the GUI thread (one job at a time,
-bursts coalesced); rows are updated in place so the selection survives, new
-rows are highlighted for a moment and removed ones disappear. It only reads:
-an external process's model_dir shows exactly like our own.
+It shows the workspace's model_dir and snapshot. Looks at the directory
+(``Workspace.look``) run off the GUI thread, one at a time, bursts coalesced;
+their results go into the workspace on the GUI thread, and the rows follow:
+updated in place so the selection survives, new rows highlighted for a moment,
+removed ones gone. It only reads: an external process's model_dir shows
+exactly like our own.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QIcon
@@ -28,10 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.gui.icons import icon
-from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher, FileEntry, list_files
+from ckptgui.gui.watcher import DEBOUNCE_MS, DirectoryWatcher
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
-from ckptgui.modeldir.records import LedgerReader
+from ckptgui.modeldir.scan import CheckpointInfo
+from ckptgui.modeldir.snapshot import FileEntry, Snapshot, kept_text
+from ckptgui.workspace.model import Workspace
 
 HIGHLIGHT_MS = 1500
 TRAINING_DEBOUNCE_MS = 200
@@ -39,53 +41,6 @@ NEW_ROW_COLOR = QColor(255, 236, 150)
 PROBLEM_COLOR = QColor(179, 38, 30)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PREFIX_ROLE = Qt.ItemDataRole.UserRole + 2
-
-
-@dataclass
-class Snapshot:
-    """What one look at the model_dir found; ``info`` is the core's ModelDirInfo (None if unreadable)."""
-
-    path: str
-    files: tuple[FileEntry, ...]
-    exists: bool
-    info: Any = None
-    error: str | None = None
-    pins: set[int] = field(default_factory=set)
-    kept: dict[int, list[str]] = field(default_factory=dict)  # step -> retention reasons (core.retention.why_kept)
-    taken_at: float = 0.0  # time.time() when the listing was made
-
-
-def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
-    """Runs on a pool thread, one at a time per view. None when the listing equals ``previous`` (nothing to redraw)."""
-    taken_at = time.time()
-    files = list_files(path)
-    if previous is not None and files == previous:
-        return None
-    snapshot = Snapshot(path, files, Path(path).is_dir(), taken_at=taken_at)
-    if not snapshot.exists:
-        return snapshot
-    from ckptgui.modeldir.records import read_pins
-    from ckptgui.modeldir.retention import why_kept
-    from ckptgui.modeldir.scan import scan
-
-    try:
-        snapshot.info = scan(path)
-    except Exception as exc:  # noqa: BLE001 - a reader failure is shown, never raised into the GUI
-        snapshot.error = f"cannot read the checkpoints: {exc}"
-    try:
-        snapshot.pins = read_pins(path)
-        snapshot.kept = why_kept(path, ledger)
-    except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
-        snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
-    return snapshot
-
-
-def kept_text(snapshot: Snapshot, step: int | None, listed: bool) -> str:
-    """Which retention rules keep this checkpoint, in words."""
-    reasons = snapshot.kept.get(step, []) if step is not None else []
-    if reasons:
-        return ", ".join(reasons)
-    return "listed, no rule (next save may sweep it)" if listed else "not in the state file"
 
 
 def _step_key(step: int | None) -> int:
@@ -130,11 +85,8 @@ class _Item(QTreeWidgetItem):
 
 
 class DirectoryView(QWidget):
-    """Watches one model_dir; emits the checkpoint scan for the plots, restore and compare panels."""
+    """Watches the workspace's model_dir and keeps the workspace's snapshot current; shows it as two trees."""
 
-    snapshotChanged = Signal(object)  # Snapshot, after the rows were updated
-    checkpointsAppeared = Signal(object)  # list of (step, mtime, shown_at wall time) for new checkpoint rows
-    checkpointSelected = Signal(str)  # prefix
     restoreRequested = Signal(str)
     compareRequested = Signal(str)
     pinToggled = Signal(int, bool)
@@ -143,19 +95,15 @@ class DirectoryView(QWidget):
     CKPT_COLUMNS = ("Step", "Time", "Size", "Status", "Kept because")
     FILE_COLUMNS = ("Name", "Size", "Modified")
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.path: str | None = None
-        self.snapshot: Snapshot | None = None
-        self.seen_steps: set[int] = set()
-        self.swept_steps: set[int] = set()
-        self._files: tuple[FileEntry, ...] | None = None
-        self._ledger: LedgerReader | None = None  # ckptgui_written.txt of the path, read incrementally
+        self.workspace = workspace
+        self._had_checkpoint_rows = False  # once true, new checkpoint rows of this model_dir are highlighted
         self._ckpt_items: dict[str, _Item] = {}  # by prefix: a Keras .weights.h5 may have no step
         self._file_items: dict[str, _Item] = {}
         self._highlighted: dict[int, tuple[_Item, float]] = {}
 
-        self._task = Task(pool, self, self._apply, self.failed)
+        self._task = Task(pool, self, workspace.apply_snapshot, self.failed)
         self.watcher = DirectoryWatcher(self)
         self.watcher.changed.connect(self.refresh)
         self._fade = QTimer(self, interval=250)
@@ -191,6 +139,9 @@ class DirectoryView(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         layout.addWidget(self.splitter, 1)
+        workspace.model_dir_changed.connect(self._show_model_dir)
+        workspace.snapshot_changed.connect(self._apply)
+        workspace.training_changed.connect(self._training_changed)
 
     def _tree(self, columns: tuple[str, ...]) -> QTreeWidget:
         tree = QTreeWidget()
@@ -203,19 +154,11 @@ class DirectoryView(QWidget):
         tree.header().setStretchLastSection(True)
         return tree
 
-    # Public API ----------------------------------------------------------------------------------
-    def set_path(self, path: str | None) -> None:
-        """Show ``path`` (None: nothing); rows of the previous directory go at once."""
-        path = str(Path(path).expanduser().resolve()) if path else None
-        if path == self.path:
-            return
-        self.path = path
+    # Following the workspace --------------------------------------------------------------------
+    def _show_model_dir(self, path: str | None) -> None:
+        """Rows of the previous directory go at once; the watcher follows the new one."""
         self._task.cancel()
-        self._files = None
-        self._ledger = LedgerReader(path) if path else None
-        self.snapshot = None
-        self.seen_steps.clear()
-        self.swept_steps.clear()
+        self._had_checkpoint_rows = False
         self._highlighted.clear()
         self.checkpoints.clear()
         self.files.clear()
@@ -227,10 +170,11 @@ class DirectoryView(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        if self.path is not None:
-            self._task.coalesce(take_snapshot, self.path, self._files, self._ledger)
+        """Look at the model_dir again, off the GUI thread; the result goes into the workspace."""
+        if self.workspace.model_dir is not None:
+            self._task.coalesce(self.workspace.look)
 
-    def set_training(self, training: bool) -> None:
+    def _training_changed(self, training: bool) -> None:
         """While our own run saves up to hundreds of checkpoints a second, look a little less often.
 
         Every look updates rows and repaints the trees on the GUI thread, and the
@@ -243,15 +187,6 @@ class DirectoryView(QWidget):
     def poke(self) -> None:
         """Look again soon (debounced with the watcher's own signals)."""
         self.watcher.poke()
-
-    def steps(self) -> list[int]:
-        """The checkpoint steps now listed, ascending."""
-        return sorted(self.seen_steps - self.swept_steps)
-
-    def checkpoint_infos(self) -> list[Any]:
-        """The core's CheckpointInfo of every listed checkpoint, oldest first."""
-        info = self.snapshot.info if self.snapshot else None
-        return list(info.checkpoints) if info is not None else []
 
     def selected_prefix(self) -> str | None:
         items = self.checkpoints.selectedItems()
@@ -269,57 +204,39 @@ class DirectoryView(QWidget):
         return next((i for i in self._ckpt_items.values() if i.data(0, SORT_ROLE) == step), None)
 
     # Applying a snapshot -------------------------------------------------------------------------
-    @Slot(object)
-    def _apply(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None or snapshot.path != self.path:
-            return
-        self._files = snapshot.files
-        self.snapshot = snapshot
+    def _apply(self, snapshot: Snapshot) -> None:
         now = time.time()
         self._update_header(snapshot)
-        appeared = self._update_checkpoints(snapshot, now)
+        self._update_checkpoints(snapshot, now)
         self._update_files(snapshot, now)
         if self._highlighted and not self._fade.isActive():
             self._fade.start()
-        if appeared:
-            self.checkpointsAppeared.emit(appeared)
-        self.snapshotChanged.emit(snapshot)
 
     def _update_header(self, snapshot: Snapshot) -> None:
         info = snapshot.info
         if not snapshot.exists:
             self.header.setText(f"{snapshot.path} — does not exist yet")
         elif info is not None:
-            fmt = getattr(info, "format", "") or "unknown format"
-            latest = getattr(info, "latest_step", None)
+            fmt = info.format or "unknown format"
+            latest = info.latest_step
             count = len(info.checkpoints)
             latest_text = f", latest step {latest:,}" if latest is not None else ""
             self.header.setText(f"{snapshot.path} — {fmt}, {count} checkpoint{'s' * (count != 1)}{latest_text}")
         else:
             self.header.setText(snapshot.path)
-        problems = [*(getattr(info, "problems", None) or [])] if info is not None else []
+        problems = list(info.problems) if info is not None else []
         if snapshot.error:
             problems.insert(0, snapshot.error)
         self.problems.setText("\n".join(str(p) for p in problems[:5]))
         self.problems.setVisible(bool(problems))
 
-    def _update_checkpoints(self, snapshot: Snapshot, now: float) -> list[tuple[int, float, float]]:
+    def _update_checkpoints(self, snapshot: Snapshot, now: float) -> None:
+        """Rows follow the scan; nothing is "new" on the first look at a directory (everything would be)."""
         if snapshot.info is None:
-            return []
+            return
         current = {ckpt.prefix: ckpt for ckpt in snapshot.info.checkpoints}
-        first_look = not self._ckpt_items and not self.seen_steps
-        removed, added = self._sync_rows(self.checkpoints, self._ckpt_items, current, not first_look, now)
-        for item in removed:
-            step = item.data(0, SORT_ROLE)
-            if step is not None and step >= 0:
-                self.swept_steps.add(step)
-        appeared: list[tuple[int, float, float]] = []
-        for prefix in added:
-            ckpt = current[prefix]
-            if ckpt.step is not None:
-                appeared.append((ckpt.step, ckpt.mtime, now))
-                self.seen_steps.add(ckpt.step)
-                self.swept_steps.discard(ckpt.step)
+        self._sync_rows(self.checkpoints, self._ckpt_items, current, self._had_checkpoint_rows, now)
+        self._had_checkpoint_rows = self._had_checkpoint_rows or bool(current)
         self.checkpoints.setSortingEnabled(False)
         for prefix, ckpt in current.items():
             item = self._ckpt_items[prefix]
@@ -328,15 +245,11 @@ class DirectoryView(QWidget):
                 self._fill_checkpoint(item, *shown, snapshot.files)
                 item.shown = shown
         self.checkpoints.setSortingEnabled(True)
-        return appeared
 
     def _sync_rows(
-        self, tree: QTreeWidget, items: dict[str, _Item], current: dict[str, Any], highlight: bool, now: float
-    ) -> tuple[list[_Item], list[str]]:
-        """Drop the rows whose key is gone and add empty rows for new keys (highlighted if asked); returns both.
-
-        On the first look at a directory nothing is highlighted: everything would be "new".
-        """
+        self, tree: QTreeWidget, items: dict[str, _Item], current: dict[str, object], highlight: bool, now: float
+    ) -> None:
+        """Drop the rows whose key is gone and add empty rows for new keys (highlighted if asked)."""
         tree.setSortingEnabled(False)
         removed = [items.pop(key) for key in [k for k in items if k not in current]]
         for item in removed:
@@ -349,10 +262,9 @@ class DirectoryView(QWidget):
             if highlight:
                 self._highlight(item, now)
         tree.setSortingEnabled(True)
-        return removed, added
 
     def _fill_checkpoint(
-        self, item: _Item, ckpt: Any, kept: str, pinned: bool, files_now: tuple[FileEntry, ...]
+        self, item: _Item, ckpt: CheckpointInfo, kept: str, pinned: bool, files_now: tuple[FileEntry, ...]
     ) -> None:
         item.set(0, f"{ckpt.step:,}" if ckpt.step is not None else Path(ckpt.prefix).name, _step_key(ckpt.step))
         item.setData(0, PREFIX_ROLE, ckpt.prefix)
@@ -413,9 +325,7 @@ class DirectoryView(QWidget):
     # Interaction ---------------------------------------------------------------------------------
     @Slot()
     def _selection_changed(self) -> None:
-        prefix = self.selected_prefix()
-        if prefix is not None:
-            self.checkpointSelected.emit(prefix)
+        self.workspace.select(self.selected_prefix())
 
     @Slot(QTreeWidgetItem, int)
     def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
@@ -434,7 +344,8 @@ class DirectoryView(QWidget):
         menu.addAction(icon("restore"), f"Restore {top.text(0)}…", lambda: self.restoreRequested.emit(prefix))
         menu.addAction(icon("compare"), "Compare with…", lambda: self.compareRequested.emit(prefix))
         if step is not None and step >= 0:
-            pinned = self.snapshot is not None and step in self.snapshot.pins
+            snapshot = self.workspace.snapshot
+            pinned = snapshot is not None and step in snapshot.pins
             text = "Unpin" if pinned else "Pin (never swept)"
             menu.addAction(icon("pin"), text, lambda: self.pinToggled.emit(step, not pinned))
         menu.addSeparator()

@@ -10,11 +10,10 @@ point, not per redraw.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,6 +23,10 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSl
 
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
+from ckptgui.workspace.smoothing import EMA_START, EmaState, ema
+
+if TYPE_CHECKING:  # imported when first needed: the events reader is not needed for the first paint
+    from ckptgui.formats.events import ScalarReader, ScalarSeries
 
 TAG_ORDER = ("loss", "accuracy")
 SECONDARY_TAGS = frozenset({"global_step/sec", "learning_rate"})  # plotted only with "All tags"
@@ -36,45 +39,6 @@ DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 POLL_MS_TRAINING = 2000  # while a run trains here: each redraw is GUI-thread time (GIL held) the trainer waits for
 POLL_MS_IDLE = 1000
 APPLY_SLICE_MS = 8  # the longest stretch of plotting new series before the event loop gets a turn
-
-
-EmaState = tuple[float, int, float, float]  # raw EMA, points so far, lowest and highest value so far
-EMA_START: EmaState = (0.0, 0, math.inf, -math.inf)
-
-
-def ema(values: np.ndarray, weight: float, state: EmaState = EMA_START) -> tuple[np.ndarray, EmaState]:
-    """TensorBoard's smoothing: a debiased EMA that skips non-finite values; ``state`` continues a previous call.
-
-    Vectorised in blocks: inside a block of k points the recurrence
-    ``s = w·s + (1-w)·x`` is ``w^j·(w·s0 + (1-w)·cumsum(x·w^-i))``, with k kept
-    small enough that ``w^-k`` stays far from overflow. An average lies within
-    the values seen so far; clipping to them removes the rounding that would
-    make a constant series wobble at 1e-17 (and the axis zoom in on it).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    weight = min(max(float(weight), 0.0), 0.999)
-    last, count, low, high = state
-    out = values.copy()
-    finite = np.isfinite(values)
-    x = values[finite]
-    if x.size == 0:
-        return out, state
-    low, high = min(low, float(x.min())), max(high, float(x.max()))
-    if weight == 0.0:
-        return out, (float(x[-1]), count + x.size, low, high)
-    block = max(1, min(256, int(150 * math.log(10) / -math.log(weight))))
-    smoothed = np.empty_like(x)
-    for start in range(0, x.size, block):
-        chunk = x[start : start + block]
-        j = np.arange(chunk.size, dtype=np.float64)
-        up = weight**-j
-        down = weight**j
-        raw = down * (weight * last + (1 - weight) * np.cumsum(chunk * up))
-        smoothed[start : start + chunk.size] = raw
-        last = float(raw[-1])
-    n = count + np.arange(1, x.size + 1, dtype=np.float64)
-    out[finite] = np.clip(smoothed / (1 - weight**n), low, high)
-    return out, (last, count + x.size, low, high)
 
 
 class CheckpointMarkers(pg.GraphicsObject):
@@ -135,7 +99,7 @@ class _Curve:
     state: EmaState = EMA_START
 
 
-def poll_reader(reader: Any) -> list[tuple[Any, bool]]:
+def poll_reader(reader: ScalarReader) -> list[tuple[ScalarSeries, bool]]:
     """Runs on a pool thread: (full series, reset) for every (run, tag) that changed.
 
     Whole series, not just the new points: the arrays are read-only views (no
@@ -160,15 +124,15 @@ class PlotPanel(QWidget):
     def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: str | None = None
-        self.reader: Any = None
+        self.reader: ScalarReader | None = None
         self._curves: dict[tuple[str, str], _Curve] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._shown: list[pg.PlotItem] = []
         self._fixed_x: tuple[int, int] | None = None
         self._markers: dict[str, list[CheckpointMarkers]] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
-        self._parked: dict[tuple[str, str], Any] = {}  # series of tags not plotted (SECONDARY_TAGS)
-        self._backlog: dict[tuple[str, str], tuple[Any, bool]] = {}  # polled series not plotted yet
+        self._parked: dict[tuple[str, str], ScalarSeries] = {}  # series of tags not plotted (SECONDARY_TAGS)
+        self._backlog: dict[tuple[str, str], tuple[ScalarSeries, bool]] = {}  # polled series not plotted yet
         self._drained_tags: set[str] = set()  # tags given new points by the poll being plotted
         self._marker_steps: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
         self._pending_markers: tuple[tuple[int, ...], tuple[int, ...]] | None = None
@@ -324,7 +288,7 @@ class PlotPanel(QWidget):
         item = curve.smooth_item if smoothed else curve.raw_item
         return item.xData, item.yData
 
-    def series(self) -> list[Any]:
+    def series(self) -> list[ScalarSeries]:
         """The full series now shown, as the events reader returned them."""
         keys = sorted({*self._curves, *self._parked})
         return [self.reader.series(run, tag) for run, tag in keys] if self.reader else []
@@ -367,7 +331,7 @@ class PlotPanel(QWidget):
 
     # Drawing -------------------------------------------------------------------------------------
     @Slot(object)
-    def _apply(self, changes: list[tuple[Any, bool]]) -> None:
+    def _apply(self, changes: list[tuple[ScalarSeries, bool]]) -> None:
         self._flush_markers()
         for series, reset in changes:
             key = (series.run, series.tag)
@@ -466,7 +430,7 @@ class PlotPanel(QWidget):
             self._runs.append(run)
         return RUN_COLORS[(self._runs.index(run) + len(FIXED_RUN_COLORS)) % len(RUN_COLORS)]
 
-    def _update_curve(self, series: Any, reset: bool) -> None:
+    def _update_curve(self, series: ScalarSeries, reset: bool) -> None:
         key = (series.run, series.tag)
         if series.tag in SECONDARY_TAGS and not self.all_tags.isChecked():
             self._parked[key] = series  # no plot item until asked for: building one costs tens of ms

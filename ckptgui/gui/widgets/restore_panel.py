@@ -8,14 +8,13 @@ checkpoints are never touched (a trainer resuming in place would sweep them).
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -31,56 +30,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ckptgui.gui import engine
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.workers import Task
+from ckptgui.modeldir.compat import CompatReport, check
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset
+from ckptgui.modeldir.fork import copy_checkpoint
+from ckptgui.modeldir.scan import CheckpointInfo, locate
+from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.modeldir.variables import list_variables
+from ckptgui.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import EvalResult, Prediction
 
 # The guide's three example flowers (SepalLength, SepalWidth, PetalLength, PetalWidth).
 GUIDE_FLOWERS = [[5.1, 3.3, 1.7, 0.5], [5.9, 3.0, 4.2, 1.5], [6.9, 3.1, 5.4, 2.1]]
 
 
-def network_from_checkpoint(inferred: Any, current: NetworkConfig, dataset: Dataset | None) -> NetworkConfig:
-    """The form's network with the checkpoint's shapes (and optimizer, when its slots say which)."""
-    same_classes = dataset is not None and dataset.n_classes == inferred.n_classes
-    data = current.to_dict()
-    data.update(
-        hidden_units=list(inferred.hidden_units),
-        n_classes=None if same_classes else inferred.n_classes,
-        optimizer=inferred.optimizer or current.optimizer,
-    )
-    return NetworkConfig(**data)
-
-
-def check_job(network: NetworkConfig, n_features: int, n_classes: int, prefix: str) -> tuple[Any, dict]:
-    from ckptgui.modeldir.compat import check
-    from ckptgui.modeldir.variables import list_variables
-
+def check_job(
+    network: NetworkConfig, n_features: int, n_classes: int, prefix: str
+) -> tuple[CompatReport, dict[str, list[int]]]:
     report = check(network, n_features, n_classes, prefix)
-    shapes = {v.name: v.shape for v in list_variables(prefix)}
+    shapes = {v.name: v.shape for v in list_variables(locate(prefix))}
     return report, shapes
-
-
-def copy_checkpoint(checkpoint: Any, new_dir: str) -> str:
-    """Copy one checkpoint's files into ``new_dir`` with a fresh state file naming only it; returns the new prefix.
-
-    Refuses a ``new_dir`` that already holds a checkpoint: continuing must never mix runs.
-    """
-    from ckptgui.formats.statefile import CheckpointState, read_state, write_state
-
-    target = Path(new_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    if read_state(target) is not None or any(target.glob("*.index")):
-        raise FileExistsError(f"{target} already holds checkpoints; continue into an empty or new folder")
-    source_dir = Path(checkpoint.prefix).parent
-    for name in checkpoint.files:
-        destination = target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source_dir / name, destination)
-    name = Path(checkpoint.prefix).name
-    write_state(target, CheckpointState(name, [name]))
-    return str(target / name)
 
 
 class RestorePanel(QWidget):
@@ -91,21 +66,25 @@ class RestorePanel(QWidget):
     status = Signal(str)
     failed = Signal(str, str)
 
-    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_dir: str | None = None
+        self.workspace = workspace
+        self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
-        self.report: Any = None
-        self.last_eval: Any = None
-        self.last_predictions: list[Any] | None = None
+        self.report: CompatReport | None = None
+        self.last_eval: EvalResult | None = None
+        self.last_predictions: list[Prediction] | None = None
         self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
-        self._checkpoints: dict[str, Any] = {}
+        self._checkpoints: dict[str, CheckpointInfo] = {}
         self._check_task = Task(pool, self, self._on_checked, self._on_check_failed)
         self._eval_task = Task(pool, self, self._on_evaluated, self._on_eval_failed)
         self._predict_task = Task(pool, self, self._on_predicted, self._on_predict_failed)
         self._copy_task = Task(pool, self, self._on_copied, self.failed)
         self._build()
         self._update_buttons()
+        workspace.model_dir_changed.connect(self._model_dir_changed)
+        workspace.snapshot_changed.connect(self._snapshot_changed)
+        workspace.selection_changed.connect(self._selection_changed)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -189,14 +168,25 @@ class RestorePanel(QWidget):
         layout.addWidget(splitter, 1)
         self.set_guide_flowers()
 
-    # Inputs from the window ----------------------------------------------------------------------
-    def set_model_dir(self, path: str | None) -> None:
-        self.model_dir = path
+    # Following the workspace --------------------------------------------------------------------
+    def _model_dir_changed(self, path: str | None) -> None:
         self._checkpoints = {}
         self.step_combo.clear()
         self.report = None
         self.compat.clear("Select a checkpoint" if path else "No model_dir open")
         self._clear_results()
+
+    def _snapshot_changed(self, _snapshot: Snapshot) -> None:
+        """Rebuild the step list only while shown: a trainer may save 100 times a second, and a hidden panel
+        would spend GUI-thread time (which the trainer waits for) on every save; it catches up when shown."""
+        if self.isVisible():
+            self.set_checkpoints(self.workspace.checkpoints())
+        else:
+            self._stale = True
+
+    def _selection_changed(self, prefix: str | None) -> None:
+        if prefix is not None:
+            self.select_prefix(prefix)
 
     @Slot(object)
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -207,8 +197,9 @@ class RestorePanel(QWidget):
         if len(names) == self.inputs.columnCount():
             self.inputs.setHorizontalHeaderLabels(list(names))
 
-    def set_checkpoints(self, checkpoints: list[Any]) -> None:
+    def set_checkpoints(self, checkpoints: list[CheckpointInfo]) -> None:
         """The model_dir's checkpoints, oldest first; keeps the selection, selects the newest at first."""
+        self._stale = False
         current = self.current_prefix()
         self._checkpoints = {c.prefix: c for c in checkpoints}
         self.step_combo.blockSignals(True)
@@ -233,7 +224,7 @@ class RestorePanel(QWidget):
     def current_prefix(self) -> str | None:
         return self.step_combo.currentData()
 
-    def current_checkpoint(self) -> Any:
+    def current_checkpoint(self) -> CheckpointInfo | None:
         return self._checkpoints.get(self.current_prefix() or "")
 
     # Compatibility -------------------------------------------------------------------------------
@@ -260,7 +251,7 @@ class RestorePanel(QWidget):
         self._check_task.start(check_job, network, self.dataset.n_features, n_classes, prefix)
 
     @Slot(object)
-    def _on_checked(self, result: tuple[Any, dict]) -> None:
+    def _on_checked(self, result: tuple[CompatReport, dict[str, list[int]]]) -> None:
         self.report, shapes = result
         self.compat.set_report(self.report, shapes)
         self._update_buttons()
@@ -288,16 +279,14 @@ class RestorePanel(QWidget):
 
     @Slot()
     def evaluate(self) -> None:
-        from ckptgui.engine.inference import evaluate
-
         prefix = self.current_prefix()
         if prefix is None:
             return
         self.eval_info.setText("Evaluating…")
-        self._eval_task.start(evaluate, prefix, None, self.dataset, "test")
+        self._eval_task.start(engine.evaluate_on_test, prefix, self.dataset)
 
     @Slot(object)
-    def _on_evaluated(self, result: Any) -> None:
+    def _on_evaluated(self, result: EvalResult) -> None:
         self.last_eval = result
         self.eval_accuracy.setText(f"{result.accuracy:.4f}")
         self.eval_loss.setText(f"{result.loss:.4f}")
@@ -342,8 +331,6 @@ class RestorePanel(QWidget):
 
     @Slot()
     def predict(self) -> None:
-        from ckptgui.engine.inference import predict
-
         prefix = self.current_prefix()
         if prefix is None:
             return
@@ -354,10 +341,10 @@ class RestorePanel(QWidget):
             return
         self.results.clearSpans()
         self.results.setRowCount(0)
-        self._predict_task.start(predict, prefix, rows)
+        self._predict_task.start(engine.predict, prefix, rows)
 
     @Slot(object)
-    def _on_predicted(self, predictions: list[Any]) -> None:
+    def _on_predicted(self, predictions: list[Prediction]) -> None:
         self.last_predictions = predictions
         self.results.clearSpans()
         self.results.setRowCount(len(predictions))
@@ -409,7 +396,9 @@ class RestorePanel(QWidget):
         network = self.report.checkpoint_network if self.report is not None else None
         self.adopt_button.setEnabled(network is not None and not network.single_logit)
 
-    def showEvent(self, event: Any) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._stale:
+            self.set_checkpoints(self.workspace.checkpoints())
         if self.report is None and self.current_prefix() is not None:
             self.check_compatibility()

@@ -1,0 +1,117 @@
+"""Benchmark for issue 11: ``verify`` of a model_dir with many checkpoints grows linearly and keeps up with TensorFlow.
+
+Writes one small checkpoint with ``tf.train.Checkpoint`` (a few variables, a step counter), copies its files
+to ``model.ckpt-<step>`` for ``--count`` steps in a temporary model_dir and writes a ``checkpoint`` state file
+listing them all. Then, in this process, with TensorFlow imported first so neither side pays for the import:
+
+* the reference: ``tf.train.load_checkpoint(prefix)`` and ``get_tensor`` of every key of
+  ``get_variable_to_shape_map()``, for every checkpoint;
+* ``ckptgui.engine.tensors.verify(model_dir)``: the same reads, plus the scan and the health verdicts.
+
+Each is timed ``--repeat`` times alternately (the page cache is warm for both) and the medians printed with
+``verify/tf = x.xx`` (target: at most 1.00, i.e. verify no slower than TensorFlow reading the same tensors).
+``--counts 250,1000,2000`` runs several sizes to show that the time per checkpoint stays flat (linear growth).
+
+Run: ``.venv/bin/python benchmarks/bench_verify.py [--count 1000 | --counts 250,1000,2000] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TARGET_RATIO = 1.0
+
+
+def write_model_dir(model_dir: Path, count: int) -> list[str]:
+    """``count`` copies of one small checkpoint, steps 1..count, all listed in the state file; their prefixes."""
+    import tensorflow as tf
+
+    from ckptgui.formats.statefile import CheckpointState, write_state
+
+    module = tf.Module()
+    module.kernel = tf.Variable(tf.random.normal((4, 10)))
+    module.bias = tf.Variable(tf.zeros((10,)))
+    module.logits = tf.Variable(tf.random.normal((10, 3)))
+    step = tf.Variable(1, dtype=tf.int64)
+    with tempfile.TemporaryDirectory(prefix="bench_verify_source_") as source:
+        written = Path(tf.train.Checkpoint(model=module, global_step=step).write(f"{source}/model.ckpt-1"))
+        files = [(p, p.name.replace(written.name, "", 1)) for p in written.parent.glob(f"{written.name}.*")]
+        names = [f"model.ckpt-{n}" for n in range(1, count + 1)]
+        for name in names:
+            for path, suffix in files:
+                shutil.copyfile(path, model_dir / f"{name}{suffix}")
+    write_state(model_dir, CheckpointState(names[-1], names))
+    return [str(model_dir / name) for name in names]
+
+
+def read_with_tensorflow(prefixes: list[str]) -> int:
+    """Every tensor of every checkpoint through TensorFlow's reader; the number of tensors read."""
+    import tensorflow as tf
+
+    tensors = 0
+    for prefix in prefixes:
+        reader = tf.train.load_checkpoint(prefix)
+        for key in reader.get_variable_to_shape_map():
+            reader.get_tensor(key)
+            tensors += 1
+    return tensors
+
+
+def measure(count: int, repeat: int) -> tuple[float, float]:
+    """(median seconds of verify, median seconds of the TensorFlow reference) for ``count`` checkpoints."""
+    from ckptgui.engine.tensors import verify
+
+    with tempfile.TemporaryDirectory(prefix="bench_verify_") as tmp:
+        model_dir = Path(tmp)
+        started = time.perf_counter()
+        prefixes = write_model_dir(model_dir, count)
+        print(f"{count:,} checkpoints written in {time.perf_counter() - started:.1f} s")
+        ours, reference = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            tensors = read_with_tensorflow(prefixes)
+            reference.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            results = verify(model_dir)
+            ours.append(time.perf_counter() - started)
+            assert len(results) == count and all(c.status == "ok" for c in results), "verify found damage"
+        assert tensors == count * 5  # 3 variables, the step, the object graph
+        return statistics.median(ours), statistics.median(reference)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--count", type=int, default=1000, help="checkpoints in the model_dir (default 1000)")
+    sizes.add_argument("--counts", help="several sizes, comma-separated, e.g. 250,1000,2000")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side, median taken (default 3)")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.counts.split(",")] if args.counts else [args.count]
+
+    import tensorflow  # noqa: F401 - imported before any timing, so neither side pays for it
+
+    worst = 0.0
+    for count in counts:
+        ours, reference = measure(count, args.repeat)
+        ratio = ours / reference
+        worst = max(worst, ratio)
+        print(
+            f"{count:6,} checkpoints: verify {ours:7.2f} s ({ours / count * 1000:5.2f} ms each), "
+            f"tensorflow {reference:7.2f} s ({reference / count * 1000:5.2f} ms each), verify/tf = {ratio:.2f}"
+        )
+    verdict = "OK" if worst <= TARGET_RATIO else "OVER TARGET"
+    print(f"target: verify/tf <= {TARGET_RATIO:.2f} -> {verdict}")
+    return 0 if worst <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

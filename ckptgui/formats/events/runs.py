@@ -1,0 +1,200 @@
+"""Runs under a path, found and kept up to date: the public face of the event reader (:class:`ScalarReader`).
+
+PATH is a model_dir (or any log dir), one run folder, or one event file. Every directory under PATH holding
+a file whose name contains ``tfevents`` is a run, named by its path relative to PATH with ``/`` separators
+(``.`` for PATH itself), e.g. ``.``, ``eval``, ``train``, ``validation``. Symlinked directories are not
+followed. A run's files are read in name order and merged into its series (:mod:`.series`).
+
+When nothing changed, a poll costs one ``info`` (a ``stat``) per file and per directory: a directory is listed
+again when its change token differs or its mtime is less than two seconds old, which catches new files and runs
+on file systems with coarse timestamps. Nothing in here raises on bad bytes; unreadable files are listed in
+:attr:`ScalarReader.problems`. Every file access goes through :func:`ckptgui.storage.storage_for`.
+
+A :class:`ScalarReader` is meant to be driven by one thread at a time (the GUI's worker thread); an internal
+lock serialises calls anyway, so a call from a second thread waits for the one in progress.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+
+from ckptgui.formats.events.reader import EventFileReader
+from ckptgui.formats.events.series import RunSeries, ScalarSeries
+from ckptgui.formats.events.templates import RunDecoder, Tally
+from ckptgui.storage import Storage, storage_for
+
+_RESCAN_RECENT_S = 2.0
+_MISSING = os.strerror(errno.ENOENT)
+
+
+def is_event_file(name: str) -> bool:
+    """TensorBoard's rule: a file whose name contains ``tfevents``."""
+    return "tfevents" in os.path.basename(name)
+
+
+class _Run:
+    """One run: its files (read in name order), its decoder and its series."""
+
+    def __init__(self, name: str, tally: Tally) -> None:
+        self.files: dict[str, EventFileReader] = {}
+        self.decoder = RunDecoder(tally)
+        self.series = RunSeries(name)
+
+
+class ScalarReader:
+    """Scalars of every run under ``path`` (a model_dir, a run folder or one event file), read incrementally.
+
+    Creating one reads nothing; call :meth:`poll` (from one thread at a time; see the module docstring)
+    whenever the plots should catch up. A path that does not exist yet is waited for.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._root = os.path.abspath(self.path)
+        self._storage: Storage = storage_for(self._root)
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._dirs: dict[str, str] = {}  # directory -> its change token when it was listed
+        self._tally = Tally()
+        self._problems: dict[str, str] = {}
+
+    @property
+    def file_versions(self) -> dict[str, str]:
+        """Event file -> its ``file_version`` ("brain.Event:2" for every TF writer since 1.x)."""
+        with self._lock:
+            return dict(self._tally.file_versions)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """File or directory -> why it could not be read at the last poll (missing PATH, permissions...)."""
+        with self._lock:
+            return dict(self._problems)
+
+    @property
+    def skipped_records(self) -> int:
+        """Damaged records (CRC mismatch, garbled Event, damaged header) skipped so far."""
+        return self._tally.skipped
+
+    @property
+    def other_values(self) -> int:
+        """Summary values that are not scalars (histograms, images, other plugins' tensors) skipped so far."""
+        return self._tally.other
+
+    def runs(self) -> dict[str, list[str]]:
+        """Run (path relative to ``path``, ``.`` for itself) -> its scalar tags, for every run found so far."""
+        with self._lock:
+            return {name: self._runs[name].series.tags() for name in sorted(self._runs)}
+
+    def series(self, run: str, tag: str) -> ScalarSeries:
+        """Every point of ``tag`` in ``run`` read so far; KeyError names what exists when there is no such series."""
+        with self._lock:
+            found = self._runs.get(run)
+            if found is None:
+                raise KeyError(f"no run {run!r} under {self.path}; runs: {', '.join(sorted(self._runs)) or 'none'}")
+            return found.series.series(tag)
+
+    def poll(self) -> list[ScalarSeries]:
+        """Read what was added since the last call; the series that changed, holding only their new points."""
+        with self._lock:
+            self._discover()
+            out = []
+            for name in sorted(self._runs):
+                run = self._runs[name]
+                for path in sorted(run.files):
+                    self._read_file(run, run.files[path])
+                out.extend(run.series.changes())
+            return out
+
+    def _read_file(self, run: _Run, file: EventFileReader) -> None:
+        def records(buf, offs, lens) -> None:
+            run.series.merge(run.decoder.decode(file.path, buf, offs, lens))
+
+        try:
+            info = self._storage.info(file.path)
+            if info is None:
+                return  # deleted: its points stay
+            damaged_headers = file.read(info, records)  # the records' own damage is tallied while it reads
+            self._tally.skipped += damaged_headers
+        except OSError as exc:
+            self._problems[file.path] = f"cannot read {file.path}: {exc.strerror or exc}"
+            return
+        self._problems.pop(file.path, None)
+
+    # -- discovery --
+
+    def _discover(self) -> None:
+        try:
+            root = self._storage.info(self._root)
+            reason = None if root is not None else _MISSING
+        except OSError as exc:
+            root, reason = None, exc.strerror or str(exc)
+        if root is None:
+            self._problems[self._root] = f"cannot read {self._root}: {reason}"
+            return
+        self._problems.pop(self._root, None)
+        if not root.is_dir:
+            self._add_file(".", self._root)
+            return
+        if not self._dirs:
+            self._list_dirs(self._root)
+            return
+        now = time.time()
+        for path, listed in list(self._dirs.items()):
+            if path not in self._dirs:
+                continue  # forgotten with its parent during this loop
+            try:
+                info = self._storage.info(path)
+            except OSError:
+                info = None
+            if info is None or not info.is_dir:
+                self._forget_dir(path)
+                continue
+            if info.token != listed or now - info.mtime < _RESCAN_RECENT_S:
+                self._list_dirs(path)
+
+    def _list_dirs(self, top: str) -> None:
+        """List ``top`` and every directory below it not listed before; register their event files."""
+        stack = [top]
+        while stack:
+            path = stack.pop()
+            try:
+                info = self._storage.info(path)
+                if info is None:
+                    raise FileNotFoundError(errno.ENOENT, _MISSING, path)
+                self._dirs[path] = info.token
+                entries = self._storage.listdir(path)
+            except OSError as exc:
+                self._dirs.pop(path, None)
+                if path == self._root:
+                    self._problems[path] = f"cannot list {path}: {exc.strerror or exc}"
+                continue
+            run = os.path.relpath(path, self._root).replace(os.sep, "/")
+            for entry in entries:
+                if entry.is_dir:  # linked folders are not followed (a link loop would never end)
+                    if entry.path not in self._dirs and not entry.is_link:
+                        stack.append(entry.path)
+                elif is_event_file(entry.name):
+                    self._add_file(run, entry.path)
+
+    def _forget_dir(self, path: str) -> None:
+        prefix = path + os.sep
+        for known in [d for d in self._dirs if d == path or d.startswith(prefix)]:
+            del self._dirs[known]
+
+    def _add_file(self, run_name: str, path: str) -> None:
+        run = self._runs.get(run_name)
+        if run is None:
+            run = self._runs[run_name] = _Run(run_name, self._tally)
+        if path not in run.files:
+            run.files[path] = EventFileReader(self._storage, path)
+
+
+def read_scalars(path: str | os.PathLike[str]) -> dict[str, dict[str, ScalarSeries]]:
+    """Every scalar under ``path`` at once: run -> tag -> series."""
+    reader = ScalarReader(path)
+    reader.poll()
+    return {run: {tag: reader.series(run, tag) for tag in tags} for run, tags in reader.runs().items()}

@@ -1,0 +1,275 @@
+"""Start, pause and stop training from the window: the checks before a run, the incompatible-checkpoint dialog,
+and the run's events turned into workspace, plot and status updates on the GUI thread.
+
+The dataset is loaded once per Start, by the form, off the GUI thread: the
+form's loaded Dataset goes to ``preflight`` and to the Trainer, so nothing on
+the GUI thread loads data.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from ckptgui.gui import engine
+from ckptgui.gui.widgets.compat_dialog import ADOPT, NEW_DIR, WARM_START, IncompatibleDialog
+from ckptgui.gui.widgets.config_form import ConfigForm
+from ckptgui.gui.widgets.directory_view import DirectoryView
+from ckptgui.gui.widgets.plots import PlotPanel
+from ckptgui.gui.widgets.train_controls import TrainControls
+from ckptgui.gui.workers import TrainingSession, describe_exception
+from ckptgui.modeldir.compat import CompatReport
+from ckptgui.modeldir.config import RunSpec
+from ckptgui.modeldir.scan import CheckpointError, locate
+from ckptgui.modeldir.variables import list_variables
+from ckptgui.workspace.model import Workspace
+
+if TYPE_CHECKING:
+    from ckptgui.gui.engine import Progress
+
+STATUS_MS = 8000
+
+
+def short_path(path: str) -> str:
+    """``path`` with the home folder written as ``~``."""
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path.startswith(home + "/") else path
+
+
+def open_or_none(dialog: QWidget | None) -> QWidget | None:
+    """``dialog`` while it is on screen; None once closed, or already deleted by Qt."""
+    try:
+        return dialog if dialog is not None and dialog.isVisible() else None
+    except RuntimeError:
+        return None
+
+
+class TrainingController(QObject):
+    """Owns the window's one training session at most; ``changed`` asks the window to update its actions."""
+
+    started = Signal(object)  # the Started event
+    finished = Signal(object)  # the Finished event, or None when the run failed
+    changed = Signal()  # a session began, ended, paused, resumed or is stopping
+    ended = Signal()  # the session's thread ended (after ``finished``)
+    status = Signal(str, int)  # text, milliseconds shown (0: until replaced)
+    failed = Signal(str, str, str)  # message, detail, title
+
+    def __init__(
+        self,
+        parent: QWidget,
+        workspace: Workspace,
+        config: ConfigForm,
+        plots: PlotPanel,
+        directory: DirectoryView,
+        controls: TrainControls,
+        engine_ready: Callable[[], bool],
+        remember_spec: Callable[[RunSpec], None],
+    ) -> None:
+        super().__init__(parent)
+        self._dialog_parent = parent
+        self.workspace = workspace
+        self.config = config
+        self.plots = plots
+        self.directory = directory
+        self.controls = controls
+        self._engine_ready = engine_ready
+        self._remember_spec = remember_spec
+        self.session: TrainingSession | None = None
+        self.close_after_stop = False  # the window closes once this session ends
+        self._incompatible: IncompatibleDialog | None = None
+        self._close_box: QMessageBox | None = None
+
+    @property
+    def incompatible_dialog(self) -> IncompatibleDialog | None:
+        return open_or_none(self._incompatible)
+
+    # Starting ------------------------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        """Start the form's config; a resumable checkpoint that does not fit it opens the incompatible dialog."""
+        if self.session is not None:
+            return
+        dataset = self.config.dataset
+        if not self.config.valid or dataset is None:
+            problems = "; ".join(f"{k}: {v}" for k, v in self.config.errors.items()) or "the data is still loading"
+            self.status.emit(f"Cannot start: {problems}", STATUS_MS)
+            return
+        spec = self.config.spec()
+        if spec.model_dir is None:
+            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
+            self.workspace.set_model_dir(spec.model_dir)
+        else:
+            self.config.apply_model_dir()
+        if not self._engine_ready():
+            return
+        try:
+            report = engine.preflight(spec, dataset)
+        except Exception as exc:  # noqa: BLE001 - damaged checkpoints, unreadable data: say so, do not start
+            self.failed.emit(*describe_exception(exc), "Cannot start training")
+            return
+        if report is not None and not report.compatible:
+            self._ask_incompatible(spec, report)
+            return
+        self._launch(spec)
+
+    def _ask_incompatible(self, spec: RunSpec, report: CompatReport) -> None:
+        dataset = self.config.dataset
+        n_features = dataset.n_features if dataset else 0
+        try:
+            shapes = {v.name: v.shape for v in list_variables(locate(report.prefix))}
+        except (CheckpointError, OSError):
+            shapes = {}  # the table then shows the mismatches only
+        dialog = IncompatibleDialog(report, spec.model_dir or "", n_features, shapes, self._dialog_parent)
+        dialog.setObjectName("incompatibleDialog")
+        dialog.chosen.connect(lambda choice: self._incompatible_chosen(choice, spec, report))
+        dialog.finished.connect(dialog.deleteLater)
+        self._incompatible = dialog
+        dialog.open()
+
+    def _incompatible_chosen(self, choice: str, spec: RunSpec, report: CompatReport) -> None:
+        self._incompatible = None
+        if choice in (NEW_DIR, WARM_START):
+            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
+            self.workspace.set_model_dir(spec.model_dir)
+            self._launch(spec, warm_start_from=report.prefix if choice == WARM_START else None)
+        elif choice == ADOPT:
+            self.status.emit(self.config.adopt_network(report.checkpoint_network), STATUS_MS)
+            QTimer.singleShot(0, self.start)  # checks again: the data may still not fit
+        else:
+            self.status.emit("Training not started: the checkpoint does not fit the config", STATUS_MS)
+
+    def _launch(self, spec: RunSpec, warm_start_from: str | None = None) -> None:
+        self._remember_spec(spec)
+        session = TrainingSession(spec, warm_start_from, self.config.dataset, self)
+        session.event.connect(self._on_event)
+        session.progress.connect(self._on_progress)
+        session.failed.connect(self._on_failed)
+        session.finished.connect(self._on_session_finished)
+        self.session = session
+        self.config.setEnabled(False)
+        self.plots.set_training((0, spec.network.steps))
+        self.workspace.set_training(True)
+        self.controls.begin(0, spec.network.steps)
+        self.status.emit(f"Preparing to train into {short_path(spec.model_dir or '')}…", 0)
+        self.changed.emit()
+        session.start()
+
+    # Pause and stop ------------------------------------------------------------------------------
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.session is None or self.session.stopping:
+            return
+        if self.session.paused:
+            self.session.resume()
+            self.status.emit("Resuming…", 0)
+        else:
+            self.session.pause()
+            self.status.emit("Pausing after the current chunk of steps…", 0)
+        self.changed.emit()
+
+    @Slot()
+    def stop(self) -> None:
+        if self.session is None or self.session.stopping:
+            return
+        self.session.stop()
+        self.status.emit("Stopping: writing a final checkpoint…", 0)
+        self.changed.emit()
+
+    # Closing the window while training -----------------------------------------------------------
+    def ask_stop_to_close(self) -> None:
+        """Ask whether to stop and close; on Yes, stop, and the window closes when the session ``ended``."""
+        if self.close_after_stop:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Training is running",
+            "Stop training and close? A final checkpoint is written first.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self._dialog_parent,
+        )
+        box.setObjectName("closeDialog")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(box.deleteLater)
+        box.buttonClicked.connect(
+            lambda button: (
+                self._stop_to_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
+            )
+        )
+        self._close_box = box
+        box.open()
+
+    @property
+    def close_dialog(self) -> QMessageBox | None:
+        return open_or_none(self._close_box)
+
+    @Slot()
+    def _stop_to_close(self) -> None:
+        if self.close_after_stop:
+            return
+        self.close_after_stop = True
+        self.stop()
+        self.status.emit("Stopping: the window closes once the final checkpoint is written…", 0)
+
+    # The run's events, on the GUI thread ---------------------------------------------------------
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        t = engine.training()
+        if isinstance(event, t.Started):
+            self.controls.begin(event.start_step, event.target_step)
+            self.plots.set_training((0, event.target_step))
+            resumed = f", resumed from {Path(event.resumed_from).name}" if event.resumed_from else ""
+            self.status.emit(f"Training steps {event.start_step:,} → {event.target_step:,}{resumed}", 0)
+            for note in event.notes:
+                self.status.emit(note, STATUS_MS)
+            self.started.emit(event)
+        elif isinstance(event, t.CheckpointSaved | t.CheckpointDeleted):
+            self.directory.poke()  # the watcher sees it too; one debounced look serves both
+        elif isinstance(event, t.Evaluated):
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(event.metrics.items()))
+            self.status.emit(f"Step {event.step:,}: checkpoint saved; eval {metrics}", 0)
+        elif isinstance(event, t.Paused):
+            self.controls.end(event.step, "paused")
+            self.status.emit(f"Paused at step {event.step:,}", 0)
+        elif isinstance(event, t.Resumed):
+            self.status.emit(f"Resumed at step {event.step:,}", 0)
+        elif isinstance(event, t.Finished):
+            self.controls.end(event.step, "stopped" if event.stopped else "finished")
+            self.status.emit(f"Training {'stopped' if event.stopped else 'finished'} at step {event.step:,}", STATUS_MS)
+            self.finished.emit(event)
+        elif isinstance(event, t.Failed):
+            self._on_failed(event.message, event.detail, None)
+
+    @Slot(object)
+    def _on_progress(self, progress: Progress) -> None:
+        if self.session is not None and self.session.paused:
+            return
+        self.controls.show_progress(progress.step, progress.target_step, progress.steps_per_sec, progress.elapsed)
+
+    @Slot(str, str, object)
+    def _on_failed(self, message: str, detail: str, exc: object) -> None:
+        self.controls.end(self.controls.bar.value(), "failed")
+        if isinstance(exc, engine.training().IncompatibleCheckpointError) and self.session is not None:
+            spec = self.session.spec
+            QTimer.singleShot(0, lambda: self._ask_incompatible(spec, exc.report))
+            return
+        self.failed.emit(message, detail, "Training failed")
+        self.finished.emit(None)
+
+    @Slot()
+    def _on_session_finished(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.deleteLater()
+        self.config.setEnabled(True)
+        self.config.refresh()
+        self.plots.set_training(None)
+        self.workspace.set_training(False)
+        self.directory.refresh()
+        self.plots.poll()
+        self.changed.emit()
+        self.ended.emit()

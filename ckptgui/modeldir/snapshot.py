@@ -1,0 +1,102 @@
+"""One look at a model_dir for a live view: its files, its checkpoints, why each is kept, which are pinned.
+
+Qt-free so it runs on any thread and is tested without a window. One look is
+one listing of the files, one checkpoint scan and one ``why_kept`` (which reads
+the pins file and the ledger once); the pins are taken from the reasons
+``why_kept`` gives instead of reading the pins file a second time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ckptgui.modeldir.records import LedgerReader
+from ckptgui.modeldir.retention import KEPT_PINNED, why_kept
+from ckptgui.modeldir.scan import ModelDirInfo, scan
+from ckptgui.storage import storage_for
+
+MAX_FILES = 5000
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str  # relative to the model_dir, "/"-separated ("eval/events.out.tfevents…")
+    size: int
+    mtime: float
+    is_dir: bool = False
+
+
+@dataclass
+class Snapshot:
+    """What one look at the model_dir found; ``info`` is None when the checkpoints could not be read."""
+
+    path: str
+    files: tuple[FileEntry, ...]
+    exists: bool
+    info: ModelDirInfo | None = None
+    error: str | None = None
+    pins: set[int] = field(default_factory=set)
+    kept: dict[int, list[str]] = field(default_factory=dict)  # step -> retention reasons (retention.why_kept)
+    taken_at: float = 0.0  # time.time() when the listing was made
+
+
+def list_files(path: str) -> tuple[FileEntry, ...] | None:
+    """The model_dir's files and those one folder down (``eval/``, ``*_temp/``), by name; None if it cannot be listed.
+
+    At most ``MAX_FILES`` entries: a model_dir with more is still shown, truncated.
+    """
+    storage = storage_for(path)
+    entries: list[FileEntry] = []
+
+    def walk(folder: str, prefix: str, depth: int) -> bool:
+        try:
+            items = sorted(storage.listdir(folder), key=lambda item: item.name)
+        except OSError:
+            return False
+        for item in items:
+            if len(entries) >= MAX_FILES:
+                break
+            name = prefix + item.name
+            if item.is_dir:
+                entries.append(FileEntry(name + "/", 0, item.mtime, True))
+                if depth == 0:
+                    walk(item.path, name + "/", 1)
+            else:
+                entries.append(FileEntry(name, item.size, item.mtime))
+        return True
+
+    return tuple(entries) if walk(path, "", 0) else None
+
+
+def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
+    """Look at ``path`` once; None when its listing equals ``previous`` (nothing to redraw). Never raises.
+
+    ``ledger`` is the caller's incremental reader of the model_dir's ledger, kept between looks.
+    """
+    taken_at = time.time()
+    listed = list_files(path)
+    files = listed or ()
+    if previous is not None and files == previous:
+        return None
+    snapshot = Snapshot(path, files, listed is not None, taken_at=taken_at)
+    if not snapshot.exists:
+        return snapshot
+    try:
+        snapshot.info = scan(path)
+    except Exception as exc:  # noqa: BLE001 - a reader failure is shown, never raised into the caller
+        snapshot.error = f"cannot read the checkpoints: {exc}"
+    try:
+        snapshot.kept = why_kept(path, ledger)
+    except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
+        snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
+    snapshot.pins = {step for step, reasons in snapshot.kept.items() if KEPT_PINNED in reasons}
+    return snapshot
+
+
+def kept_text(snapshot: Snapshot, step: int | None, listed: bool) -> str:
+    """Which retention rules keep this checkpoint, in words."""
+    reasons = snapshot.kept.get(step, []) if step is not None else []
+    if reasons:
+        return ", ".join(reasons)
+    return "listed, no rule (next save may sweep it)" if listed else "not in the state file"
