@@ -2,13 +2,13 @@
 
 The network is rebuilt from the checkpoint's own shapes (never from a config
 that may have changed since) as a :class:`ckptgui.engine.model.Classifier`,
-and its variables are copied in by readable name. Two Estimator details make
-the numbers match Estimator's own ``evaluate``:
+and its variables are copied in by :func:`ckptgui.engine.restore.load_weights`.
+Two Estimator details make the numbers match Estimator's own ``evaluate``:
 
 * Estimator's DNN input layer concatenates numeric feature columns sorted by
   name (PetalLength, PetalWidth, SepalLength, SepalWidth for Iris), not in the
-  order they were given. The first kernel's rows are permuted here so the
-  restored model takes the data's columns in file order. The checkpoint's
+  order they were given. The column order worked out here permutes the first
+  kernel's rows so the restored model takes the data's columns in file order. The checkpoint's
   feature names come from ``ckptgui_run.json`` (ours), else from the
   ``input_layer/<name>`` nodes in Estimator's ``graph.pbtxt``, else — for a
   4-feature checkpoint — the Iris names are assumed.
@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from ckptgui.engine.tensors import TensorSource
 from ckptgui.modeldir.config import ACTIVATIONS, DataConfig, NetworkConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, RunLogError, read_run_log
@@ -210,6 +209,7 @@ def _restore(
     import tensorflow as tf
 
     from ckptgui.engine.model import Classifier
+    from ckptgui.engine.restore import load_weights
 
     if data_feature_names is None:
         names = origin.feature_names
@@ -222,16 +222,10 @@ def _restore(
     order = _column_order(origin, network.n_features, data_feature_names, notes)
     config = NetworkConfig(hidden_units=network.hidden_units, n_classes=network.n_classes, activation=origin.activation)
     classifier = Classifier(config, network.n_features, network.n_classes)
-    stored = {v.name: v for v in list_variables(checkpoint)}
     try:
-        with TensorSource(checkpoint) as source:
-            for name, variable in classifier.dnn.named_variables().items():
-                value = source.get(stored[name].key).astype(np.float32)
-                if name == "dnn/hiddenlayer_0/kernel":
-                    value = feed_from_data(value, order)
-                if network.single_logit and name.startswith("dnn/logits/"):
-                    value = np.concatenate([np.zeros_like(value), value], axis=-1)  # softmax([0, z]) = sigmoid
-                variable.assign(tf.constant(value))
+        load_weights(
+            classifier, checkpoint, order, strict=True, training_state=False, single_logit=network.single_logit
+        )
     except (KeyError, ValueError, tf.errors.OpError, IndexError) as exc:
         raise CheckpointError(f"{checkpoint.prefix}: cannot be restored ({exc})") from None
     class_names = origin.class_names or [str(i) for i in range(network.n_classes)]
@@ -246,25 +240,15 @@ def _restore(
     )
 
 
-def first_layer_order(prefix: str | os.PathLike, data_feature_names: list[str]) -> tuple[list[int] | None, list[str]]:
+def first_layer_order(checkpoint: CheckpointInfo, data_feature_names: list[str]) -> tuple[list[int] | None, list[str]]:
     """How the data's columns map onto the checkpoint's inputs (None: as they are), with notes on assumptions.
 
     An Estimator checkpoint's input layer took its numeric columns sorted by name,
     so restoring it for data in file order must rearrange the first kernel's rows.
     """
-    checkpoint = locate(prefix)
     network = _require_dnn(checkpoint)
     notes: list[str] = []
     return _column_order(_origin(checkpoint, network), network.n_features, data_feature_names, notes), notes
-
-
-def feed_from_data(kernel: np.ndarray, order: list[int] | None) -> np.ndarray:
-    """Rows of the first kernel rearranged so row j multiplies data column j."""
-    if order is None:
-        return kernel
-    rearranged = np.empty_like(kernel)
-    rearranged[order] = kernel
-    return rearranged
 
 
 def _step(checkpoint: CheckpointInfo) -> int | None:

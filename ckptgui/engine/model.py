@@ -1,7 +1,7 @@
 """The DNN classifier as a ``tf.Module`` whose checkpoint keys read as the network.
 
 A Keras 3 model saved through ``tf.train.Checkpoint`` yields keys such as
-``optimizer/_trainable_variables/0/...`` (see DESIGN.md). Here every variable
+``optimizer/_trainable_variables/0/...``, which say nothing about the network. Here every variable
 sits at an attribute path that names it — ``dnn/hiddenlayer_0/kernel``,
 ``dnn/logits/bias``, ``global_step`` — and the optimizer exposes its slots
 through ``get_slot_names``/``get_slot``, which TensorFlow's object-based saver

@@ -1,18 +1,16 @@
 """The training engine: Estimator's checkpoint behaviour rebuilt on ``tf.train.Checkpoint``.
 
 A :class:`Trainer` trains in the caller's thread and reports what happens as
-plain event objects (no Qt). Between schedule boundaries (summary steps,
-checkpoint steps, a cap for responsiveness) the steps run as one compiled
-``tf.range`` loop, XLA-compiled when the platform allows it, which is what
-makes it an order of magnitude faster than a step-per-call loop.
+plain event objects (no Qt). The steps between schedule boundaries run in
+:class:`ckptgui.engine.loop.CompiledLoop`; a resume or warm start restores
+through :func:`ckptgui.engine.restore.load_weights`.
 
 Checkpoints are written as ``model.ckpt-<global_step>`` with
-``Checkpoint.write`` and the ``checkpoint`` state file is maintained here, not
-by ``tf.train.CheckpointManager``: the manager sweeps checkpoints it did not
-write (tensorflow#34234), while this engine only ever deletes checkpoints its
-own runs wrote (recorded in ``ckptgui_run.json``) and never pinned ones. The
-state file is rewritten before the swept files are deleted, so it never lists
-a checkpoint that is gone.
+``Checkpoint.write``; the ``checkpoint`` state file and the sweep of old
+checkpoints are :class:`ckptgui.modeldir.retention.Retention`'s, not
+``tf.train.CheckpointManager``'s: the manager sweeps checkpoints it did not
+write (tensorflow#34234), while retention only ever deletes checkpoints our
+own runs wrote (recorded in ``ckptgui_written.txt``) and never pinned ones.
 """
 
 from __future__ import annotations
@@ -28,13 +26,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 import ckptgui
 from ckptgui.engine import inference
-from ckptgui.engine.inference import feed_from_data, first_layer_order
+from ckptgui.engine.inference import first_layer_order
+from ckptgui.engine.loop import MAX_CHUNK_STEPS, CompiledLoop, Summaries
 from ckptgui.engine.model import Classifier
+from ckptgui.engine.restore import load_weights
 from ckptgui.formats.statefile import StateFileError, read_state
 from ckptgui.modeldir import compat
 from ckptgui.modeldir.config import ConfigError, RunSpec
@@ -42,10 +41,6 @@ from ckptgui.modeldir.data import Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.modeldir.scan import locate
-from ckptgui.modeldir.variables import list_variables
-
-MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
-EVAL_DIRNAME = "eval"
 
 
 class TrainingError(RuntimeError):
@@ -157,7 +152,7 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     try:
         state = read_state(model_dir)
     except StateFileError as exc:
-        on_disk = checkpoints_on_disk(model_dir)
+        on_disk = [Path(prefix) for prefix in checkpoints_on_disk(model_dir)]
         note = f"the `checkpoint` state file is damaged ({exc}); resuming from the newest checkpoint on disk"
         return list(reversed(on_disk)), note if on_disk else None
     if state is None:
@@ -165,7 +160,7 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     ordered = [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
     seen: list[Path] = []
     for path in ordered:
-        prefix = resolve(model_dir, path)
+        prefix = Path(resolve(model_dir, path))
         if prefix not in seen and Path(f"{prefix}.index").exists():
             seen.append(prefix)
     return seen, None
@@ -336,8 +331,10 @@ class Trainer:
         manager = Retention(self.model_dir, schedule_config, log)
         yield Started(str(self.model_dir), start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
-        loop = _CompiledLoop(classifier, self.dataset, spec.network.batch_size, spec.seed)
-        summaries = _Summaries(self.model_dir)
+        if len(self.dataset.train[1]) == 0:
+            raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
+        loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, spec.seed)
+        summaries = Summaries(self.model_dir)
         loop.write_graph(self.model_dir)
         schedule = _Schedule(
             schedule_config.save_summary_steps,
@@ -399,9 +396,9 @@ class Trainer:
         loop.save(prefix)
         schedule.last_save_step, schedule.last_save_time = step, time.monotonic()
         deleted = manager.record(step, prefix, metrics)
-        yield CheckpointSaved(step, str(prefix))
+        yield CheckpointSaved(step, prefix)
         for gone_step, gone_prefix in deleted:
-            yield CheckpointDeleted(gone_step, str(gone_prefix))
+            yield CheckpointDeleted(gone_step, gone_prefix)
         summaries.evaluation(step, metrics)
         yield Evaluated(step, metrics)
 
@@ -444,185 +441,12 @@ def _short(exc: BaseException) -> str:
 def _load_checkpoint(
     classifier: Classifier, prefix: Path, strict: bool, feature_names: list[str], notes: list[str]
 ) -> list[str]:
-    """Copy the checkpoint's tensors into ``classifier`` by readable name; returns the names loaded.
+    """Restore the checkpoint with its optimizer state, its first layer fed in ``feature_names`` order.
 
-    Works for our object-based checkpoints and for Estimator's name-based
-    ones alike (whose first layer took the columns sorted by name: its rows are
-    rearranged to the data's column order). ``strict`` requires every network
-    variable with the right shape (a resume); otherwise variables that are
-    absent or of another shape are skipped (a warm start).
+    ``strict``: a resume (every network variable, the global step, every tensor readable); otherwise a warm
+    start, which skips variables that are absent or of another shape. Returns the names loaded.
     """
-    reader = tf.train.load_checkpoint(str(prefix))
-    stored = {info.name: info for info in list_variables(locate(str(prefix)))}
-    order, order_notes = first_layer_order(prefix, feature_names)
+    checkpoint = locate(str(prefix))
+    order, order_notes = first_layer_order(checkpoint, feature_names)
     notes.extend(order_notes)
-
-    def value(key: str, name: str) -> np.ndarray:
-        tensor = reader.get_tensor(key)
-        return feed_from_data(tensor, order) if name == "dnn/hiddenlayer_0/kernel" else tensor
-
-    loaded: list[str] = []
-    targets = dict(classifier.dnn.named_variables())
-    for name, variable in targets.items():
-        info = stored.get(name)
-        if info is None or list(info.shape) != variable.shape.as_list():
-            if strict:
-                raise TrainingError(f"{prefix.name}: {name} is missing or has another shape")
-            continue
-        variable.assign(value(info.key, name))
-        loaded.append(name)
-        for slot_name in classifier.optimizer.get_slot_names():
-            slot = classifier.optimizer.get_slot(variable, slot_name)
-            slot_info = info.slots.get(slot_name)
-            if slot is not None and slot_info is not None and list(slot_info.shape) == slot.shape.as_list():
-                slot.assign(value(slot_info.key, name))
-    if strict:
-        if "global_step" in stored:
-            classifier.global_step.assign(int(reader.get_tensor(stored["global_step"].key)))
-        for key in reader.get_variable_to_shape_map():
-            reader.get_tensor(key)  # a resume must not start from a checkpoint with any damaged tensor
-    return loaded
-
-
-class _CompiledLoop:
-    """Runs N training steps as one ``tf.function`` over a fixed-shape index block (one trace, one compile)."""
-
-    def __init__(self, classifier: Classifier, dataset: Dataset, batch_size: int, seed: int | None) -> None:
-        self.classifier = classifier
-        train_x, train_y = dataset.train
-        test_x, test_y = dataset.test
-        if len(train_y) == 0:
-            raise TrainingError(f"{dataset.source}: the training split is empty; the file needs at least 2 rows")
-        self.train_x, self.train_y = tf.constant(train_x), tf.constant(train_y)
-        self.test_x, self.test_y = tf.constant(test_x), tf.constant(test_y)
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.pending = np.empty(0, dtype=np.int32)
-        self.block = np.empty((MAX_CHUNK_STEPS, batch_size), dtype=np.int32)
-        self.jit = _xla_available()
-        # Concrete functions, traced here once: a call skips tf.function's argument matching (GIL time the
-        # window's thread would wait for), and TensorFlow's "excessive retracing" warning, which counts one
-        # trace per Trainer as a retrace when the window trains again and again in one process.
-        self._steps = tf.function(self._run_steps, jit_compile=self.jit).get_concrete_function(
-            tf.TensorSpec([MAX_CHUNK_STEPS, batch_size], tf.int32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.bool),
-        )
-        self._save = tf.function(self._write).get_concrete_function(tf.TensorSpec([], tf.string))
-
-    def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
-        if int(self.test_y.shape[0]) == 0:
-            return tf.constant(float("nan")), tf.constant(float("nan"))
-        return self.classifier.loss_and_accuracy(self.test_x, self.test_y)
-
-    def _run_steps(self, indices: tf.Tensor, count: tf.Tensor, with_eval: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        """``count`` steps, then (when asked) the test-split metrics, in one call: no per-step Python."""
-        loss, accuracy = tf.constant(0.0), tf.constant(0.0)
-        for i in tf.range(count):
-            batch = indices[i]
-            loss, accuracy = self.classifier.train_step(tf.gather(self.train_x, batch), tf.gather(self.train_y, batch))
-        eval_loss, eval_accuracy = tf.cond(
-            with_eval, self._evaluate, lambda: (tf.constant(float("nan")), tf.constant(float("nan")))
-        )
-        return loss, accuracy, eval_loss, eval_accuracy
-
-    def _next_indices(self, steps: int) -> np.ndarray:
-        """Shuffled epochs, repeated, cut into batches: ``shuffle().repeat().batch()`` without tf.data."""
-        needed = steps * self.batch_size
-        if self.pending.size < needed:
-            n = int(self.train_y.shape[0])
-            epochs = -(-(needed - self.pending.size) // n)
-            shuffled = self.rng.permuted(np.tile(np.arange(n, dtype=np.int32), (epochs, 1)), axis=1)
-            self.pending = np.concatenate([self.pending, shuffled.ravel()])
-        self.block[:steps] = self.pending[:needed].reshape(steps, self.batch_size)
-        self.pending = self.pending[needed:]
-        return self.block
-
-    def run(self, steps: int, with_eval: bool) -> tuple[float, float, dict[str, float] | None]:
-        """Train ``steps`` steps; returns the last batch's loss and accuracy, and test metrics if asked."""
-        loss, accuracy, eval_loss, eval_accuracy = self._steps(
-            tf.constant(self._next_indices(steps)), tf.constant(steps), tf.constant(with_eval)
-        )
-        return float(loss), float(accuracy), self._metrics(eval_loss, eval_accuracy) if with_eval else None
-
-    def evaluate(self) -> dict[str, float]:
-        """Test-split metrics now: the training function run for zero steps (no second function to trace)."""
-        _, _, metrics = self.run(0, with_eval=True)
-        return metrics or {}
-
-    def _write(self, prefix: tf.Tensor) -> tf.Tensor:
-        # Traced, the object-graph tensor has no device and would land in a shard of its own
-        # (.data-00000-of-00002); on the variables' device everything is one .data-00000-of-00001.
-        with tf.device(self.classifier.global_step.device):
-            return self.classifier.checkpoint.write(prefix)
-
-    def save(self, prefix: Path) -> None:
-        """``Checkpoint.write`` traced once: an eager write rebuilds the object graph each time (2.5x slower)."""
-        self._save(tf.constant(str(prefix)))
-
-    @staticmethod
-    def _metrics(loss: tf.Tensor, accuracy: tf.Tensor) -> dict[str, float]:
-        if np.isnan(float(loss)):
-            return {}  # no test split
-        return {"accuracy": float(accuracy), "loss": float(loss)}
-
-    def write_graph(self, model_dir: Path) -> None:
-        """``graph.pbtxt`` with the training step's graph, as Estimator wrote."""
-        tf.io.write_graph(self._steps.graph.as_graph_def(), str(model_dir), "graph.pbtxt", as_text=True)
-
-
-_XLA_OK: bool | None = None
-
-
-def _xla_available() -> bool:
-    """XLA makes the loop ~3x faster; some builds or platforms lack it, so try once and remember."""
-    global _XLA_OK
-    if _XLA_OK is None:
-        try:
-            tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1.0))
-            _XLA_OK = True
-        except Exception:  # noqa: BLE001 - any failure means: run without XLA
-            _XLA_OK = False
-    return _XLA_OK
-
-
-class _Summaries:
-    """Scalar summaries as Estimator wrote them: training into model_dir, evaluation into model_dir/eval.
-
-    The writers flush every 500 ms on their own, so live plots lag at most that much.
-
-    Each group is written by one ``tf.function`` call: four eager ``tf.summary.scalar``
-    calls cost more than the hundred training steps between two summaries.
-    """
-
-    TRAIN_TAGS = ("loss", "accuracy", "learning_rate", "global_step/sec")
-    EVAL_TAGS = ("accuracy", "loss")
-
-    def __init__(self, model_dir: Path) -> None:
-        self.train_writer = tf.summary.create_file_writer(str(model_dir), flush_millis=500)
-        self.eval_writer = tf.summary.create_file_writer(str(model_dir / EVAL_DIRNAME), flush_millis=500)
-        # Traced now, not at the first summary: a trace costs more than a thousand training steps.
-        self._write_train = self._writer_function(self.train_writer, self.TRAIN_TAGS).get_concrete_function()
-        self._write_eval = self._writer_function(self.eval_writer, self.EVAL_TAGS).get_concrete_function()
-
-    @staticmethod
-    def _writer_function(writer: tf.summary.SummaryWriter, tags: tuple[str, ...]) -> Callable:
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([len(tags)], tf.float32)])
-        def write(step: tf.Tensor, values: tf.Tensor) -> None:
-            with writer.as_default(step=step):
-                for index, tag in enumerate(tags):
-                    tf.summary.scalar(tag, values[index])
-
-        return write
-
-    def train(self, step: int, loss: float, accuracy: float, learning_rate: float, steps_per_sec: float) -> None:
-        self._write_train(tf.constant(step, tf.int64), tf.constant([loss, accuracy, learning_rate, steps_per_sec]))
-
-    def evaluation(self, step: int, metrics: dict[str, float]) -> None:
-        if metrics:
-            values = [metrics[tag] for tag in self.EVAL_TAGS]
-            self._write_eval(tf.constant(step, tf.int64), tf.constant(values, tf.float32))
-
-    def close(self) -> None:
-        self.train_writer.close()
-        self.eval_writer.close()
+    return load_weights(classifier, checkpoint, order, strict=strict, training_state=True)

@@ -4,15 +4,16 @@ TensorFlow's ``get_checkpoint_state`` reads what :func:`write_state` writes;
 parsing by hand keeps the directory view and the inspector free of the
 TensorFlow import and tolerant of damage (a garbled file raises
 :class:`StateFileError` with the line at fault instead of a ``ParseError``).
+The file is read and replaced through :mod:`ckptgui.storage`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from ckptgui.storage import storage_for
 
 STATE_FILENAME = "checkpoint"
 _LINE = re.compile(r'^\s*(\w+)\s*:\s*(?:"((?:[^"\\]|\\.)*)"|([-+0-9.eE]+|inf|nan))\s*$')
@@ -66,9 +67,9 @@ def parse_state(text: str) -> CheckpointState:
 
 def read_state(directory: str | os.PathLike) -> CheckpointState | None:
     """The directory's state, or None when it has no ``checkpoint`` file. Raises StateFileError when damaged."""
-    path = Path(directory) / STATE_FILENAME
+    storage = storage_for(directory)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = storage.read(storage.join(directory, STATE_FILENAME)).decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
@@ -85,17 +86,7 @@ def format_state(state: CheckpointState) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_state(directory: str | os.PathLike, state: CheckpointState) -> None:
-    write_atomic(Path(directory) / STATE_FILENAME, format_state(state))
+    """Replace the state file atomically: a reader (TensorFlow's too) sees the old list or the new, never half."""
+    storage = storage_for(directory)
+    storage.write_atomic(storage.join(directory, STATE_FILENAME), format_state(state).encode("utf-8"))

@@ -1,7 +1,7 @@
 """Does a network config fit a checkpoint, and how do two checkpoints differ in what they hold?
 
 TF 2.15's Estimator, asked for hidden_units [20, 20] on a model_dir trained
-with [10, 10], silently trained on with the checkpoint's shapes (DESIGN.md);
+with [10, 10], silently trained on with the checkpoint's shapes;
 so the answer comes from our own comparison of shapes, before any restore:
 every variable the network needs against what is stored, a one-line summary
 a person understands at once, and the ways out. The training engine runs

@@ -13,7 +13,8 @@ Two CSV layouts are read:
 
 The split is fixed and documented: every fifth row (rows 5, 10, 15, … counting
 data rows from 1) is the test split, the rest the training split. For the 150
-Iris rows that is 120/30 with 10 test rows per species.
+Iris rows that is 120/30 with 10 test rows per species. A CSV file is read
+through :mod:`ckptgui.storage`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import csv
 import hashlib
 import io
 import math
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ckptgui._resources import resource_files
 from ckptgui.modeldir.config import DataConfig
+from ckptgui.storage import StorageError, storage_for
 
 IRIS_FEATURES = ["SepalLength", "SepalWidth", "PetalLength", "PetalWidth"]
 IRIS_LABEL = "Species"
@@ -92,16 +94,20 @@ def load_dataset(config: DataConfig, n_classes: int | None = None) -> Dataset:
     if config.source == "iris":
         raw, name = bundled_iris_bytes(), "iris"
     else:
-        path = Path(config.source).expanduser()
-        if not path.exists():
-            raise DataError(f"{path}: no such file")
-        if path.is_dir():
-            raise DataError(f"{path}: is a directory, expected a CSV file")
+        name = os.path.expanduser(config.source)
         try:
-            raw = path.read_bytes()
+            storage = storage_for(name)
+        except StorageError as exc:
+            raise DataError(str(exc)) from None
+        info = storage.info(name)
+        if info is None:
+            raise DataError(f"{name}: no such file")
+        if info.is_dir:
+            raise DataError(f"{name}: is a directory, expected a CSV file")
+        try:
+            raw = storage.read(name)
         except OSError as exc:
-            raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-        name = str(path)
+            raise DataError(f"{name}: cannot be read ({exc.strerror})") from None
     return parse_csv(raw, name, config.label_column, n_classes)
 
 
@@ -137,9 +143,9 @@ def _parse_tutorial(header, body, name, digest, label_column, n_classes) -> Data
     if label_column not in (None, IRIS_LABEL):
         raise DataError(f"{name}: label column {label_column!r} not found; this file's label column is {IRIS_LABEL!r}")
     features, labels = _numeric_rows(body, name, columns, len(columns) - 1)
-    int_labels = _integer_labels(labels, body, name, IRIS_LABEL, len(columns) - 1)
+    int_labels = _integer_labels(labels, body, name, IRIS_LABEL)
     bound = n_classes or len(class_names) or int(int_labels.max()) + 1
-    _check_label_range(int_labels, body, name, IRIS_LABEL, len(columns) - 1, bound)
+    _check_label_range(int_labels, body, name, IRIS_LABEL, bound)
     if not class_names or len(class_names) < bound:
         class_names = [*class_names, *(str(i) for i in range(len(class_names), bound))]
     return Dataset(name, digest, feature_names, IRIS_LABEL, class_names[:bound], features, int_labels)
@@ -155,9 +161,9 @@ def _parse_named(header, body, name, digest, label_column, n_classes) -> Dataset
     features, labels = _numeric_rows(body, name, header, label_index)
     feature_names = [c for i, c in enumerate(header) if i != label_index]
     if all(_is_number(value) for value in labels):
-        int_labels = _integer_labels(labels, body, name, label_column, label_index)
+        int_labels = _integer_labels(labels, body, name, label_column)
         bound = n_classes or int(int_labels.max()) + 1
-        _check_label_range(int_labels, body, name, label_column, label_index, bound)
+        _check_label_range(int_labels, body, name, label_column, bound)
         class_names = [str(i) for i in range(bound)]
     else:
         numeric = [i for i, value in enumerate(labels) if _is_number(value)]
@@ -212,7 +218,7 @@ def _numeric_rows(body, name, columns, label_index) -> tuple[np.ndarray, list[st
     return features, labels
 
 
-def _integer_labels(labels, body, name, label_column, label_index) -> np.ndarray:
+def _integer_labels(labels, body, name, label_column) -> np.ndarray:
     values = []
     for (line, _row), value in zip(body, labels, strict=True):
         try:
@@ -225,7 +231,7 @@ def _integer_labels(labels, body, name, label_column, label_index) -> np.ndarray
     return np.array(values, dtype=np.int32)
 
 
-def _check_label_range(labels, body, name, label_column, label_index, n_classes) -> None:
+def _check_label_range(labels, body, name, label_column, n_classes) -> None:
     bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
     if bad.size:
         line = body[bad[0]][0]

@@ -2,8 +2,8 @@
 
 ``ckptgui_run.json`` — the guide's advice to keep a copy of whatever created a
 model_dir, done automatically: the network, schedule and data behind the
-checkpoints, versions, one history entry per train call, and which checkpoint
-steps our own runs wrote (retention only ever deletes those).
+checkpoints, versions, one history entry per train call, and the steps kept
+for good by the every-N-hours rule.
 
 ``ckptgui_written.txt`` — the checkpoint steps our runs wrote, one per line
 with the evaluation metrics at that step (for keep-best retention),
@@ -14,6 +14,8 @@ Retention only ever deletes checkpoints listed here.
 ``ckptgui_pins.json`` — steps the user pinned; retention never deletes them.
 Kept in a separate file so the window can pin while a trainer is writing the
 run log.
+
+Every file access goes through :mod:`ckptgui.storage`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ckptgui.formats.statefile import write_atomic
 from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.storage import storage_for
 
 RUN_FILENAME = "ckptgui_run.json"
 PINS_FILENAME = "ckptgui_pins.json"
@@ -59,21 +60,30 @@ class RunLog:
         )
 
 
-def _read_json(path: Path) -> Any:
+def _path(model_dir: str | os.PathLike, name: str) -> str:
+    return storage_for(model_dir).join(model_dir, name)
+
+
+def _read_json(path: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(storage_for(path).read(path).decode("utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunLogError(f"{path}: cannot be read ({exc})") from None
 
 
+def _write_json(path: str, text: str) -> None:
+    storage_for(path).write_atomic(path, text.encode("utf-8"))
+
+
 def read_run_log(model_dir: str | os.PathLike) -> RunLog | None:
-    data = _read_json(Path(model_dir) / RUN_FILENAME)
+    path = _path(model_dir, RUN_FILENAME)
+    data = _read_json(path)
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise RunLogError(f"{Path(model_dir) / RUN_FILENAME}: expected a JSON object")
+        raise RunLogError(f"{path}: expected a JSON object")
     spec, problem = _decode_spec(data.get("spec"))
     return RunLog(
         spec=spec,
@@ -94,15 +104,16 @@ def _decode_spec(raw: Any) -> tuple[RunSpec | None, str]:
 
 
 def write_run_log(model_dir: str | os.PathLike, log: RunLog) -> None:
-    write_atomic(Path(model_dir) / RUN_FILENAME, log.to_json())
+    _write_json(_path(model_dir, RUN_FILENAME), log.to_json())
 
 
 def read_pins(model_dir: str | os.PathLike) -> set[int]:
-    data = _read_json(Path(model_dir) / PINS_FILENAME)
+    path = _path(model_dir, PINS_FILENAME)
+    data = _read_json(path)
     if data is None:
         return set()
     if not isinstance(data, dict) or not isinstance(data.get("pinned"), list):
-        raise RunLogError(f'{Path(model_dir) / PINS_FILENAME}: expected {{"pinned": [steps]}}')
+        raise RunLogError(f'{path}: expected {{"pinned": [steps]}}')
     return {int(step) for step in data["pinned"]}
 
 
@@ -113,7 +124,7 @@ def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> 
         pins.add(step)
     else:
         pins.discard(step)
-    write_atomic(Path(model_dir) / PINS_FILENAME, json.dumps({"pinned": sorted(pins)}, indent=2))
+    _write_json(_path(model_dir, PINS_FILENAME), json.dumps({"pinned": sorted(pins)}, indent=2))
     return pins
 
 
@@ -131,8 +142,9 @@ def _parse_ledger(text: str, metrics: dict[int, dict[str, float]]) -> None:
 
 def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict[str, float]]]:
     """Steps of the checkpoints ckptgui wrote here, and their evaluation metrics (a torn last line is ignored)."""
+    path = _path(model_dir, LEDGER_FILENAME)
     try:
-        text = (Path(model_dir) / LEDGER_FILENAME).read_text(encoding="ascii", errors="replace")
+        text = storage_for(path).read(path).decode("ascii", errors="replace")
     except FileNotFoundError:
         return set(), {}
     metrics: dict[int, dict[str, float]] = {}
@@ -143,39 +155,51 @@ def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict
 class LedgerReader:
     """``read_written`` for a reader that looks again and again: each look parses only the lines added since.
 
-    The ledger only grows (a new file, or a shorter one, is read from the
-    start). The directory view looks several times a second while a run
-    saves; parsing the whole ledger each time grew with every checkpoint ever
-    written. A last line without its newline is left for the next look.
+    The ledger only grows. The directory view looks several times a second while a run saves; parsing the
+    whole ledger each time grew with every checkpoint ever written. A look that finds the file changed reads
+    from just before where the last one stopped: when those bytes are no longer the last line it parsed, or
+    the file is shorter, the ledger was replaced and is read again from the start (a content check, so it
+    holds on any storage, where an inode does not exist). A last line without its newline is left for the
+    next look.
     """
 
     def __init__(self, model_dir: str | os.PathLike) -> None:
-        self.path = Path(model_dir) / LEDGER_FILENAME
-        self._identity: tuple[int, int] | None = None
+        self.path = _path(model_dir, LEDGER_FILENAME)
+        self.storage = storage_for(self.path)
+        self._token: str | None = None
         self._offset = 0
+        self._last_line = b""  # the bytes just before _offset: the last complete line parsed
         self._metrics: dict[int, dict[str, float]] = {}
 
     def read(self) -> dict[int, dict[str, float]]:
         """Step -> metrics of every checkpoint ckptgui wrote here; the caller must not change it."""
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            stat = None
-        identity = (stat.st_dev, stat.st_ino) if stat else None
-        if stat is None or identity != self._identity or stat.st_size < self._offset:
-            self._identity, self._offset, self._metrics = identity, 0, {}
-        if stat is not None and stat.st_size > self._offset:
-            with open(self.path, "rb") as ledger:
-                ledger.seek(self._offset)
-                added = ledger.read(stat.st_size - self._offset)
-            complete = added.rfind(b"\n") + 1
-            _parse_ledger(added[:complete].decode("ascii", errors="replace"), self._metrics)
-            self._offset += complete
+        info = self.storage.info(self.path)
+        if info is None:
+            self._restart(None)
+            return self._metrics
+        if info.token == self._token:
+            return self._metrics
+        start = self._offset - len(self._last_line)
+        added = self.storage.read(self.path, start) if info.size >= self._offset else b""
+        if not added.startswith(self._last_line) or info.size < self._offset:
+            self._restart(info.token)
+            added, start = self.storage.read(self.path), 0
+        else:
+            self._token = info.token
+        complete = added.rfind(b"\n") + 1
+        if complete > self._offset - start:
+            _parse_ledger(added[self._offset - start : complete].decode("ascii", errors="replace"), self._metrics)
+            self._last_line = added[added.rfind(b"\n", 0, complete - 1) + 1 : complete]
+            self._offset = start + complete
         return self._metrics
+
+    def _restart(self, token: str | None) -> None:
+        self._token, self._offset, self._last_line, self._metrics = token, 0, b"", {}
 
 
 def record_written(model_dir: str | os.PathLike, step: int, metrics: dict[str, float] | None = None) -> None:
     """Append one line ``<step> accuracy=… loss=…``: cheap enough to do at every save."""
     values = " ".join(f"{key}={value!r}" for key, value in (metrics or {}).items())
-    with open(Path(model_dir) / LEDGER_FILENAME, "a", encoding="ascii") as ledger:
-        ledger.write(f"{step} {values}".rstrip() + "\n")
+    path = _path(model_dir, LEDGER_FILENAME)
+    with storage_for(path).open(path, "ab") as ledger:
+        ledger.write(f"{step} {values}".rstrip().encode("ascii") + b"\n")

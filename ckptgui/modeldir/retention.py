@@ -1,23 +1,31 @@
 """Which checkpoints a model_dir keeps, and why: latest N, best K, every N hours, pinned.
 
-TensorFlow-free, so the window can explain "why kept" for any directory.
-``Retention`` is what the trainer calls after each save; it maintains the
-``checkpoint`` state file itself (``tf.train.CheckpointManager`` would delete
-every listed checkpoint it did not write, tensorflow#34234) and only ever
-deletes checkpoints listed in ``ckptgui_written.txt`` — never a foreign one,
-never a pinned one. The state file is rewritten before any file is deleted,
-so it never names a checkpoint that is gone.
+TensorFlow-free, so the window can explain "why kept" for any directory. One pure function, :func:`judge`,
+applies the rules; the sweeper (:class:`Retention`, called by the trainer after each save) and the explainer
+(:func:`why_kept`, the directory view's "kept" column) both call it, so what is deleted and what is explained
+cannot drift apart.
+
+Guarantees of the sweeper:
+
+* It maintains the ``checkpoint`` state file itself (``tf.train.CheckpointManager`` would delete every listed
+  checkpoint it did not write, tensorflow#34234).
+* It only ever deletes checkpoints that are listed in the state file *and* in ``ckptgui_written.txt`` (written by
+  our runs) — never a foreign one, never a pinned one.
+* The state file is rewritten before any file is deleted, so it never names a checkpoint that is gone.
+
+Every file access goes through :mod:`ckptgui.storage`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ckptgui.formats.statefile import CheckpointState, StateFileError, read_state, write_state
 from ckptgui.modeldir.config import ScheduleConfig
+from ckptgui.modeldir.layout import INDEX_FILE, step_of
 from ckptgui.modeldir.records import (
     LedgerReader,
     RunLog,
@@ -27,6 +35,7 @@ from ckptgui.modeldir.records import (
     record_written,
     write_run_log,
 )
+from ckptgui.storage import Storage, storage_for
 
 CHECKPOINT_BASENAME = "model.ckpt"
 
@@ -37,33 +46,30 @@ KEPT_PINNED = "pinned"
 KEPT_FOREIGN = "not written by ckptgui"
 
 
-def checkpoint_prefix(model_dir: Path, step: int) -> Path:
-    return model_dir / f"{CHECKPOINT_BASENAME}-{step}"
+def checkpoint_prefix(model_dir: str | os.PathLike, step: int) -> str:
+    """Where the trainer writes the checkpoint of ``step``: ``<model_dir>/model.ckpt-<step>``."""
+    return storage_for(model_dir).join(model_dir, f"{CHECKPOINT_BASENAME}-{step}")
 
 
-def step_of(prefix: str | Path) -> int | None:
-    """The global step in a ``…-<step>`` prefix name, or None."""
-    tail = Path(prefix).name.rsplit("-", 1)
-    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
-
-
-def read_state_or_none(model_dir: Path) -> CheckpointState | None:
-    """The state file, or None when it is absent or damaged (the inspector reports the damage)."""
+def checkpoints_on_disk(model_dir: str | os.PathLike) -> list[str]:
+    """Prefixes of the checkpoints (``<name>-<step>.index``) in ``model_dir``, by step (oldest first)."""
+    storage = storage_for(model_dir)
     try:
-        return read_state(model_dir)
-    except StateFileError:
-        return None
+        entries = storage.listdir(model_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        match = INDEX_FILE.match(entry.name)
+        step = step_of(match.group("prefix")) if match and entry.is_file else None
+        if step is not None:
+            found.append((step, storage.join(model_dir, match.group("prefix"))))
+    return [prefix for _, prefix in sorted(found)]
 
 
-def checkpoints_on_disk(model_dir: Path) -> list[Path]:
-    """Prefixes of ``<name>-<step>.index`` files in ``model_dir``, by step (oldest first)."""
-    found = [(step_of(p.name[: -len(".index")]), p.with_suffix("")) for p in model_dir.glob("*-*.index")]
-    return [prefix for step, prefix in sorted((s, p) for s, p in found if s is not None)]
-
-
-def resolve(model_dir: Path, path: str) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else model_dir / candidate
+def resolve(model_dir: str | os.PathLike, path: str) -> str:
+    """A state-file path as a prefix: relative ones are relative to the model_dir."""
+    return path if os.path.isabs(path) else storage_for(model_dir).join(model_dir, path)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Policy:
             schedule.best_metric,
         )
 
-    def best_steps(self, metrics: dict[int, dict[str, float]], candidates: list[int]) -> set[int]:
+    def best_steps(self, metrics: Mapping[int, Mapping[str, float]], candidates: Iterable[int]) -> set[int]:
         """The ``keep_best`` candidates with the best metric (highest accuracy, lowest loss)."""
         if not self.keep_best:
             return set()
@@ -92,93 +98,55 @@ class Policy:
         return set(scored[: self.keep_best])
 
 
-class Retention:
-    """Keeps the state file and the directory in line with the policy, one save at a time."""
+@dataclass
+class Verdict:
+    """What :func:`judge` decided. A step with no reasons is swept (when listed) or merely unmanaged."""
 
-    def __init__(self, model_dir: Path, schedule: ScheduleConfig, log: RunLog) -> None:
-        self.model_dir = model_dir
-        self.policy = Policy.from_schedule(schedule)
-        self.log = log
-        try:
-            state = read_state(model_dir) or CheckpointState()
-        except StateFileError:  # damaged: start again from what is on disk, deleting nothing
-            state = CheckpointState(all_model_checkpoint_paths=[p.name for p in checkpoints_on_disk(model_dir)])
-        self.paths = list(state.all_model_checkpoint_paths)
-        self.timestamps = list(state.all_model_checkpoint_timestamps)
-        if len(self.timestamps) != len(self.paths):
-            self.timestamps = [_mtime(resolve(model_dir, p)) for p in self.paths]
-        self.last_preserved = state.last_preserved_timestamp or time.time()
-        self.ours, self.metrics = read_written(model_dir)
+    reasons: dict[int, list[str]]  # every step judged -> the rules that keep it, in a fixed order
+    swept: list[int] = field(default_factory=list)  # listed steps to delete, in listed order
+    preserved: list[int] = field(default_factory=list)  # kept for good now (every N hours): no longer listed
+    last_preserved: float = 0.0  # the state file's new last_preserved_timestamp
 
-    def has_checkpoint(self, step: int) -> bool:
-        prefix = checkpoint_prefix(self.model_dir, step)
-        return Path(f"{prefix}.index").exists() and any(resolve(self.model_dir, p) == prefix for p in self.paths)
-
-    def record(self, step: int, prefix: Path, metrics: dict[str, float]) -> list[tuple[int, Path]]:
-        """Add a new checkpoint to the state file, sweep what the policy allows; returns what was deleted."""
-        relative = prefix.name
-        if relative in self.paths:
-            index = self.paths.index(relative)
-            del self.paths[index], self.timestamps[index]
-        self.paths.append(relative)
-        self.timestamps.append(time.time())
-        record_written(self.model_dir, step, metrics)
-        self.ours.add(step)
-        self.metrics[step] = metrics
-        swept = self._sweep()
-        write_state(
-            self.model_dir,
-            CheckpointState(relative, list(self.paths), list(self.timestamps), self.last_preserved),
-        )
-        for _, gone in swept:
-            _delete_checkpoint_files(gone)
-        return swept
-
-    def _sweep(self) -> list[tuple[int, Path]]:
-        if not self.policy.keep_max:
-            return []
-        pinned = read_pins(self.model_dir)
-        ours = [i for i, path in enumerate(self.paths) if step_of(path) in self.ours]
-        ours_steps = [step_of(self.paths[i]) for i in ours]
-        keep = set(ours[-self.policy.keep_max :])
-        best = self.policy.best_steps(self.metrics, [s for s in ours_steps if s is not None])
-        dropped: set[int] = set()
-        swept: list[tuple[int, Path]] = []
-        for index in ours:
-            step = step_of(self.paths[index])
-            if index in keep or step in pinned or step in best or step is None:
-                continue
-            dropped.add(index)
-            if self.timestamps[index] - self.last_preserved >= self.policy.keep_every_secs:
-                self.last_preserved = self.timestamps[index]  # kept for good, no longer managed
-                self.log.preserved.append(step)
-                write_run_log(self.model_dir, self.log)
-            else:
-                swept.append((step, resolve(self.model_dir, self.paths[index])))
-        self.paths = [p for i, p in enumerate(self.paths) if i not in dropped]
-        self.timestamps = [t for i, t in enumerate(self.timestamps) if i not in dropped]
-        return swept
+    @property
+    def dropped(self) -> set[int]:
+        """The steps that leave the state file: swept and newly preserved."""
+        return {*self.swept, *self.preserved}
 
 
-def why_kept(model_dir: str | Path, ledger: LedgerReader | None = None) -> dict[int, list[str]]:
-    """For each checkpoint step on disk or listed: the reasons it is kept (for the directory view).
+def judge(
+    listed: Sequence[tuple[int, float]],
+    unlisted: Iterable[int],
+    ours: Collection[int],
+    metrics: Mapping[int, Mapping[str, float]],
+    pinned: Collection[int],
+    preserved: Collection[int],
+    policy: Policy,
+    last_preserved: float,
+) -> Verdict:
+    """The retention rules, once, without touching a file.
 
-    A caller that asks again and again passes its ``LedgerReader`` for the model_dir.
+    ``listed``: (step, save time) of the checkpoints in the state file, in its order (oldest first);
+    ``unlisted``: other checkpoint steps on disk (never swept: the sweeper manages listed ones only);
+    ``ours``: the steps in the ledger; ``preserved``: steps kept earlier for every N hours.
+    Latest N and best K count listed checkpoints of ours (``keep_max`` 0/None: all of them are "latest").
+    A listed checkpoint of ours that no rule keeps is preserved for good when at least ``keep_every_secs``
+    passed between the last preserved one and its save, else swept; walked oldest first, as time went.
     """
-    model_dir = Path(model_dir)
-    state = read_state_or_none(model_dir) or CheckpointState()
-    log = read_run_log(model_dir) or RunLog()
-    policy = Policy.from_schedule(log.spec.schedule if log.spec else ScheduleConfig())
-    metrics = (ledger or LedgerReader(model_dir)).read()
-    ours = metrics.keys()
-    pinned = read_pins(model_dir)
-    listed = [s for s in (step_of(p) for p in state.all_model_checkpoint_paths) if s is not None]
-    on_disk = {s for s in (step_of(p.name[: -len(".index")]) for p in model_dir.glob("*.index")) if s is not None}
-    listed_ours = [s for s in listed if s in ours]
+    listed_ours = [step for step, _ in listed if step in ours]
     latest = set(listed_ours[-policy.keep_max :]) if policy.keep_max else set(listed_ours)
     best = policy.best_steps(metrics, listed_ours)
-    reasons: dict[int, list[str]] = {}
-    for step in sorted(on_disk | set(listed)):
+    verdict = Verdict({}, last_preserved=last_preserved)
+    newly_preserved: set[int] = set()
+    for step, saved_at in listed:
+        if step not in ours or step in latest or step in best or step in pinned or step in preserved:
+            continue
+        if saved_at - verdict.last_preserved >= policy.keep_every_secs:
+            verdict.last_preserved = saved_at
+            verdict.preserved.append(step)
+            newly_preserved.add(step)
+        else:
+            verdict.swept.append(step)
+    for step in sorted({*unlisted, *(step for step, _ in listed)}):
         why = []
         if step in pinned:
             why.append(KEPT_PINNED)
@@ -188,26 +156,137 @@ def why_kept(model_dir: str | Path, ledger: LedgerReader | None = None) -> dict[
             why.append(f"{KEPT_LATEST} {policy.keep_max}" if policy.keep_max else KEPT_LATEST)
         if step in best:
             why.append(f"{KEPT_BEST} {policy.keep_best} by {policy.best_metric}")
-        if step in log.preserved:
+        if step in preserved or step in newly_preserved:
             why.append(KEPT_HOURS)
-        reasons[step] = why
-    return reasons
+        verdict.reasons[step] = why
+    return verdict
 
 
-def _mtime(prefix: Path) -> float:
+@dataclass
+class _Listing:
+    """The checkpoints the state file lists, as the sweeper manages them."""
+
+    paths: list[str]  # as written in the state file
+    timestamps: list[float]  # save time of each
+    last_preserved: float
+
+    def steps(self) -> list[tuple[int, float]]:
+        return [
+            (step, t) for step, t in zip(map(step_of, self.paths), self.timestamps, strict=True) if step is not None
+        ]
+
+
+def _listing(model_dir: str | os.PathLike, storage: Storage) -> _Listing:
+    """The state file's list; a damaged one is replaced by the checkpoints on disk (nothing is deleted for it)."""
     try:
-        return Path(f"{prefix}.index").stat().st_mtime
-    except OSError:
-        return time.time()
+        state = read_state(model_dir) or CheckpointState()
+    except StateFileError:
+        names = [os.path.basename(prefix) for prefix in checkpoints_on_disk(model_dir)]
+        state = CheckpointState(all_model_checkpoint_paths=names)
+    paths = list(state.all_model_checkpoint_paths)
+    timestamps = list(state.all_model_checkpoint_timestamps)
+    if len(timestamps) != len(paths):
+        timestamps = [_saved_at(storage, resolve(model_dir, p)) for p in paths]
+    return _Listing(paths, timestamps, state.last_preserved_timestamp or time.time())
 
 
-def _delete_checkpoint_files(prefix: Path) -> None:
-    """Only the checkpoint's own ``.index`` and ``.data-*`` shards: nothing else that shares the name.
+def _saved_at(storage: Storage, prefix: str) -> float:
+    info = storage.info(f"{prefix}.index")
+    return info.mtime if info else time.time()
 
-    A plain scan, not ``Path.glob`` (which compiles a pattern per call: GIL time at every sweep).
+
+class Retention:
+    """Keeps the state file and the directory in line with the policy, one save at a time."""
+
+    def __init__(self, model_dir: str | os.PathLike, schedule: ScheduleConfig, log: RunLog) -> None:
+        self.model_dir = model_dir
+        self.storage = storage_for(model_dir)
+        self.policy = Policy.from_schedule(schedule)
+        self.log = log
+        self.listing = _listing(model_dir, self.storage)
+        self.ours, self.metrics = read_written(model_dir)
+
+    def has_checkpoint(self, step: int) -> bool:
+        prefix = checkpoint_prefix(self.model_dir, step)
+        listed = any(resolve(self.model_dir, p) == prefix for p in self.listing.paths)
+        return listed and self.storage.info(f"{prefix}.index") is not None
+
+    def record(self, step: int, prefix: str, metrics: dict[str, float]) -> list[tuple[int, str]]:
+        """Add a new checkpoint to the state file, sweep what the policy allows; returns what was deleted."""
+        listing, relative = self.listing, os.path.basename(prefix)
+        if relative in listing.paths:
+            index = listing.paths.index(relative)
+            del listing.paths[index], listing.timestamps[index]
+        listing.paths.append(relative)
+        listing.timestamps.append(time.time())
+        record_written(self.model_dir, step, metrics)
+        self.ours.add(step)
+        self.metrics[step] = metrics
+        swept = self._sweep()
+        write_state(
+            self.model_dir,
+            CheckpointState(relative, list(listing.paths), list(listing.timestamps), listing.last_preserved),
+        )
+        for _, gone in swept:
+            self._delete_checkpoint_files(gone)
+        return swept
+
+    def _sweep(self) -> list[tuple[int, str]]:
+        """Apply :func:`judge` to the listing (the state file is written by the caller, before any deletion)."""
+        listing = self.listing
+        verdict = judge(
+            listing.steps(),
+            (),
+            self.ours,
+            self.metrics,
+            read_pins(self.model_dir),
+            self.log.preserved,
+            self.policy,
+            listing.last_preserved,
+        )
+        if verdict.preserved:
+            self.log.preserved.extend(verdict.preserved)
+            write_run_log(self.model_dir, self.log)
+        listing.last_preserved = verdict.last_preserved
+        dropped, swept = verdict.dropped, set(verdict.swept)
+        kept = [(p, t) for p, t in zip(listing.paths, listing.timestamps, strict=True) if step_of(p) not in dropped]
+        gone = [(step_of(p), resolve(self.model_dir, p)) for p in listing.paths if step_of(p) in swept]
+        listing.paths, listing.timestamps = [p for p, _ in kept], [t for _, t in kept]
+        return gone
+
+    def _delete_checkpoint_files(self, prefix: str) -> None:
+        """Only the checkpoint's own ``.index`` and ``.data-*`` shards: nothing else that shares the name."""
+        name = os.path.basename(prefix)
+        index, shard = f"{name}.index", f"{name}.data-"
+        folder = os.path.dirname(prefix)
+        for entry in self.storage.listdir(folder):
+            if entry.name == index or entry.name.startswith(shard):
+                try:
+                    self.storage.delete(entry.path)
+                except FileNotFoundError:
+                    continue  # already gone (deleted by hand)
+
+
+def why_kept(model_dir: str | os.PathLike, ledger: LedgerReader | None = None) -> dict[int, list[str]]:
+    """For each checkpoint step on disk or listed: the reasons it is kept (for the directory view).
+
+    The same :func:`judge` the sweeper applies, so a listed step with no reason is what the next sweep deletes.
+    A caller that asks again and again passes its ``LedgerReader`` for the model_dir.
     """
-    index, shard = f"{prefix.name}.index", f"{prefix.name}.data-"
-    with os.scandir(prefix.parent) as entries:
-        doomed = [entry.path for entry in entries if entry.name == index or entry.name.startswith(shard)]
-    for path in doomed:
-        Path(path).unlink(missing_ok=True)
+    storage = storage_for(model_dir)
+    log = read_run_log(model_dir) or RunLog()
+    policy = Policy.from_schedule(log.spec.schedule if log.spec else ScheduleConfig())
+    metrics = (ledger or LedgerReader(model_dir)).read()
+    listing = _listing(model_dir, storage)
+    on_disk = [step_of(prefix) for prefix in checkpoints_on_disk(model_dir)]
+    verdict = judge(
+        listing.steps(),
+        on_disk,
+        metrics.keys(),
+        metrics,
+        read_pins(model_dir),
+        log.preserved,
+        policy,
+        listing.last_preserved,
+    )
+    return verdict.reasons

@@ -17,7 +17,6 @@ from ckptgui.modeldir.records import (
     record_written,
     write_run_log,
 )
-from ckptgui.modeldir.retention import why_kept
 
 
 def test_incremental_reads_match_a_whole_read_as_the_ledger_grows(tmp_path: Path):
@@ -56,17 +55,16 @@ def test_a_replaced_or_shortened_ledger_is_read_again_from_the_start(tmp_path: P
     assert reader.read() == {}
 
 
-def test_why_kept_with_a_reader_answers_as_without(tmp_path: Path):
-    for step in (100, 200, 300):
-        (tmp_path / f"model.ckpt-{step}.index").write_bytes(b"")
-    (tmp_path / "model.ckpt-50.index").write_bytes(b"")  # not ours
-    record_written(tmp_path, 100)
-    record_written(tmp_path, 200)
+def test_a_ledger_replaced_by_a_longer_one_is_read_again_from_the_start(tmp_path: Path):
+    ledger = tmp_path / LEDGER_FILENAME
+    ledger.write_text("100\n200\n")
     reader = LedgerReader(tmp_path)
-    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
-    record_written(tmp_path, 300)
-    assert why_kept(tmp_path, reader) == why_kept(tmp_path)
-    assert why_kept(tmp_path, reader)[50] == why_kept(tmp_path)[50] != why_kept(tmp_path)[300]
+    assert set(reader.read()) == {100, 200}
+    replacement = tmp_path / "new.txt"
+    replacement.write_text("300\n400\n500\n600\n")
+    os.replace(replacement, ledger)  # longer than the old one: only its content tells
+    assert set(reader.read()) == {300, 400, 500, 600}
+    assert reader.read() == read_written(tmp_path)[1]
 
 
 def test_the_run_log_gives_its_spec_typed_or_says_why_not(tmp_path):
