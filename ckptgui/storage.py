@@ -23,6 +23,8 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 
@@ -133,7 +135,61 @@ def _info(path: str, name: str, st: os.stat_result, is_link: bool = False) -> Fi
     return FileInfo(path, name, st.st_size, st.st_mtime, stat.S_ISDIR(st.st_mode), token, is_link)
 
 
+class _OneLook(Storage):
+    """A storage seen within :func:`one_look`: each folder listed once, entries of listed folders stat-free."""
+
+    def __init__(self, base: Storage, listings: dict[str, list[FileInfo]]) -> None:
+        self._base = base
+        self._listings = listings
+
+    def join(self, base: str | os.PathLike, *names: str) -> str:
+        return self._base.join(base, *names)
+
+    def listdir(self, path: str | os.PathLike) -> list[FileInfo]:
+        key = os.path.normpath(os.fspath(path))
+        if key not in self._listings:
+            self._listings[key] = self._base.listdir(path)
+        return self._listings[key]
+
+    def info(self, path: str | os.PathLike) -> FileInfo | None:
+        folder, name = os.path.split(os.path.normpath(os.fspath(path)))
+        listing = self._listings.get(folder)
+        if listing is None or not name:
+            return self._base.info(path)
+        return next((entry for entry in listing if entry.name == name), None)
+
+    def read(self, path: str | os.PathLike, start: int = 0, end: int | None = None) -> bytes:
+        return self._base.read(path, start, end)
+
+    def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
+        return self._base.open(path, mode)
+
+    def write_atomic(self, path: str | os.PathLike, data: bytes) -> None:
+        raise PermissionError(f"{os.fspath(path)}: nothing is written during a look")
+
+    def delete(self, path: str | os.PathLike) -> None:
+        raise PermissionError(f"{os.fspath(path)}: nothing is deleted during a look")
+
+
 LOCAL = LocalStorage()
+_looks = threading.local()
+
+
+@contextlib.contextmanager
+def one_look() -> Iterator[None]:
+    """Within the block, on this thread, every reader sees one consistent listing per folder.
+
+    A live view's refresh lists the files, scans the checkpoints and explains retention: three readers that would
+    each list the same folders (and stat what they found). Inside ``one_look`` each folder is listed once and an
+    entry's ``info`` comes from its folder's listing; reads of file contents are not cached. Nested blocks share the
+    outer look. Writing or deleting inside a look is refused: a look only reads.
+    """
+    outer = getattr(_looks, "listings", None)
+    _looks.listings = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _looks.listings = outer
 
 
 def scheme_of(path: str | os.PathLike) -> str:
@@ -147,5 +203,6 @@ def storage_for(path: str | os.PathLike) -> Storage:
     """The storage that serves ``path``; raises :class:`StorageError` naming what is supported."""
     scheme = scheme_of(path)
     if not scheme:
-        return LOCAL
+        listings = getattr(_looks, "listings", None)
+        return LOCAL if listings is None else _OneLook(LOCAL, listings)
     raise StorageError(f"{os.fspath(path)}: {scheme}:// paths are not supported; use a local path")

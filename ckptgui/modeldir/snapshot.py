@@ -1,9 +1,9 @@
 """One look at a model_dir for a live view: its files, its checkpoints, why each is kept, which are pinned.
 
 Qt-free so it runs on any thread and is tested without a window. One look is
-one listing of the files, one checkpoint scan and one ``why_kept`` (which reads
-the pins file and the ledger once); the pins are taken from the reasons
-``why_kept`` gives instead of reading the pins file a second time.
+one listing of each folder (:func:`ckptgui.storage.one_look`: the file list, the
+checkpoint scan and ``why_kept`` share it), the pins file and the ledger read
+once; the pins are taken from the reasons ``why_kept`` gives.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ckptgui.modeldir.records import LedgerReader
 from ckptgui.modeldir.retention import KEPT_PINNED, why_kept
 from ckptgui.modeldir.scan import ModelDirInfo, scan
-from ckptgui.storage import storage_for
+from ckptgui.storage import one_look, storage_for
 
 MAX_FILES = 5000
 
@@ -74,6 +74,11 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: Led
 
     ``ledger`` is the caller's incremental reader of the model_dir's ledger, kept between looks.
     """
+    with one_look():
+        return _look_at(path, previous, ledger)
+
+
+def _look_at(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
     taken_at = time.time()
     listed = list_files(path)
     files = listed or ()

@@ -8,6 +8,7 @@ from pathlib import Path
 from ckptgui.modeldir.records import LedgerReader, record_written, set_pinned
 from ckptgui.modeldir.retention import KEPT_FOREIGN, KEPT_PINNED
 from ckptgui.modeldir.snapshot import MAX_FILES, FileEntry, kept_text, list_files, take_snapshot
+from ckptgui.storage import LocalStorage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -72,3 +73,19 @@ def test_a_damaged_pins_file_is_reported_and_the_rest_listed(tmp_path: Path):
     assert snapshot is not None and snapshot.info is not None and len(snapshot.info.checkpoints) == 3
     assert snapshot.error is not None and snapshot.error.startswith("cannot tell why checkpoints are kept")
     assert snapshot.pins == set()
+
+
+def test_one_look_lists_each_folder_once(tmp_path: Path, monkeypatch):
+    model_dir = tmp_path / "estimator"
+    shutil.copytree(FIXTURES / "estimator_dnn_iris", model_dir)
+    listed: list[str] = []
+    stats: list[str] = []
+    real_listdir, real_info = LocalStorage.listdir, LocalStorage.info
+    monkeypatch.setattr(
+        LocalStorage, "listdir", lambda self, path: listed.append(str(path)) or real_listdir(self, path)
+    )
+    monkeypatch.setattr(LocalStorage, "info", lambda self, path: stats.append(str(path)) or real_info(self, path))
+    snapshot = take_snapshot(str(model_dir), None, LedgerReader(model_dir))
+    assert snapshot is not None and snapshot.info is not None and len(snapshot.info.checkpoints) == 3
+    assert sorted(listed) == sorted({str(model_dir), str(model_dir / "eval")})  # each folder once
+    assert str(model_dir / "model.ckpt-200.index") not in stats  # known from the listing, not stat'ed again
