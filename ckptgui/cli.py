@@ -1,8 +1,9 @@
 """Command-line front: no arguments (or a model_dir path) opens the window; subcommands run headless.
 
 Each subcommand lives in its own module under ``ckptgui.commands`` and
-registers itself with ``register(subparsers)``. Command modules import
-TensorFlow only inside their handlers, so ``ckptgui --help`` stays instant.
+registers itself with ``register(subparsers)``. Only ``ckptgui.engine`` imports
+TensorFlow, and no command module loads it at import time (the architecture test
+checks this), so ``ckptgui --help`` stays instant.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 
 from ckptgui.cli import UsageError
+from ckptgui.modeldir.cleanup import leftovers
+from ckptgui.modeldir.records import set_pinned
+from ckptgui.modeldir.retention import checkpoint_prefix
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +39,6 @@ def _model_dir(text: str) -> Path:
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from ckptgui.modeldir.records import set_pinned
-    from ckptgui.modeldir.retention import checkpoint_prefix
-
     model_dir = _model_dir(args.model_dir)
     if args.pinned and not Path(f"{checkpoint_prefix(model_dir, args.step)}.index").exists():
         raise UsageError(f"{model_dir}: no checkpoint model.ckpt-{args.step} to pin")
@@ -48,8 +48,6 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from ckptgui.modeldir.cleanup import leftovers
-
     model_dir = _model_dir(args.model_dir)
     found = leftovers(model_dir)
     if not found:

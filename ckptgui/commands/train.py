@@ -9,6 +9,7 @@ import time
 
 from ckptgui.cli import UsageError
 from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+from ckptgui.modeldir.data import DataError
 
 EXIT_FAILED = 1
 EXIT_INCOMPATIBLE = 3
@@ -93,7 +94,7 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 def _run(args: argparse.Namespace) -> int:
     spec = _spec_from_args(args)
-    from ckptgui.engine.training import (
+    from ckptgui.engine.training import (  # loads TensorFlow: only when training, so --help stays instant
         CheckpointDeleted,
         CheckpointSaved,
         Evaluated,
@@ -104,7 +105,6 @@ def _run(args: argparse.Namespace) -> int:
         Started,
         Trainer,
     )
-    from ckptgui.modeldir.data import DataError
 
     try:
         trainer = Trainer(spec, warm_start_from=args.warm_start_from)
