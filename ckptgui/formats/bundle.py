@@ -9,6 +9,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import google_crc32c
 import numpy as np
@@ -40,9 +41,13 @@ def _block_records(table: bytes, offset: int, size: int) -> Iterator[tuple[bytes
         raise Damage("a block's restart table is larger than the block")
     pos, key = 0, b""
     while pos < limit:
-        shared, pos = varint(block, pos)
-        unshared, pos = varint(block, pos)
-        value_length, pos = varint(block, pos)
+        shared, unshared, value_length = block[pos : pos + 3]  # one byte each, the common case: decoded inline
+        if shared | unshared | value_length < 0x80 and pos + 3 <= limit:
+            pos += 3
+        else:
+            shared, pos = varint(block, pos)
+            unshared, pos = varint(block, pos)
+            value_length, pos = varint(block, pos)
         if shared > len(key) or pos + unshared + value_length > limit:
             raise Damage("a record in the index is malformed")
         key = key[:shared] + block[pos : pos + unshared]
@@ -67,8 +72,9 @@ def _table_records(table: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from _block_records(table, offset, size)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One ``BundleEntryProto``: where a tensor's bytes are and their CRC (a tuple: an index parse builds many)."""
+
     key: str
     dtype: str
     shape: tuple[int, ...]
@@ -104,39 +110,65 @@ class Index:
         return needed
 
 
+def _message_fields(buf: bytes) -> dict[int, int | bytes]:
+    """The last value of each field of a small message: an int, or bytes when length-delimited; repeated fields are
+    not kept. One pass with one-byte tags and lengths decoded inline (an index parse runs on every scan)."""
+    fields: dict[int, int | bytes] = {}
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag = buf[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = varint(buf, pos)
+        wire = tag & 7
+        if wire == 0:
+            if pos < end and buf[pos] < 0x80:
+                value, pos = buf[pos], pos + 1
+            else:
+                value, pos = varint(buf, pos)
+        elif wire == 2:
+            if pos < end and buf[pos] < 0x80:
+                length, pos = buf[pos], pos + 1
+            else:
+                length, pos = varint(buf, pos)
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire in (1, 5):
+            width = 4 if wire == 5 else 8
+            value, pos = int.from_bytes(buf[pos : pos + width], "little"), pos + width
+        else:
+            raise Damage(f"unexpected protobuf wire type {wire}")
+        if pos > end or tag >> 3 == 0:
+            raise Damage("a protobuf field runs past the end of its record")
+        fields[tag >> 3] = value
+    return fields
+
+
 def _parse_shape(buf: bytes) -> tuple[int, ...]:
-    dims = []
-    for number, value in proto_fields(buf):
-        if number == 2 and isinstance(value, bytes):
-            size = 0
-            for dim_number, dim_value in proto_fields(value):
-                if dim_number == 1 and isinstance(dim_value, int):
-                    size = signed64(dim_value)
-            dims.append(size)
-    return tuple(dims)
+    """A ``TensorShapeProto``: the size of each ``dim`` (field 2, repeated; its size is field 1, an int64)."""
+    return tuple(
+        signed64(size) if isinstance(size := _message_fields(value).get(1, 0), int) else 0
+        for number, value in proto_fields(buf)
+        if number == 2 and isinstance(value, bytes)
+    )
 
 
 def _parse_entry(key: str, buf: bytes) -> Entry:
-    dtype = shard = offset = size = crc = 0
-    shape: tuple[int, ...] = ()
-    partitioned = False
-    for number, value in proto_fields(buf):
-        if number == 1:
-            dtype = value
-        elif number == 2 and isinstance(value, bytes):
-            shape = _parse_shape(value)
-        elif number == 3:
-            shard = value
-        elif number == 4:
-            offset = value
-        elif number == 5:
-            size = value
-        elif number == 6:
-            crc = value
-        elif number == 7:
-            partitioned = True
-    name = DTYPE_NAMES.get(int(dtype), f"dtype_{dtype}")
-    return Entry(key, name, shape, int(shard), int(offset), int(size), int(crc), partitioned)
+    fields = _message_fields(buf)
+    dtype, shape = fields.get(1, 0), fields.get(2, b"")
+    shard, offset, size, crc = (fields.get(number, 0) for number in (3, 4, 5, 6))
+    if not all(isinstance(value, int) for value in (dtype, shard, offset, size, crc)) or not isinstance(shape, bytes):
+        raise Damage(f"the index entry of {key} is malformed")
+    return Entry(
+        key,
+        DTYPE_NAMES.get(dtype, f"dtype_{dtype}"),
+        _parse_shape(shape) if shape else (),
+        shard,
+        offset,
+        size,
+        crc,
+        7 in fields,  # slices: the data is stored under slice keys
+    )
 
 
 _ORDERED_CODE_ESCAPE = re.compile(b"\x00\xff|\xff\x00")

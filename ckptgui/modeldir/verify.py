@@ -61,14 +61,10 @@ class _TensorDamage(Exception):
 
 
 def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> CheckpointInfo:
-    gone = replace(
-        checkpoint,
-        status="missing",
-        reason="deleted while it was being verified (a running trainer's retention sweep?)",
-    )
-    for attempt in range(VERIFY_ATTEMPTS):
-        if _files_gone(checkpoint):
-            return gone
+    """The checkpoint as it is after a full read. A file swept before or during the read fails it; only then are
+    its files looked up, to tell a sweep (``missing``) from damage."""
+    reason = ""
+    for _ in range(VERIFY_ATTEMPTS):
         try:
             if checkpoint.format == "keras-h5":
                 _read_h5(checkpoint, progress)
@@ -76,21 +72,18 @@ def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> 
                 _check_bundle(checkpoint, progress)
             return checkpoint
         except (FileNotFoundError, Vanished):
-            if _files_gone(checkpoint):
-                return gone
-            if attempt + 1 < VERIFY_ATTEMPTS:
-                continue  # a file vanished and came back (rename): read again
-            reason = "a file vanished while it was being read, several times over"
+            reason = "a file vanished while it was being read, and again at each new try"
+            if not _files_gone(checkpoint):
+                continue  # it vanished and came back (a rename): read again
         except _TensorDamage as damage:
-            if _files_gone(checkpoint):
-                return gone
             reason = f"{_readable_name(checkpoint, damage.key)}: {damage.reason}"
         except (Damage, OSError) as problem:
-            if _files_gone(checkpoint):
-                return gone
             reason = _describe(problem)
-        return replace(checkpoint, status="corrupt", reason=reason)
-    return gone
+        break
+    if _files_gone(checkpoint):
+        reason = "deleted while it was being verified (a running trainer's retention sweep?)"
+        return replace(checkpoint, status="missing", reason=reason)
+    return replace(checkpoint, status="corrupt", reason=reason)
 
 
 def _describe(problem: Exception) -> str:
