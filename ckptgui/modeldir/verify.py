@@ -22,7 +22,10 @@ from ckptgui.storage import storage_for
 
 ProgressCallback = Callable[[int, int, CheckpointInfo], None]
 VERIFY_ATTEMPTS = 3
-READ_RANGE = 64 << 20  # the most bytes read (and held) at once
+# The most bytes read (and held) at once. A few MB: the allocator reuses such buffers, while each larger one is a
+# fresh mapping whose every page faults in; measured on one 256 MB checkpoint, 8 MB reads take a third of the time
+# of 64 MB ones.
+READ_RANGE = 8 << 20
 
 
 def verify(path: str | os.PathLike, on_progress: ProgressCallback | None = None) -> list[CheckpointInfo]:
