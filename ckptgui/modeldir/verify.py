@@ -1,15 +1,15 @@
 """Verify every checkpoint of a model_dir at disk speed, without TensorFlow: every stored tensor's CRC is checked.
 
-One scan lists the model_dir; each healthy checkpoint's index (already parsed by the scan) names every tensor's
-bytes, which are read shard by shard through the storage seam in ranges of at most :data:`READ_RANGE` bytes (one
-range held at a time) and checked by :func:`ckptgui.formats.bundle.check_entry`, the check TensorFlow's own reader
-makes. Keras ``.weights.h5`` files are read dataset by dataset through h5py.
+One scan lists the model_dir; each healthy checkpoint's index (parsed by the scan, cached per file version) names
+every tensor's bytes, which are read shard by shard through the storage seam in ranges of at most
+:data:`READ_RANGE` bytes (one range held at a time) and checked by :func:`ckptgui.formats.bundle.check_entry`, the
+check TensorFlow's own reader makes. Keras ``.weights.h5`` files are read dataset by dataset through h5py.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -128,7 +128,7 @@ def _check_bundle(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -
 
 def _pieces(
     entries: list[Entry], read: Callable[[int, int], np.ndarray]
-) -> Iterator[tuple[Entry, Iterator[np.ndarray]]]:
+) -> Iterator[tuple[Entry, Iterable[np.ndarray]]]:
     """Each entry (sorted by offset) with its bytes: neighbours share one read of up to :data:`READ_RANGE` bytes, a
     larger tensor comes in several reads consumed as they come, so no more than one range is held at a time."""
     held, held_start = np.empty(0, np.uint8), 0
@@ -141,13 +141,13 @@ def _pieces(
         if start < held_start or end > held_start + len(held):
             held = np.empty(0, np.uint8)  # let the last range go before the next is read
             held_start = start
-            for neighbour in entries[position + 1 :]:
-                stop = neighbour.offset + neighbour.size
+            for following in range(position + 1, len(entries)):  # indexes, not a slice: no copy of the list
+                stop = entries[following].offset + entries[following].size
                 if stop - start > READ_RANGE:
                     break
                 end = max(end, stop)
             held = read(start, end)
-        yield entry, iter((held[start - held_start : entry.offset + entry.size - held_start],))
+        yield entry, (held[start - held_start : entry.offset + entry.size - held_start],)
 
 
 def _read_h5(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> None:
