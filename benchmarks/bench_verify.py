@@ -6,13 +6,16 @@ listing them all. Then, in this process, with TensorFlow imported first so neith
 
 * the reference: ``tf.train.load_checkpoint(prefix)`` and ``get_tensor`` of every key of
   ``get_variable_to_shape_map()``, for every checkpoint;
-* ``ckptgui.engine.tensors.verify(model_dir)``: the same reads, plus the scan and the health verdicts.
+* ``ckptgui.modeldir.verify.verify(model_dir)``: the same bytes read and CRC-checked without TensorFlow, plus the
+  scan and the health verdicts.
 
 Each is timed ``--repeat`` times alternately (the page cache is warm for both) and the medians printed with
 ``verify/tf = x.xx`` (target: at most 1.00, i.e. verify no slower than TensorFlow reading the same tensors).
-``--counts 250,1000,2000`` runs several sizes to show that the time per checkpoint stays flat (linear growth).
+``--counts 250,1000,2000`` runs several sizes to show that the time per checkpoint stays flat (linear growth);
+``--big-mb N`` adds one checkpoint of four float32 tensors totalling N MB (0: none), where disk speed, not the
+per-checkpoint overhead, decides.
 
-Run: ``.venv/bin/python benchmarks/bench_verify.py [--count 1000 | --counts 250,1000,2000] [--repeat 3]``
+Run: ``.venv/bin/python benchmarks/bench_verify.py [--count 1000 | --counts 250,1000,2000] [--big-mb 256] [--repeat 3]``
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -53,6 +57,20 @@ def write_model_dir(model_dir: Path, count: int) -> list[str]:
     return [str(model_dir / name) for name in names]
 
 
+def write_big_checkpoint(model_dir: Path, megabytes: int) -> list[str]:
+    """One checkpoint of four float32 tensors totalling ``megabytes`` MB, listed in the state file; its prefix."""
+    import tensorflow as tf
+
+    from ckptgui.formats.statefile import CheckpointState, write_state
+
+    module = tf.Module()
+    rows = max(1, megabytes * (1 << 20) // 4 // 4 // 1024)
+    module.weights = [tf.Variable(tf.random.normal((rows, 1024))) for _ in range(4)]
+    prefix = tf.train.Checkpoint(model=module).write(str(model_dir / "model.ckpt-1"))
+    write_state(model_dir, CheckpointState("model.ckpt-1", ["model.ckpt-1"]))
+    return [prefix]
+
+
 def read_with_tensorflow(prefixes: list[str]) -> int:
     """Every tensor of every checkpoint through TensorFlow's reader; the number of tensors read."""
     import tensorflow as tf
@@ -66,15 +84,15 @@ def read_with_tensorflow(prefixes: list[str]) -> int:
     return tensors
 
 
-def measure(count: int, repeat: int) -> tuple[float, float]:
-    """(median seconds of verify, median seconds of the TensorFlow reference) for ``count`` checkpoints."""
-    from ckptgui.engine.tensors import verify
+def measure(write: Callable[[Path], list[str]], tensors_each: int, repeat: int) -> tuple[float, float]:
+    """(median seconds of verify, median seconds of the TensorFlow reference) for the model_dir ``write`` fills."""
+    from ckptgui.modeldir.verify import verify
 
     with tempfile.TemporaryDirectory(prefix="bench_verify_") as tmp:
         model_dir = Path(tmp)
         started = time.perf_counter()
-        prefixes = write_model_dir(model_dir, count)
-        print(f"{count:,} checkpoints written in {time.perf_counter() - started:.1f} s")
+        prefixes = write(model_dir)
+        print(f"{len(prefixes):,} checkpoints written in {time.perf_counter() - started:.1f} s")
         ours, reference = [], []
         for _ in range(repeat):
             started = time.perf_counter()
@@ -83,8 +101,8 @@ def measure(count: int, repeat: int) -> tuple[float, float]:
             started = time.perf_counter()
             results = verify(model_dir)
             ours.append(time.perf_counter() - started)
-            assert len(results) == count and all(c.status == "ok" for c in results), "verify found damage"
-        assert tensors == count * 5  # 3 variables, the step, the object graph
+            assert len(results) == len(prefixes) and all(c.status == "ok" for c in results), "verify found damage"
+        assert tensors == len(prefixes) * tensors_each
         return statistics.median(ours), statistics.median(reference)
 
 
@@ -93,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--count", type=int, default=1000, help="checkpoints in the model_dir (default 1000)")
     sizes.add_argument("--counts", help="several sizes, comma-separated, e.g. 250,1000,2000")
+    parser.add_argument("--big-mb", type=int, default=256, help="one checkpoint of this many MB (default 256; 0: none)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side, median taken (default 3)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.counts.split(",")] if args.counts else [args.count]
@@ -101,12 +120,22 @@ def main(argv: list[str] | None = None) -> int:
 
     worst = 0.0
     for count in counts:
-        ours, reference = measure(count, args.repeat)
+        # 3 variables, the step, the object graph
+        ours, reference = measure(lambda model_dir, count=count: write_model_dir(model_dir, count), 5, args.repeat)
         ratio = ours / reference
         worst = max(worst, ratio)
         print(
             f"{count:6,} checkpoints: verify {ours:7.2f} s ({ours / count * 1000:5.2f} ms each), "
             f"tensorflow {reference:7.2f} s ({reference / count * 1000:5.2f} ms each), verify/tf = {ratio:.2f}"
+        )
+    if args.big_mb:
+        # 4 weights, the object graph
+        ours, reference = measure(lambda model_dir: write_big_checkpoint(model_dir, args.big_mb), 5, args.repeat)
+        ratio = ours / reference
+        worst = max(worst, ratio)
+        print(
+            f"one {args.big_mb:,} MB checkpoint: verify {ours:7.2f} s ({args.big_mb / ours:6.0f} MB/s), "
+            f"tensorflow {reference:7.2f} s ({args.big_mb / reference:6.0f} MB/s), verify/tf = {ratio:.2f}"
         )
     verdict = "OK" if worst <= TARGET_RATIO else "OVER TARGET"
     print(f"target: verify/tf <= {TARGET_RATIO:.2f} -> {verdict}")

@@ -1,7 +1,7 @@
-"""Tensor data of checkpoints: read one, verify every CRC, diff two checkpoints variable by variable.
+"""Tensor data of checkpoints through TensorFlow's reader: read one, diff two checkpoints variable by variable.
 
-Each function works on :class:`CheckpointInfo` handles from one scan (``verify`` scans its path once, ``diff``
-locates each side once), so the cost grows with the checkpoints read, not with the files beside them.
+Each function works on :class:`CheckpointInfo` handles (``diff`` locates each side once), so the cost grows with
+the checkpoints read, not with the files beside them. Verifying every CRC needs no TensorFlow: ``modeldir/verify.py``.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ckptgui.modeldir.layout import natural_key
-from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, scan
-from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
-from ckptgui.storage import storage_for
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
+from ckptgui.modeldir.variables import flat_variables, list_variables
 
 
 @dataclass
@@ -79,11 +77,6 @@ class TensorSource:
             return np.asarray(self._h5[key][()])
         return np.asarray(self._reader.get_tensor(key))
 
-    def stored_keys(self) -> list[str]:
-        if self._h5 is not None:
-            return [key for _, key, *_ in h5_datasets(self.checkpoint.prefix)]
-        return sorted(self._reader.get_variable_to_shape_map())
-
     def close(self) -> None:
         if self._h5 is not None:
             self._h5.close()
@@ -123,99 +116,6 @@ def read_tensor(checkpoint: CheckpointInfo, name: str) -> np.ndarray:
             return source.get(info.key)
         except Exception as exc:  # noqa: BLE001 - any read failure: say which tensor
             raise CheckpointError(f"{checkpoint.prefix}: {name} cannot be read ({_first_line(exc)})") from None
-
-
-# Verify ----------------------------------------------------------------------------------------------------
-
-ProgressCallback = Callable[[int, int, CheckpointInfo], None]
-VERIFY_ATTEMPTS = 3
-
-
-def verify(path: str | os.PathLike, on_progress: ProgressCallback | None = None) -> list[CheckpointInfo]:
-    """Read every tensor of every checkpoint: the statuses after a full read, with the first problem found.
-
-    ``on_progress(done_bytes, total_bytes, checkpoint)`` is called after each
-    tensor; raising from it cancels. A checkpoint swept away between listing
-    and reading (a trainer's retention) comes back ``missing``, never an error.
-    """
-    info = scan(path)
-    total = sum(c.total_bytes for c in info.checkpoints if c.usable)
-    done = 0
-    results = []
-    for checkpoint in info.checkpoints:
-        if not checkpoint.usable:
-            results.append(checkpoint)
-            continue
-
-        def progress(nbytes: int, checkpoint: CheckpointInfo = checkpoint) -> None:
-            nonlocal done
-            done += nbytes
-            if on_progress is not None:
-                on_progress(min(done, total), total, checkpoint)
-
-        results.append(_verify_one(checkpoint, progress))
-    return results
-
-
-def _files_gone(checkpoint: CheckpointInfo) -> bool:
-    """Whether a file of the checkpoint is gone: a lookup of each of its own files, never a listing of the folder."""
-    folder = os.path.dirname(checkpoint.prefix)
-    storage = storage_for(folder)
-    return any(storage.info(storage.join(folder, name)) is None for name in checkpoint.files)
-
-
-def _readable_name(checkpoint: CheckpointInfo, key: str) -> str:
-    """The variable's readable name for a raw key, looked up only when a damage report needs it."""
-    try:
-        names = {v.key: v.name for v in flat_variables(list_variables(checkpoint)).values()}
-    except (CheckpointError, OSError):
-        return key
-    return names.get(key, key)
-
-
-def _verify_one(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> CheckpointInfo:
-    gone = replace(
-        checkpoint,
-        status="missing",
-        reason="deleted while it was being verified (a running trainer's retention sweep?)",
-    )
-    for attempt in range(VERIFY_ATTEMPTS):
-        if _files_gone(checkpoint):
-            return gone
-        key = ""
-        try:
-            with TensorSource(checkpoint) as source:
-                for key in source.stored_keys():
-                    array = source.get(key)
-                    progress(array.nbytes if array.dtype != object else 0)
-            return checkpoint
-        except Exception as exc:  # noqa: BLE001 - TensorFlow, h5py and numpy each raise their own kind
-            if _files_gone(checkpoint):
-                return gone
-            if _is_not_found(exc) and attempt + 1 < VERIFY_ATTEMPTS:
-                continue  # a file vanished and came back (rename): read again
-            variable = _readable_name(checkpoint, key) if key else ""
-            return replace(checkpoint, status="corrupt", reason=_damage_reason(exc, variable))
-    return gone
-
-
-def _is_not_found(exc: BaseException) -> bool:
-    return isinstance(exc, FileNotFoundError) or type(exc).__name__ == "NotFoundError"
-
-
-def _damage_reason(exc: BaseException, variable: str) -> str:
-    """TensorFlow's words for damage, as a person would say them.
-
-    TensorFlow's reader says "checksum does not match" for a flipped bit in a ``.data`` file and "Read less
-    bytes than requested" for a ``.data`` file cut short; an IndexError means a reader ran past a cut-short file.
-    """
-    text = _first_line(exc)
-    where = f"{variable}: " if variable else ""
-    if "checksum does not match" in text.lower():
-        return f"{where}checksum does not match: the .data file is damaged (bit rot or a bad copy)"
-    if isinstance(exc, IndexError) or "Read less bytes" in text:
-        return f"{where}the .data file is truncated ({text})"
-    return f"{where}{text}"
 
 
 # Diff ------------------------------------------------------------------------------------------------------

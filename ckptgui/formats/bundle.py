@@ -1,13 +1,20 @@
-"""TensorFlow's tensor-bundle format as bytes -> records: the ``.index`` SSTable of ``BundleEntryProto`` and
-CRC-checked scalars; the bytes come from the caller, which reads them through the storage seam."""
+"""TensorFlow's tensor-bundle format as bytes -> records: the ``.index`` SSTable of ``BundleEntryProto``, the
+CRC check of each stored tensor and CRC-checked scalars; the bytes come from the caller, which reads them through
+the storage seam."""
 
 from __future__ import annotations
 
+import math
+import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ckptgui.formats.wire import DTYPE_NAMES, Damage, masked_crc32c, proto_fields, signed64, varint
+import google_crc32c
+import numpy as np
+
+from ckptgui.formats.wire import DTYPE_NAMES, Damage, mask, masked_crc32c, proto_fields, signed64, varint
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -34,9 +41,13 @@ def _block_records(table: bytes, offset: int, size: int) -> Iterator[tuple[bytes
         raise Damage("a block's restart table is larger than the block")
     pos, key = 0, b""
     while pos < limit:
-        shared, pos = varint(block, pos)
-        unshared, pos = varint(block, pos)
-        value_length, pos = varint(block, pos)
+        shared, unshared, value_length = block[pos : pos + 3]  # one byte each, the common case: decoded inline
+        if shared | unshared | value_length < 0x80 and pos + 3 <= limit:
+            pos += 3
+        else:
+            shared, pos = varint(block, pos)
+            unshared, pos = varint(block, pos)
+            value_length, pos = varint(block, pos)
         if shared > len(key) or pos + unshared + value_length > limit:
             raise Damage("a record in the index is malformed")
         key = key[:shared] + block[pos : pos + unshared]
@@ -61,8 +72,9 @@ def _table_records(table: bytes) -> Iterator[tuple[bytes, bytes]]:
         yield from _block_records(table, offset, size)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One ``BundleEntryProto``: where a tensor's bytes are and their CRC (a tuple: an index parse builds many)."""
+
     key: str
     dtype: str
     shape: tuple[int, ...]
@@ -70,12 +82,18 @@ class Entry:
     offset: int
     size: int
     crc32c: int
+    partitioned: bool = False  # its data is stored in slice entries (see Index.slices), none under this key
 
 
 @dataclass(frozen=True)
 class Index:
     num_shards: int
-    entries: dict[str, Entry]
+    entries: dict[str, Entry]  # the tensors a reader lists: every key but the slices
+    slices: tuple[Entry, ...] = ()  # the pieces of partitioned variables, each keyed by its variable's name
+
+    def stored(self) -> list[Entry]:
+        """Every entry whose bytes lie in a data shard, slices included: what a full verification reads."""
+        return [entry for entry in self.entries.values() if not entry.partitioned] + list(self.slices)
 
     @property
     def format(self) -> str:
@@ -87,47 +105,90 @@ class Index:
     def bytes_needed(self) -> dict[int, int]:
         """Per shard, the file size the index needs: the end of its last tensor."""
         needed: dict[int, int] = {}
-        for entry in self.entries.values():
+        for entry in self.stored():
             needed[entry.shard] = max(needed.get(entry.shard, 0), entry.offset + entry.size)
         return needed
 
 
+def _message_fields(buf: bytes) -> dict[int, int | bytes]:
+    """The last value of each field of a small message: an int, or bytes when length-delimited; repeated fields are
+    not kept. One pass with one-byte tags and lengths decoded inline (an index parse runs on every scan)."""
+    fields: dict[int, int | bytes] = {}
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag = buf[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = varint(buf, pos)
+        wire = tag & 7
+        if wire == 0:
+            if pos < end and buf[pos] < 0x80:
+                value, pos = buf[pos], pos + 1
+            else:
+                value, pos = varint(buf, pos)
+        elif wire == 2:
+            if pos < end and buf[pos] < 0x80:
+                length, pos = buf[pos], pos + 1
+            else:
+                length, pos = varint(buf, pos)
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire in (1, 5):
+            width = 4 if wire == 5 else 8
+            value, pos = int.from_bytes(buf[pos : pos + width], "little"), pos + width
+        else:
+            raise Damage(f"unexpected protobuf wire type {wire}")
+        if pos > end or tag >> 3 == 0:
+            raise Damage("a protobuf field runs past the end of its record")
+        fields[tag >> 3] = value
+    return fields
+
+
 def _parse_shape(buf: bytes) -> tuple[int, ...]:
-    dims = []
-    for number, value in proto_fields(buf):
-        if number == 2 and isinstance(value, bytes):
-            size = 0
-            for dim_number, dim_value in proto_fields(value):
-                if dim_number == 1 and isinstance(dim_value, int):
-                    size = signed64(dim_value)
-            dims.append(size)
-    return tuple(dims)
+    """A ``TensorShapeProto``: the size of each ``dim`` (field 2, repeated; its size is field 1, an int64)."""
+    return tuple(
+        signed64(size) if isinstance(size := _message_fields(value).get(1, 0), int) else 0
+        for number, value in proto_fields(buf)
+        if number == 2 and isinstance(value, bytes)
+    )
 
 
 def _parse_entry(key: str, buf: bytes) -> Entry:
-    dtype = shard = offset = size = crc = 0
-    shape: tuple[int, ...] = ()
-    for number, value in proto_fields(buf):
-        if number == 1:
-            dtype = value
-        elif number == 2 and isinstance(value, bytes):
-            shape = _parse_shape(value)
-        elif number == 3:
-            shard = value
-        elif number == 4:
-            offset = value
-        elif number == 5:
-            size = value
-        elif number == 6:
-            crc = value
-    name = DTYPE_NAMES.get(int(dtype), f"dtype_{dtype}")
-    return Entry(key, name, shape, int(shard), int(offset), int(size), int(crc))
+    fields = _message_fields(buf)
+    dtype, shape = fields.get(1, 0), fields.get(2, b"")
+    shard, offset, size, crc = (fields.get(number, 0) for number in (3, 4, 5, 6))
+    if not all(isinstance(value, int) for value in (dtype, shard, offset, size, crc)) or not isinstance(shape, bytes):
+        raise Damage(f"the index entry of {key} is malformed")
+    return Entry(
+        key,
+        DTYPE_NAMES.get(dtype, f"dtype_{dtype}"),
+        _parse_shape(shape) if shape else (),
+        shard,
+        offset,
+        size,
+        crc,
+        7 in fields,  # slices: the data is stored under slice keys
+    )
+
+
+_ORDERED_CODE_ESCAPE = re.compile(b"\x00\xff|\xff\x00")
+
+
+def _sliced_variable(raw_key: bytes) -> str:
+    """The variable a slice belongs to, the key of its slice entries.
+
+    TensorFlow's ``EncodeTensorNameSlice`` writes a zero byte, the name in OrderedCode (a zero byte escaped as
+    ``00 ff``, ``ff`` as ``ff 00``, the end marked by ``00 01``), then the slice's extents.
+    """
+    name = raw_key[1:].split(b"\x00\x01", 1)[0]
+    return _ORDERED_CODE_ESCAPE.sub(lambda escaped: escaped[0][:1], name).decode("utf-8", "backslashreplace")
 
 
 def parse_index(table: bytes) -> Index:
     """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`."""
     num_shards = 1
     entries: dict[str, Entry] = {}
+    slices: list[Entry] = []
     for raw_key, value in _table_records(table):
         if not raw_key:  # the BundleHeaderProto
             for number, field_value in proto_fields(value):
@@ -136,14 +197,106 @@ def parse_index(table: bytes) -> Index:
                 elif number == 2 and field_value:
                     raise Damage("the checkpoint was written big-endian; only little-endian is read")
             continue
-        if raw_key[:1] == b"\x00":  # a slice of a partitioned variable; its full entry is listed too
-            continue
-        key = raw_key.decode("utf-8", "backslashreplace")
-        entries[key] = _parse_entry(key, value)
+        if raw_key[:1] == b"\x00":  # a slice of a partitioned variable; its full entry is listed
+            slices.append(_parse_entry(_sliced_variable(raw_key), value))
+        else:
+            key = raw_key.decode("utf-8", "backslashreplace")
+            entries[key] = _parse_entry(key, value)
     if num_shards < 1:
         raise Damage(f"the index header names {num_shards} data shards")
-    return Index(num_shards, entries)
+    return Index(num_shards, entries, tuple(slices))
 
+
+# Stored tensors -------------------------------------------------------------------------------------------------
+
+CHECKSUM_DAMAGE = "checksum does not match: the .data file is damaged (bit rot or a bad copy)"
+
+# Bytes per element of the dtypes TensorFlow stores as raw memory; strings and variants are length-prefixed instead.
+_ITEM_BYTES = {
+    "float32": 4, "float64": 8, "int32": 4, "uint8": 1, "int16": 2, "int8": 1, "complex64": 8, "int64": 8,
+    "bool": 1, "qint8": 1, "quint8": 1, "qint32": 4, "bfloat16": 2, "qint16": 2, "quint16": 2, "uint16": 2,
+    "complex128": 16, "float16": 2, "uint32": 4, "uint64": 8,
+}  # fmt: skip
+
+
+def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
+    """Check a stored tensor as TensorFlow's ``BundleReader`` does when it reads it; raises :class:`Damage`.
+
+    ``pieces`` are the entry's bytes ``[offset, offset + size)`` of its shard, in order: one piece, or several
+    consecutive ones for a tensor larger than one read (bytes, or read-only uint8 arrays: views cost no copy).
+    Raw-memory dtypes: the size must match the shape and the CRC covers the bytes. Strings and variants are
+    length-prefixed, with CRCs of their own inside (:func:`_string_crc`, :func:`_variant_crc`).
+    """
+    if entry.dtype in ("string", "variant"):
+        if entry.size == 0:
+            return  # TensorFlow reads nothing and checks nothing for an empty one
+        data = b"".join(bytes(piece) for piece in pieces)
+        if len(data) != entry.size:
+            raise Damage(f"the .data file is truncated ({len(data)} of the tensor's {entry.size} bytes are there)")
+        count = math.prod(entry.shape)
+        crc = _string_crc(data, count) if entry.dtype == "string" else _variant_crc(data, count)
+    else:
+        item = _ITEM_BYTES.get(entry.dtype)
+        if item is not None and entry.size != item * math.prod(entry.shape):
+            raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
+        crc = length = 0
+        for piece in pieces:
+            crc = google_crc32c.extend(crc, piece)
+            length += len(piece)
+        if length != entry.size:
+            raise Damage(f"the .data file is truncated ({length} of the tensor's {entry.size} bytes are there)")
+    if mask(crc) != entry.crc32c:
+        raise Damage(CHECKSUM_DAMAGE)
+
+
+def _length_bytes(length: int) -> bytes:
+    """A string length as the CRCs cover it: little-endian uint32, uint64 from 4 GiB (older bundles had only uint32)."""
+    return length.to_bytes(4 if length <= 0xFFFFFFFF else 8, "little")
+
+
+def _string_crc(data: bytes, count: int) -> int:
+    """The CRC of a string tensor of ``count`` elements.
+
+    Stored as: each length as a varint, the masked CRC of the lengths (4 bytes), then the strings. The entry's CRC
+    covers each length (:func:`_length_bytes`), those 4 CRC bytes, then the strings.
+    """
+    pos, total, covered = 0, 0, []
+    for _ in range(count):
+        length, pos = varint(data, pos)
+        covered.append(_length_bytes(length))
+        total += length
+    crc = google_crc32c.value(b"".join(covered))
+    stored = data[pos : pos + 4]
+    if len(stored) < 4 or mask(crc) != int.from_bytes(stored, "little"):
+        raise Damage(f"the string lengths' {CHECKSUM_DAMAGE}")
+    strings = data[pos + 4 : pos + 4 + total]
+    if len(strings) != total:
+        raise Damage("the strings run past the end of the tensor's bytes")
+    return google_crc32c.extend(google_crc32c.extend(crc, stored), strings)
+
+
+def _variant_crc(data: bytes, count: int) -> int:
+    """The CRC of a variant tensor (e.g. a dataset iterator's state).
+
+    Stored per element: a varint length, the serialized ``VariantTensorDataProto``, the masked CRC of everything so
+    far (4 bytes). The CRC covers each length as a little-endian uint64, the bytes, and the 4 CRC bytes.
+    """
+    pos, crc = 0, 0
+    for _ in range(count):
+        length, pos = varint(data, pos)
+        value = data[pos : pos + length]
+        stored = data[pos + length : pos + length + 4]
+        if len(value) != length or len(stored) < 4:
+            raise Damage("a variant runs past the end of the tensor's bytes")
+        crc = google_crc32c.extend(google_crc32c.extend(crc, length.to_bytes(8, "little")), value)
+        if mask(crc) != int.from_bytes(stored, "little"):
+            raise Damage(f"a variant's {CHECKSUM_DAMAGE}")
+        crc = google_crc32c.extend(crc, stored)
+        pos += length + 4
+    return crc
+
+
+# Scalars read without TensorFlow ---------------------------------------------------------------------------------
 
 _NUMERIC_SCALARS = {"int64": "<q", "int32": "<i", "float32": "<f", "float64": "<d", "uint64": "<Q"}
 
@@ -161,13 +314,12 @@ def decode_scalar(entry: Entry, data: bytes) -> int | float:
 
 
 def decode_string_scalar(entry: Entry, data: bytes) -> bytes:
-    """A scalar string tensor as the bundle stores it: varint length, masked CRC of the length, the bytes.
-
-    The entry's CRC covers the length (little-endian uint32 below 4 GiB, uint64 above), the 4 CRC bytes, the string.
-    """
-    length, pos = varint(data, 0)
-    value = data[pos + 4 : pos + 4 + length]
-    covered = length.to_bytes(4 if length <= 0xFFFFFFFF else 8, "little") + data[pos : pos + 4] + value
-    if len(value) != length or masked_crc32c(covered) != entry.crc32c:
+    """A scalar string tensor as the bundle stores it (see :func:`_string_crc`), CRC-checked."""
+    try:
+        matches = mask(_string_crc(data, 1)) == entry.crc32c
+    except Damage:
+        matches = False
+    if not matches:
         raise Damage(f"{entry.key}: checksum does not match")
-    return value
+    length, pos = varint(data, 0)
+    return data[pos + 4 : pos + 4 + length]

@@ -19,12 +19,12 @@ import pytest
 import tensorflow as tf
 
 from ckptgui.engine.inference import evaluate
-from ckptgui.engine.tensors import verify
 from ckptgui.engine.training import CheckpointSaved, Failed, Finished, Progress, Started, Trainer
 from ckptgui.modeldir.cleanup import leftovers
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.records import read_written
 from ckptgui.modeldir.scan import scan
+from ckptgui.modeldir.verify import verify
 
 pytestmark = pytest.mark.reliability
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from checkpoint_dirs import KERAS, by_step, copy_of, count_listings, trained_model_dir
 
-from ckptgui.engine.tensors import verify
 from ckptgui.modeldir.scan import CheckpointError, locate, scan
 from ckptgui.modeldir.variables import list_variables
+from ckptgui.modeldir.verify import verify
 
 
 @pytest.fixture(scope="module")
