@@ -138,7 +138,7 @@ def _step_text(step: int | None) -> str:
 
 
 def _checkpoint_json(checkpoint: CheckpointInfo) -> dict[str, Any]:
-    return asdict(checkpoint)
+    return checkpoint.json_fields()
 
 
 def _variable_json(info: VariableInfo) -> dict[str, Any]:

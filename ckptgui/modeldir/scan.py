@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ckptgui.formats.bundle import Index, parse_index
@@ -47,6 +47,13 @@ class CheckpointInfo:
     reason: str = ""  # why the status is not ok; empty when it is
     listed: bool = False  # named in the ``checkpoint`` state file
     format: str = ""  # "tf2-object" | "tf1-name" | "keras-h5" | "" (unreadable)
+    # The index this scan parsed, handed on so that no later reader of the handle parses it again; not part of the
+    # checkpoint's description (``json_fields`` leaves it out).
+    index: Index | None = field(default=None, repr=False, compare=False)
+
+    def json_fields(self) -> dict[str, object]:
+        """The checkpoint's description as plain values (``ckptgui inspect --json``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "index"}
 
     @property
     def usable(self) -> bool:
@@ -210,58 +217,60 @@ def _nested_checkpoint_dirs(storage: Storage, folder: str, top: Path) -> list[st
     return []
 
 
-def _judge(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str]:
-    """(status, reason, format) of one prefix from its files, without reading tensor data.
+def _judge(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str, Index | None]:
+    """(status, reason, format, parsed index when healthy) of one prefix from its files, reading no tensor data.
 
     Damage next to a ``*_temp`` folder is a save still in progress (the index is
     written in place after the data) or one that was cut short: incomplete.
     """
-    status, reason, fmt = _judge_files(storage, directory, group)
+    status, reason, fmt, index = _judge_files(storage, directory, group)
     if status == "corrupt" and group.temp:
         return (
             "incomplete",
             f"being written, or its save was interrupted ({group.temp[0]} is still there): {reason}",
             fmt,
+            None,
         )
-    return status, reason, fmt
+    return status, reason, fmt, index
 
 
-def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str]:
+def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str, Index | None]:
     prefix = str(directory / group.name)
     if group.h5:
         problem = _h5_problem(storage, directory / group.name)
         if problem is None:
-            return "missing", "deleted while the folder was being read", "keras-h5"
-        return ("corrupt", problem, "keras-h5") if problem else ("ok", "", "keras-h5")
+            return "missing", "deleted while the folder was being read", "keras-h5", None
+        return ("corrupt", problem, "keras-h5", None) if problem else ("ok", "", "keras-h5", None)
     if group.index_file is None:
         if group.shards:
-            return "incomplete", "no .index file: a save in progress, or one interrupted before its index", ""
+            return "incomplete", "no .index file: a save in progress, or one interrupted before its index", "", None
         return (
             "incomplete",
             f"only the temporary folder {group.temp[0]}: a save in progress, or an interrupted one "
             "(then safe to delete)",
             "",
+            None,
         )
     try:
         index = read_index(prefix, group.index_file)
     except Vanished:
         if any(storage.info(directory / name) is not None for name in group.files):
-            return "incomplete", "no .index file: a save in progress, or one interrupted before its index", ""
-        return "missing", "deleted while the folder was being read", ""
+            return "incomplete", "no .index file: a save in progress, or one interrupted before its index", "", None
+        return "missing", "deleted while the folder was being read", "", None
     except Damage as damage:
-        return "corrupt", str(damage), ""
+        return "corrupt", str(damage), "", None
     for shard in range(index.num_shards):
         name = index.shard_name(group.name, shard)
         if name not in group.shards:
-            return "incomplete", f"data shard {name} is missing", index.format
+            return "incomplete", f"data shard {name} is missing", index.format, None
     for shard, needed in index.bytes_needed().items():
         name = index.shard_name(group.name, shard)
         have = group.shards.get(name)
         if have is None:
-            return "corrupt", f"the index refers to data shard {shard}, which it does not declare", index.format
+            return "corrupt", f"the index refers to data shard {shard}, which it does not declare", index.format, None
         if have < needed:
-            return "corrupt", f"{name} is truncated: {have} bytes, the index needs {needed}", index.format
-    return "ok", "", index.format
+            return "corrupt", f"{name} is truncated: {have} bytes, the index needs {needed}", index.format, None
+    return "ok", "", index.format, index
 
 
 def _state_paths(directory: Path, problems: list[str]) -> tuple[list[str] | None, str | None]:
@@ -333,7 +342,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
     listed_names = set(listed or ())
     checkpoints = []
     for name, group in groups.items():
-        status, reason, fmt = _judge(storage, directory, group)
+        status, reason, fmt, index = _judge(storage, directory, group)
         is_listed = name in listed_names
         if status == "ok" and listed is not None and not is_listed and not group.h5:
             status = "unlisted"
@@ -350,6 +359,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
                 reason,
                 is_listed,
                 fmt,
+                index,
             )
         )
         if group.temp and group.index_file:
@@ -517,6 +527,8 @@ def require_index(checkpoint: CheckpointInfo) -> Index:
     """The index of a checkpoint that has one; a :class:`CheckpointError` saying why when it has none."""
     if checkpoint.status in ("missing", "incomplete") or checkpoint.format == "keras-h5":
         raise CheckpointError(f"{checkpoint.prefix}: {checkpoint.status}: {checkpoint.reason}")
+    if checkpoint.index is not None:
+        return checkpoint.index
     try:
         return read_index(checkpoint.prefix)
     except Damage as damage:

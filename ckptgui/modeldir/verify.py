@@ -97,7 +97,7 @@ def _describe(problem: Exception) -> str:
 
 def _check_bundle(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> None:
     """Every stored tensor of a TensorFlow checkpoint, shard by shard in file order, checked against its index."""
-    index = read_index(checkpoint.prefix)
+    index = checkpoint.index or read_index(checkpoint.prefix)  # the scan's parse, unless the handle has none
     folder, name = os.path.split(checkpoint.prefix)
     storage = storage_for(checkpoint.prefix)
     by_shard: dict[int, list[Entry]] = {}
