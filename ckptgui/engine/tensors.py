@@ -15,7 +15,7 @@ import numpy as np
 
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
-from ckptgui.modeldir.variables import flat_variables, list_variables
+from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
 
 
 @dataclass
@@ -76,6 +76,12 @@ class TensorSource:
         if self._h5 is not None:
             return np.asarray(self._h5[key][()])
         return np.asarray(self._reader.get_tensor(key))
+
+    def stored_keys(self) -> list[str]:
+        """Every stored key (a resume reads them all, so damaged data shows before training starts)."""
+        if self._h5 is not None:
+            return [key for _, key, *_ in h5_datasets(self.checkpoint.prefix)]
+        return sorted(self._reader.get_variable_to_shape_map())
 
     def close(self) -> None:
         if self._h5 is not None:
