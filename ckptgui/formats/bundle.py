@@ -9,10 +9,12 @@ import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import google_crc32c
-import numpy as np
+
+if TYPE_CHECKING:  # verify hands numpy buffers in; listing never imports numpy (40 ms)
+    import numpy as np
 
 from ckptgui.formats.wire import DTYPE_NAMES, Damage, mask, masked_crc32c, proto_fields, signed64, varint
 

@@ -7,12 +7,14 @@ reader the position-yielding :func:`field_spans` it is built on (it slices value
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import google_crc32c
-import numpy as np
 
-Crc = TypeVar("Crc", int, np.ndarray)
+if TYPE_CHECKING:  # numpy only for the annotation: listing a model_dir never loads it (40 ms)
+    import numpy as np
+
+Crc = TypeVar("Crc", int, "np.ndarray")
 
 
 class Damage(Exception):
