@@ -4,7 +4,7 @@ Every command takes a model_dir, a checkpoint prefix (``model.ckpt-200``),
 ``DIR@STEP`` or a Keras ``*.weights.h5`` file, prints a readable report or,
 with ``--json``, a stable JSON object. Bad input exits 2 with one line saying
 what is wrong; ``verify`` exits 1 when a checkpoint is damaged and ``check``
-exits 3 when the network does not fit. ``inspect`` never imports TensorFlow.
+exits 3 when the network does not fit. ``inspect``, ``verify`` and ``check`` never import TensorFlow.
 """
 
 from __future__ import annotations

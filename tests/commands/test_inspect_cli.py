@@ -75,12 +75,14 @@ def test_inspect_lists_the_model_dir_once(capsys: pytest.CaptureFixture[str], mo
     assert listed.count(str(ESTIMATOR)) == 1
 
 
-@pytest.mark.parametrize("command", ["inspect", "verify"])
-def test_inspect_and_verify_do_not_import_tensorflow(command: str) -> None:
-    """Both read checkpoints with our own readers (verify checks every CRC itself): no TensorFlow import."""
+@pytest.mark.parametrize(
+    "command", [["inspect", "--json"], ["verify", "--json"], ["check", "--hidden-units", "10,10", "--json"]]
+)
+def test_inspect_verify_and_check_do_not_import_tensorflow(command: list[str]) -> None:
+    """They read checkpoints with our own readers (verify checks every CRC itself): no TensorFlow import."""
     code = (
         "import sys, io, contextlib; from ckptgui.cli import main; out = io.StringIO()\n"
-        f"with contextlib.redirect_stdout(out): rc = main([{command!r}, {str(ESTIMATOR)!r}, '--json'])\n"
+        f"with contextlib.redirect_stdout(out): rc = main([{command[0]!r}, {str(ESTIMATOR)!r}, *{command[1:]!r}])\n"
         "assert rc == 0 and 'tensorflow' not in sys.modules, sorted(m for m in sys.modules if 'tensorflow' in m)[:3]"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
