@@ -16,7 +16,7 @@ import google_crc32c
 if TYPE_CHECKING:  # verify hands numpy buffers in; listing never imports numpy (40 ms)
     import numpy as np
 
-from ckptgui.formats.wire import DTYPE_NAMES, Damage, mask, masked_crc32c, proto_fields, signed64, varint
+from ckptgui.formats.wire import DTYPE_NAMES, Damage, field_spans, mask, masked_crc32c, proto_fields, signed64, varint
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -113,37 +113,12 @@ class Index:
 
 
 def _message_fields(buf: bytes) -> dict[int, int | bytes]:
-    """The last value of each field of a small message: an int, or bytes when length-delimited; repeated fields are
-    not kept. One pass with one-byte tags and lengths decoded inline (an index parse runs on every scan)."""
-    fields: dict[int, int | bytes] = {}
-    pos, end = 0, len(buf)
-    while pos < end:
-        tag = buf[pos]
-        if tag < 0x80:
-            pos += 1
-        else:
-            tag, pos = varint(buf, pos)
-        wire = tag & 7
-        if wire == 0:
-            if pos < end and buf[pos] < 0x80:
-                value, pos = buf[pos], pos + 1
-            else:
-                value, pos = varint(buf, pos)
-        elif wire == 2:
-            if pos < end and buf[pos] < 0x80:
-                length, pos = buf[pos], pos + 1
-            else:
-                length, pos = varint(buf, pos)
-            value, pos = buf[pos : pos + length], pos + length
-        elif wire in (1, 5):
-            width = 4 if wire == 5 else 8
-            value, pos = int.from_bytes(buf[pos : pos + width], "little"), pos + width
-        else:
-            raise Damage(f"unexpected protobuf wire type {wire}")
-        if pos > end or tag >> 3 == 0:
-            raise Damage("a protobuf field runs past the end of its record")
-        fields[tag >> 3] = value
-    return fields
+    """The last value of each field of a small message: an int, or bytes when length-delimited (an index parse runs
+    on every scan: one pass over :func:`field_spans`, without the per-field generator of ``proto_fields``)."""
+    return {
+        number: value if wire == 0 else buf[start:stop] if wire == 2 else int.from_bytes(buf[start:stop], "little")
+        for number, wire, start, stop, value in field_spans(buf)
+    }
 
 
 def _parse_shape(buf: bytes) -> tuple[int, ...]:
