@@ -241,7 +241,10 @@ class Trainer:
         self._running.set()
 
     def pause(self) -> None:
+        """Pause between chunks; a pause that arrives after a stop (or races one) never holds the trainer."""
         self._running.clear()
+        if self._stop_requested.is_set():  # stop() sets this flag before it releases the wait
+            self._running.set()
 
     def resume(self) -> None:
         self._running.set()

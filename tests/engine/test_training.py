@@ -177,6 +177,21 @@ def test_pause_and_resume_are_cooperative(tmp_path):
     assert seen[-1] == Finished(2000, stopped=False)
 
 
+def test_a_pause_that_arrives_after_the_stop_does_not_hold_the_trainer(tmp_path):
+    """Stop, then pause (a button pressed twice, or timers racing): the run still stops with its final checkpoint."""
+    trainer = Trainer(spec_for(tmp_path, 10_000_000))
+    trainer.stop()
+    trainer.pause()
+    runs: list[Finished] = []
+    worker = threading.Thread(target=lambda: runs.append(trainer.run()), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert runs, "the trainer stayed paused after stop()"
+    finished = runs[0]
+    assert finished.stopped and not trainer.is_paused
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith(f"model.ckpt-{finished.step}")
+
+
 def test_keep_every_n_hours_preserves_swept_checkpoints(tmp_path):
     Trainer(spec_for(tmp_path, 400, keep_checkpoint_max=1, keep_checkpoint_every_n_hours=1e-9)).run()
     assert checkpoint_steps_on_disk(tmp_path) == [0, 100, 200, 300, 400]
