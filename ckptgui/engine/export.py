@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ckptgui import __version__
+import ckptgui
 from ckptgui.engine.inference import RestoredModel, restore
 from ckptgui.modeldir.config import DataConfig
 from ckptgui.modeldir.data import DataError, load_dataset
@@ -322,7 +322,7 @@ def _set_classify_methods(export_dir: Path) -> None:
 
 def _manifest(model: RestoredModel) -> dict[str, Any]:
     return {
-        "exported_by": f"ckptgui {__version__}",
+        "exported_by": f"ckptgui {ckptgui.__version__}",
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checkpoint": model.checkpoint.prefix,
         "step": model.step,
@@ -395,6 +395,12 @@ def _verify(model: RestoredModel, fmt: str, payload: Path, rows: np.ndarray, sta
     expected = np.array([p.probabilities for p in model.predict(rows.tolist())])
     request, answer = staging / "check-request.json", staging / "check-answer.json"
     request.write_text(json.dumps({"rows": rows.tolist(), "feature_names": list(model.feature_names)}))
+    _reload(fmt, payload, request, answer)
+    return _compare(fmt, json.loads(answer.read_text()), expected, model.network.n_classes)
+
+
+def _reload(fmt: str, payload: Path, request: Path, answer: Path) -> None:
+    """The ``export-check`` command in a fresh process: ``answer`` holds what the export returned for ``request``."""
     command = [*_ckptgui_command(), CHECK_COMMAND, fmt, str(payload), str(request), str(answer)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     if not getattr(sys, "frozen", False):
@@ -407,8 +413,6 @@ def _verify(model: RestoredModel, fmt: str, payload: Path, rows: np.ndarray, sta
     if done.returncode != 0 or not answer.exists():
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise VerificationError(f"the export could not be reloaded in a fresh process: {tail}")
-    outputs = json.loads(answer.read_text())
-    return _compare(fmt, outputs, expected, model.network.n_classes)
 
 
 def _compare(fmt: str, outputs: dict[str, dict[str, list]], expected: np.ndarray, n_classes: int) -> float:
