@@ -97,9 +97,9 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def default_base(model: RestoredModel) -> Path:
-    """``MODEL_DIR/export``: where Estimator's users exported to."""
-    return Path(model.checkpoint.prefix).parent / EXPORT_FOLDER
+def default_base(prefix: str) -> Path:
+    """``MODEL_DIR/export`` for the checkpoint ``prefix``: where Estimator's users exported to."""
+    return Path(prefix).parent / EXPORT_FOLDER
 
 
 def export(
@@ -125,7 +125,7 @@ def export(
     report = on_progress or (lambda stage: None)
     report("restoring the checkpoint")
     model = restore(path, step)
-    target = _target(Path(out) if out is not None else default_base(model), fmt, version)
+    target = _target(Path(out) if out is not None else default_base(model.checkpoint.prefix), fmt, version)
     if _exists(target) and not force:
         raise TargetExistsError(target)
     created = _make_folders(target.parent)
