@@ -48,6 +48,7 @@ import ckptgui
 from ckptgui.engine.inference import RestoredModel, restore
 from ckptgui.modeldir.config import DataConfig
 from ckptgui.modeldir.data import DataError, load_dataset
+from ckptgui.modeldir.layout import EXPORT_FOLDER, EXPORT_STAGING_PREFIX
 
 FORMATS = ("savedmodel", "keras", "tflite")
 SUFFIXES = {"savedmodel": "", "keras": ".keras", "tflite": ".tflite"}
@@ -56,9 +57,7 @@ SIGNATURES = ("serving_default", "classification", "predict", "serving_raw")
 CLASSIFY_SIGNATURES = ("serving_default", "classification")
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 TFLITE_SIGNATURE = "serving_default"
-EXPORT_FOLDER = "export"  # MODEL_DIR/export/, as Estimator's guides exported
 MANIFEST = Path("assets.extra") / "ckptgui_export.json"
-STAGING_PREFIX = ".ckptgui-export-"
 CHECK_COMMAND = "export-check"  # the hidden CLI command that reloads an export in a fresh process
 CHECK_TIMEOUT_S = 300
 RANDOM_ROWS = 32
@@ -130,7 +129,7 @@ def export(
         raise TargetExistsError(target)
     created = _make_folders(target.parent)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
+        staging = Path(tempfile.mkdtemp(prefix=EXPORT_STAGING_PREFIX, dir=target.parent))
     except OSError as exc:
         _remove_empty(created)
         raise ExportError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
@@ -171,7 +170,9 @@ def export(
 def _target(out: Path, fmt: str, version: int | None) -> Path:
     suffix = SUFFIXES[fmt]
     if suffix and out.suffix == suffix:
-        return out  # the file the user named
+        if version is not None:
+            raise ExportError(f"{out} names the file already; a version names an export under a folder")
+        return out
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} is a file; the export needs a folder (or, for {fmt}, a *{suffix} file name)")
     if version is not None:

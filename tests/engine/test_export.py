@@ -205,6 +205,8 @@ def test_unknown_step_and_foreign_checkpoints_are_refused(tmp_path: Path) -> Non
             export(foreign, out=out)
     with pytest.raises(ExportError, match="format 'onnx' is not known"):
         export(ESTIMATOR, fmt="onnx", out=out)
+    with pytest.raises(ExportError, match="names the file already"):
+        export(ESTIMATOR, fmt="keras", out=out / "model.keras", version=2)
     assert not out.exists()
 
 
