@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from checkpoint_dirs import ESTIMATOR, FIXTURES, KERAS, MANAGER, trained_model_dir
+from checkpoint_dirs import ESTIMATOR, ESTIMATOR_20, FIXTURES, KERAS, MANAGER, trained_model_dir
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
@@ -27,7 +27,8 @@ from ckptgui.engine.export import (
     export,
 )
 from ckptgui.engine.inference import InferenceError, predict
-from ckptgui.modeldir.config import DataConfig
+from ckptgui.engine.training import Trainer
+from ckptgui.modeldir.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.data import IRIS_FEATURES, load_dataset
 from ckptgui.modeldir.scan import CheckpointError, scan
 
@@ -163,6 +164,33 @@ def test_default_target_is_model_dir_export_and_the_scan_is_unchanged(ours: Path
     assert [c.prefix for c in after.checkpoints] == [c.prefix for c in before.checkpoints]
     assert after.problems == before.problems
     assert sorted(os.listdir(model_dir / "export")) == sorted(["7", Path(second.path).name])  # no staging left
+
+
+def test_the_20x20_estimator_fixture(tmp_path: Path) -> None:
+    result = export(ESTIMATOR_20, 100, out=tmp_path, version=1)
+    assert result.step == 100 and result.checked_on == "the test split of iris"
+    raw = tf.saved_model.load(result.path).signatures["serving_raw"](features=tf.constant(TEST_ROWS))
+    np.testing.assert_allclose(raw["probabilities"].numpy(), probabilities(ESTIMATOR_20, TEST_ROWS), atol=1e-6)
+
+
+def test_a_tanh_network_on_a_csv_that_is_gone(tmp_path: Path) -> None:
+    """The activation comes along into .keras; without the run's data the check runs on random rows, and says so."""
+    csv = tmp_path / "flowers.csv"
+    csv.write_bytes((Path(__file__).parents[2] / "resources" / "iris.csv").read_bytes())
+    model_dir = tmp_path / "model"
+    spec = RunSpec(
+        network=NetworkConfig(steps=20, hidden_units=[6], activation="tanh"),
+        schedule=ScheduleConfig(save_checkpoints_steps=20),
+        data=DataConfig(source=str(csv)),
+        model_dir=str(model_dir),
+        seed=2,
+    )
+    Trainer(spec).run()
+    csv.unlink()
+    result = export(model_dir, fmt="keras", out=tmp_path / "out")
+    assert result.checked_on == "random rows" and result.checked_rows == 32
+    assert result.notes == [f"checked on 32 random rows: the run's data cannot be read ({csv}: no such file)"]
+    assert keras.saving.load_model(result.path).get_layer("hiddenlayer_0").activation.__name__ == "tanh"
 
 
 # .keras and .tflite ----------------------------------------------------------------------------------------
