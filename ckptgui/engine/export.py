@@ -223,13 +223,23 @@ def _move_into_place(payload: Path, target: Path, staging: Path, force: bool) ->
         if payload.is_dir():
             os.rename(payload, target)  # fails if a non-empty folder appeared there meanwhile
         else:
-            os.link(payload, target)  # fails if a file appeared there meanwhile, where a rename would replace it
+            _place_file(payload, target)
     except OSError as exc:
         if aside is not None:
             os.rename(aside, target)
         if isinstance(exc, FileExistsError) or _exists(target):
             raise TargetExistsError(target) from None
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _place_file(payload: Path, target: Path) -> None:
+    """A hard link fails if a file appeared at ``target`` meanwhile, where a rename would silently replace it."""
+    try:
+        os.link(payload, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT, some network shares): the check above must do
+        os.replace(payload, target)
 
 
 # what ------------------------------------------------------------------------------------------------------

@@ -303,3 +303,19 @@ def test_different_numbers_are_not_exported(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(VerificationError, match="predict: probabilities differ from ckptgui's by 1e-05"):
         export(ESTIMATOR, out=tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_file_is_placed_without_hard_links_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload, target = tmp_path / "payload.keras", tmp_path / "model.keras"
+    payload.write_bytes(b"new")
+    target.write_bytes(b"someone else's")
+    with pytest.raises(FileExistsError):
+        export_module._place_file(payload, target)
+    target.unlink()
+
+    def no_links(source: object, destination: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    export_module._place_file(payload, target)
+    assert target.read_bytes() == b"new" and not payload.exists()
