@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import keras
@@ -319,3 +320,17 @@ def test_a_file_is_placed_without_hard_links_too(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(os, "link", no_links)
     export_module._place_file(payload, target)
     assert target.read_bytes() == b"new" and not payload.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in app is a shell script")
+def test_a_frozen_app_reloads_through_its_own_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyInstaller's app has no ``python -m``: the fresh process is the app itself, given the hidden command."""
+    app = tmp_path / "ckptgui-app"
+    package_root = Path(export_module.__file__).resolve().parents[2]
+    app.write_text(f'#!/bin/sh\nPYTHONPATH="{package_root}" exec "{sys.executable}" -m ckptgui "$@"\n')
+    app.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert export_module._ckptgui_command() == [str(app)]
+    result = export(ESTIMATOR, fmt="keras", out=tmp_path / "out")
+    assert result.max_abs_difference <= 1e-6
