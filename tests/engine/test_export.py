@@ -143,8 +143,9 @@ def test_estimator_checkpoint_exports_what_estimator_exported(tmp_path: Path) ->
         got = export_module._plain(loaded.signatures[name](**{key: batch}))
         assert sorted(got) == sorted(reference)
         for output, values in reference.items():
-            if isinstance(values[0][0], float):
-                np.testing.assert_allclose(got[output], values, atol=1e-6, rtol=0, err_msg=f"{name}/{output}")
+            if isinstance(values[0][0], float):  # logits reach 8.5: one float32 ulp there is 9.5e-7
+                tolerance = 1e-5 if output == "logits" else 1e-6
+                np.testing.assert_allclose(got[output], values, atol=tolerance, rtol=0, err_msg=f"{name}/{output}")
             else:
                 assert got[output] == values, f"{name}/{output}"
     assert not (ESTIMATOR / "export").exists()  # --out was given: the model_dir is untouched
