@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "ckptgui.commands.manage",
     "ckptgui.commands.inspect",
     "ckptgui.commands.scalars",
+    "ckptgui.commands.export",
 )
 
 EXIT_OK = 0

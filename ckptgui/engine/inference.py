@@ -77,6 +77,7 @@ class RestoredModel:
     feature_names: list[str]
     class_names: list[str]
     notes: list[str]
+    data: DataConfig | None = None  # the data the run recorded (ckptgui_run.json); None: not known
 
     def predict(self, features: list[list[float]]) -> list[Prediction]:
         """Class and probabilities for each row; raises InferenceError for rows of the wrong width."""
@@ -237,6 +238,7 @@ def _restore(
         list(data_feature_names),
         class_names[: network.n_classes],
         notes,
+        origin.data,
     )
 
 

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from ckptgui.modeldir.data import Dataset
 from ckptgui.modeldir.scan import CheckpointInfo, locate
 
 if TYPE_CHECKING:  # the engine's types, for the annotations of the gui modules (which import them from here)
+    from ckptgui.engine.export import ExportResult
     from ckptgui.engine.inference import EvalResult, Prediction
     from ckptgui.engine.tensors import DiffReport
     from ckptgui.engine.training import Progress, Trainer  # noqa: F401 - Progress: the training controller's
@@ -105,6 +107,21 @@ def predict(prefix: str, rows: list[list[float]]) -> list[Prediction]:
     from ckptgui.engine.inference import predict as predict_rows
 
     return predict_rows(prefix, rows)
+
+
+# Export for serving -------------------------------------------------------------------------------------
+def export_checkpoint(prefix: str, fmt: str, folder: str, on_progress: Callable[[str], None]) -> ExportResult:
+    """Export one checkpoint into ``folder`` (a new ``<version>`` name, never replacing one); for a worker thread."""
+    from ckptgui.engine.export import export
+
+    return export(prefix, fmt=fmt, out=folder, on_progress=on_progress)
+
+
+def default_export_folder(prefix: str) -> str:
+    """``MODEL_DIR/export``, where ``ckptgui export`` writes by default."""
+    from ckptgui.engine.export import default_base
+
+    return str(default_base(prefix))
 
 
 # Comparing two checkpoints ------------------------------------------------------------------------------

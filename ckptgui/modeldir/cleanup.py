@@ -1,7 +1,8 @@
 """What a crash leaves behind in a model_dir, found (never removed) here; ``ckptgui clean --yes`` removes it.
 
 Leftovers are: ``<prefix>_temp`` folders of an interrupted ``SaveV2``, our own
-``.<name>.*.tmp`` files of an interrupted atomic write, and checkpoints that
+``.<name>.*.tmp`` files of an interrupted atomic write, the staging folders an
+interrupted export left in ``export/``, and checkpoints that
 are incomplete or corrupt *and* not listed in the state file — a listed one is
 never called a leftover, whatever its state, because something may still
 refer to it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ckptgui.modeldir.layout import TEMP_DIR
+from ckptgui.modeldir.layout import EXPORT_FOLDER, EXPORT_STAGING_PREFIX, TEMP_DIR
 from ckptgui.modeldir.scan import scan
 from ckptgui.storage import storage_for
 
@@ -29,6 +30,11 @@ def leftovers(model_dir: str | Path) -> list[tuple[Path, str]]:
             found.append((model_dir / entry.name, "temporary folder of an interrupted checkpoint save"))
         elif entry.is_file and _ATOMIC_TMP.match(entry.name):
             found.append((model_dir / entry.name, "temporary file of an interrupted write"))
+    exports = storage.info(model_dir / EXPORT_FOLDER)
+    if exports is not None and exports.is_dir:
+        for entry in sorted(storage.listdir(exports.path), key=lambda entry: entry.name):
+            if entry.is_dir and entry.name.startswith(EXPORT_STAGING_PREFIX):
+                found.append((model_dir / EXPORT_FOLDER / entry.name, "staging folder of an interrupted export"))
     for checkpoint in scan(model_dir).checkpoints:
         if checkpoint.status in ("incomplete", "corrupt") and not checkpoint.listed:
             for name in checkpoint.files:

@@ -13,6 +13,8 @@ INDEX_FILE = re.compile(r"^(?P<prefix>.+)\.index$")
 DATA_FILE = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<shards>\d{5})$")
 META_FILE = re.compile(r"^(?P<prefix>.+)\.meta$")
 TEMP_DIR = re.compile(r"^(?P<prefix>.+)_temp(?:_[0-9a-f]{32})?$")
+EXPORT_FOLDER = "export"  # MODEL_DIR/export/: where exports for serving go unless told otherwise, as Estimator's did
+EXPORT_STAGING_PREFIX = ".ckptgui-export-"  # an export being written and verified, beside its target
 _STEP = re.compile(r"-(\d+)$")
 _H5_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 

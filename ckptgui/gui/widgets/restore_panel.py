@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ckptgui.gui import engine
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
+from ckptgui.gui.widgets.export_dialog import ExportDialog
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import CompatReport, check
 from ckptgui.modeldir.config import NetworkConfig
@@ -69,6 +70,8 @@ class RestorePanel(QWidget):
     def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workspace = workspace
+        self._pool = pool
+        self.export_dialog: ExportDialog | None = None
         self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.report: CompatReport | None = None
@@ -106,8 +109,14 @@ class RestorePanel(QWidget):
         self.adopt_button = QPushButton(icon("adopt"), "Use its network")
         self.adopt_button.setToolTip("Set the form's hidden units (and classes, optimizer) to the checkpoint's")
         self.adopt_button.clicked.connect(self._adopt)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Export this checkpoint for serving: a SavedModel with Estimator's signatures, .keras or .tflite"
+        )
+        self.export_button.clicked.connect(self.open_export_dialog)
         top.addWidget(self.continue_button)
         top.addWidget(self.adopt_button)
+        top.addWidget(self.export_button)
         layout.addLayout(top)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -371,6 +380,22 @@ class RestorePanel(QWidget):
         self.results.setSpan(0, 0, 1, 2)
         self.last_predictions = None
 
+    # Export ------------------------------------------------------------------------------------------
+    @Slot()
+    def open_export_dialog(self) -> ExportDialog | None:
+        """The export dialog for the selected checkpoint (one at a time; it is not modal)."""
+        checkpoint = self.current_checkpoint()
+        if checkpoint is None:
+            return None
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+            self.export_dialog.deleteLater()
+        label = f"step {checkpoint.step:,}" if checkpoint.step is not None else Path(checkpoint.prefix).name
+        self.export_dialog = ExportDialog(self._pool, checkpoint.prefix, label, self)
+        self.export_dialog.exported.connect(lambda result: self.status.emit(f"Exported {label} to {result.path}"))
+        self.export_dialog.show()
+        return self.export_dialog
+
     # Continue ------------------------------------------------------------------------------------
     @Slot()
     def continue_training(self, new_dir: str | None = None) -> None:
@@ -391,7 +416,8 @@ class RestorePanel(QWidget):
     def _update_buttons(self) -> None:
         checkpoint = self.current_checkpoint()
         usable = checkpoint is not None and checkpoint.usable
-        for button in (self.check_button, self.eval_button, self.predict_button, self.continue_button):
+        buttons = (self.check_button, self.eval_button, self.predict_button, self.continue_button, self.export_button)
+        for button in buttons:
             button.setEnabled(usable)
         network = self.report.checkpoint_network if self.report is not None else None
         self.adopt_button.setEnabled(network is not None and not network.single_logit)
