@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from ckptgui.modeldir.config import ConfigError
@@ -42,7 +43,7 @@ class Distribution:
     strategy: tf.distribute.Strategy | None
     devices: tuple[str, ...]
     is_chief: bool = True
-    worker: str = ""  # "worker 1 of 2" under multi_worker
+    worker: str = ""  # "worker 0 of 2, the chief" or "worker 1 of 2" under multi_worker
 
     @property
     def replicas(self) -> int:
@@ -61,6 +62,22 @@ class Distribution:
             return
         with self.strategy.scope(), tf.variable_creator_scope(_first_replica_updates):
             yield
+
+    def common_seed(self, seed: int | None) -> int | None:
+        """The batch-order seed: ``seed``, or under multi_worker one drawn by worker 0 that every worker takes.
+
+        Every worker draws the same global batches and trains on its share of each; with a seed of its own
+        each would draw others. (Initial weights need no agreement: the strategy broadcasts worker 0's.)
+        """
+        if seed is not None or self.name != "multi_worker":
+            return seed
+        drawn = int(np.random.default_rng().integers(2**31))
+
+        def worker_0_draw() -> tf.Tensor:
+            first = tf.distribute.get_replica_context().replica_id_in_sync_group == 0
+            return tf.where(first, tf.constant(drawn, tf.int64), tf.constant(0, tf.int64))
+
+        return int(self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(worker_0_draw), axis=None))
 
     def describe(self) -> dict[str, Any]:
         """What the run log records about it."""
@@ -158,6 +175,6 @@ def _multi_worker() -> Distribution:
     # The chief is the "chief" task, or worker 0 when the cluster names none (TensorFlow's own rule).
     is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in cluster)
     workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
-    worker = f"{task_type} {task_id} of {workers}" + (" (chief)" if is_chief else "")
+    worker = f"{task_type} {task_id} of {workers}" + (", the chief" if is_chief else "")
     devices = tuple(device for device in visible_devices() if device.startswith("GPU:")) or ("CPU:0",)
     return Distribution("multi_worker", strategy, devices, is_chief=is_chief, worker=worker)

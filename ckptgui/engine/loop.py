@@ -54,6 +54,7 @@ class CompiledLoop:
             tf.TensorSpec([], tf.bool),
         )
         self._save = tf.function(self._write).get_concrete_function(tf.TensorSpec([], tf.string))
+        self._evaluate_alone: Callable | None = None
 
     def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         if int(self.test_y.shape[0]) == 0:
@@ -106,9 +107,17 @@ class CompiledLoop:
         return float(loss), float(accuracy), self._metrics(eval_loss, eval_accuracy) if with_eval else None
 
     def evaluate(self) -> dict[str, float]:
-        """Test-split metrics now: the training function run for zero steps (no second function to trace)."""
-        _, _, metrics = self.run(0, with_eval=True)
-        return metrics or {}
+        """Test-split metrics now: the training function run for zero steps (no second function to trace).
+
+        Not under a strategy: each run of a function holding collectives takes the next step of a sequence
+        every worker must follow, so one that only the chief runs (it alone saves) hangs the next step.
+        """
+        if self.strategy is None:
+            _, _, metrics = self.run(0, with_eval=True)
+            return metrics or {}
+        if self._evaluate_alone is None:
+            self._evaluate_alone = tf.function(self._evaluate).get_concrete_function()
+        return self._metrics(*self._evaluate_alone())
 
     def _write(self, prefix: tf.Tensor) -> tf.Tensor:
         # Traced, the object-graph tensor has no device and would land in a shard of its own

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import tempfile
 import threading
@@ -304,10 +305,7 @@ class Trainer:
         """What a TensorFlow error means here: under multi_worker, the errors of a lost peer say so."""
         worker = self.distribution.worker
         if worker and isinstance(exc, LOST_PEER_ERRORS):
-            return (
-                f"lost contact with another worker ({worker}): {_short(exc)}\n"
-                "Every worker stops. Start all of them again: the job resumes from the last checkpoint."
-            )
+            return f"{_lost_peer(exc.message)} (this is {worker}); every worker stops. {RESTART_ADVICE}"
         return f"TensorFlow failed: {exc.message}"
 
     def _pick_resume_checkpoint(self) -> Path | None:
@@ -364,7 +362,8 @@ class Trainer:
 
         if len(self.dataset.train[1]) == 0:
             raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
-        loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, spec.seed, self.distribution)
+        seed = self.distribution.common_seed(spec.seed)
+        loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, seed, self.distribution)
         summaries = Summaries(self.model_dir) if chief else None
         if chief:
             loop.write_graph(self.model_dir)
@@ -469,6 +468,20 @@ class Trainer:
 
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+RESTART_ADVICE = "Start all workers again: the job resumes from the last checkpoint."
+# The peer TensorFlow names in a collective's error, e.g. "from remote target /job:worker/replica:0/task:1".
+_PEER = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+def _lost_peer(message: str) -> str:
+    """``lost contact with worker 1: <TensorFlow's reason>`` from a failed collective's error message."""
+    peer = _PEER.search(message)
+    who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
+    reasons = [line.strip() for line in message.splitlines() if "aborted by" in line or "heartbeat" in line.lower()]
+    reason = reasons[0] if reasons else message.strip().splitlines()[-1].strip()
+    return f"lost contact with {who}: {reason[:300]}"
 
 
 def _short(exc: BaseException) -> str:
