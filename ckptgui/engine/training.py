@@ -479,8 +479,11 @@ def _lost_peer(message: str) -> str:
     """``lost contact with worker 1: <TensorFlow's reason>`` from a failed collective's error message."""
     peer = _PEER.search(message)
     who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
-    reasons = [line.strip() for line in message.splitlines() if "aborted by" in line or "heartbeat" in line.lower()]
-    reason = reasons[0] if reasons else message.strip().splitlines()[-1].strip()
+    lines = [line.strip() for line in message.strip().splitlines()]
+    at = next((index for index, line in enumerate(lines) if "aborted by" in line), len(lines) - 1)
+    reason = lines[at]
+    if reason.endswith(":") and at + 1 < len(lines):  # "... unhealthy (stopped sending heartbeats):" + who
+        reason = f"{reason} {lines[at + 1]}"
     return f"lost contact with {who}: {reason[:300]}"
 
 

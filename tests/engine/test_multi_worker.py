@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from ckptgui.engine.training import Trainer
@@ -91,7 +93,9 @@ def test_two_workers_train_as_one_and_only_the_chief_writes(tmp_path):
             np.testing.assert_allclose(cluster.get_tensor(key), single.get_tensor(key), rtol=1e-3, atol=1e-4)
 
 
-def test_a_killed_worker_fails_the_other_naming_it_and_a_new_job_resumes(tmp_path):
+@pytest.mark.parametrize("loss", ["killed", "frozen"])
+def test_a_lost_worker_fails_the_other_naming_it_and_a_new_job_resumes(tmp_path, loss):
+    """Killed: the chief's collective fails within ~1 s; frozen (SIGSTOP): after ~10 s of missed heartbeats."""
     model_dir, logs = tmp_path / "cluster", tmp_path / "logs"
     workers = start_workers(model_dir, logs, "--steps", "1000000")
     try:
@@ -99,9 +103,9 @@ def test_a_killed_worker_fails_the_other_naming_it_and_a_new_job_resumes(tmp_pat
         while not (model_dir / "model.ckpt-200.index").exists():
             assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "no checkpoint 200"
             time.sleep(0.1)
-        workers[1].kill()
+        workers[1].send_signal(signal.SIGKILL if loss == "killed" else signal.SIGSTOP)
         killed = time.monotonic()
-        chief = finish(workers, logs)[0]
+        chief = finish(workers[:1], logs)[0]
         assert time.monotonic() - killed < 30
     finally:
         for worker in workers:
