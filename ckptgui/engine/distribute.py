@@ -135,6 +135,20 @@ def visible_devices() -> list[str]:
     return [device.name.removeprefix("/device:") for device in tf.config.list_logical_devices()]
 
 
+def describe_devices() -> list[tuple[str, str]]:
+    """The devices TensorFlow sees and what each is (a GPU's model name, where TensorFlow knows it)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    described = []
+    for name in visible_devices():
+        kind, index = name.split(":")
+        detail = ""
+        if kind == "GPU" and int(index) < len(gpus):
+            with contextlib.suppress(Exception):  # details are a nicety; some builds or drivers give none
+                detail = str(tf.config.experimental.get_device_details(gpus[int(index)]).get("device_name", ""))
+        described.append((name, detail))
+    return described
+
+
 def _split_cpu(devices: list[str]) -> None:
     """Make the logical CPU devices ``devices`` names (``CPU:1`` needs two), while TensorFlow still allows it."""
     wanted = 1 + max((int(device.split(":")[1]) for device in devices if device.startswith("CPU:")), default=0)
