@@ -104,10 +104,10 @@ def test_a_mirrored_run_writes_the_model_dir_of_a_single_device_run(tmp_path):
     assert history[-1]["distribution"] == {"name": "mirrored", "devices": ["CPU:0", "CPU:1"], "replicas": 2}
     assert read_run_log(mirrored_dir).spec.distribution == "mirrored"
     assert read_run_log(single_dir).history[-1]["distribution"] == {"name": "default", "devices": [], "replicas": 1}
-    kernel = "dnn/logits/kernel/.ATTRIBUTES/VARIABLE_VALUE"
-    single = tf.train.load_variable(str(single_dir / "model.ckpt-200"), kernel)
-    mirrored = tf.train.load_variable(str(mirrored_dir / "model.ckpt-200"), kernel)
-    np.testing.assert_allclose(mirrored, single, rtol=1e-3, atol=1e-4)
+    single, mirrored = (tf.train.load_checkpoint(str(d / "model.ckpt-200")) for d in (single_dir, mirrored_dir))
+    for key in stored(single_dir / "model.ckpt-200"):
+        if key.startswith("dnn/") and "OPTIMIZER_SLOT" not in key:  # the weights: equal to float rounding
+            np.testing.assert_allclose(mirrored.get_tensor(key), single.get_tensor(key), rtol=0, atol=5e-6)
 
 
 def test_schedule_and_retention_are_those_of_a_single_device_run(tmp_path):

@@ -90,7 +90,7 @@ def test_two_workers_train_as_one_and_only_the_chief_writes(tmp_path):
         assert cluster.get_variable_to_shape_map() == single.get_variable_to_shape_map()
     for key in cluster.get_variable_to_shape_map():
         if key.startswith("dnn/") and "OPTIMIZER_SLOT" not in key:
-            np.testing.assert_allclose(cluster.get_tensor(key), single.get_tensor(key), rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(cluster.get_tensor(key), single.get_tensor(key), rtol=0, atol=5e-6)
 
 
 @pytest.mark.parametrize("loss", ["killed", "frozen"])
