@@ -107,10 +107,11 @@ class CompiledLoop:
         return float(loss), float(accuracy), self._metrics(eval_loss, eval_accuracy) if with_eval else None
 
     def evaluate(self) -> dict[str, float]:
-        """Test-split metrics now: the training function run for zero steps (no second function to trace).
+        """Test-split metrics now: on one device, the training function run for zero steps (no second trace).
 
-        Not under a strategy: each run of a function holding collectives takes the next step of a sequence
-        every worker must follow, so one that only the chief runs (it alone saves) hangs the next step.
+        Under a strategy, a function of its own: each run of a function holding collectives takes the next
+        step of a sequence every worker must follow, so a run only the chief makes (it alone saves) would
+        hang the next training step.
         """
         if self.strategy is None:
             _, _, metrics = self.run(0, with_eval=True)

@@ -11,6 +11,10 @@ checkpoints are :class:`ckptgui.modeldir.retention.Retention`'s, not
 ``tf.train.CheckpointManager``'s: the manager sweeps checkpoints it did not
 write (tensorflow#34234), while retention only ever deletes checkpoints our
 own runs wrote (recorded in ``ckptgui_written.txt``) and never pinned ones.
+
+Under a ``tf.distribute`` strategy (:mod:`ckptgui.engine.distribute`) the model_dir is written exactly as on
+one device; under ``multi_worker`` only the chief writes it, and the other workers follow the same schedule
+(the same chunks of steps, whose collectives must match) without writing anything.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ LOST_PEER_ERRORS = (
     tf.errors.AbortedError,
     tf.errors.CancelledError,
 )
+RESTART_ADVICE = "Start all workers again: the job resumes from the last checkpoint."
+# The peer TensorFlow names in a collective's error, e.g. "from remote target /job:worker/replica:0/task:1".
+_PEER = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
 
 
 class TrainingError(RuntimeError):
@@ -468,11 +475,6 @@ class Trainer:
 
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-RESTART_ADVICE = "Start all workers again: the job resumes from the last checkpoint."
-# The peer TensorFlow names in a collective's error, e.g. "from remote target /job:worker/replica:0/task:1".
-_PEER = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
 
 
 def _lost_peer(message: str) -> str:
