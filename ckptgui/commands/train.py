@@ -8,7 +8,16 @@ import sys
 import time
 
 from ckptgui.cli import UsageError
-from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+from ckptgui.modeldir.config import (
+    DISTRIBUTIONS,
+    ConfigError,
+    DataConfig,
+    NetworkConfig,
+    RunSpec,
+    ScheduleConfig,
+    parse_devices,
+    parse_int_list,
+)
 from ckptgui.modeldir.data import DataError
 
 EXIT_FAILED = 1
@@ -65,6 +74,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schedule.add_argument(
         "--best-metric", default="accuracy", help="accuracy (higher wins) or loss (lower wins), on the test split"
     )
+    devices = parser.add_argument_group("devices (tf.distribute)")
+    devices.add_argument(
+        "--distribution",
+        default="default",
+        choices=DISTRIBUTIONS,
+        help="default: one device, XLA; one_device: the device in --devices; mirrored: every device in --devices "
+        "(all GPUs when omitted); multi_worker: the cluster in TF_CONFIG, only the chief writes (default default)",
+    )
+    devices.add_argument(
+        "--devices",
+        default="",
+        help="comma-separated device names, e.g. GPU:0,GPU:1; CPU:0,CPU:1 splits the CPU into two logical devices",
+    )
     parser.add_argument("--seed", type=int, help="random seed for initial weights and batch order")
     parser.add_argument("--warm-start-from", help="checkpoint prefix whose variables that fit are loaded first")
     parser.add_argument("--quiet", action="store_true", help="print only the model_dir and the outcome")
@@ -87,6 +109,8 @@ def _spec_from_args(args: argparse.Namespace) -> RunSpec:
             data=DataConfig(source=args.data, label_column=args.label_column),
             model_dir=args.model_dir,
             seed=args.seed,
+            distribution=args.distribution,
+            devices=parse_devices(args.devices),
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
@@ -129,6 +153,8 @@ def _run(args: argparse.Namespace) -> int:
                 resumed = f", resuming from {event.resumed_from}" if event.resumed_from else ""
                 print(f"model_dir: {event.model_dir}")
                 print(f"training steps {event.start_step} -> {event.target_step}{resumed}")
+                if trainer.distribution.strategy is not None:
+                    print(f"distribution: {_describe_distribution(trainer.distribution.describe())}")
                 for note in event.notes:
                     print(f"note: {note}")
             elif isinstance(event, Progress) and not args.quiet:
@@ -154,3 +180,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     return 0
+
+
+def _describe_distribution(described: dict) -> str:
+    """``mirrored over CPU:0, CPU:1 (2 replicas)``, and which worker this is under multi_worker."""
+    text = f"{described['name']} over {', '.join(described['devices'])} ({described['replicas']} replicas)"
+    return f"{text}, {described['worker']}" if "worker" in described else text

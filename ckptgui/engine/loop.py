@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ckptgui.engine.distribute import SINGLE_DEVICE, Distribution
 from ckptgui.engine.model import Classifier
 from ckptgui.modeldir.data import Dataset
 
@@ -25,8 +26,16 @@ EVAL_DIRNAME = "eval"
 class CompiledLoop:
     """Runs N training steps as one ``tf.function`` over a fixed-shape index block (one trace, one compile)."""
 
-    def __init__(self, classifier: Classifier, dataset: Dataset, batch_size: int, seed: int | None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int | None,
+        distribution: Distribution = SINGLE_DEVICE,
+    ) -> None:
         self.classifier = classifier
+        self.strategy = distribution.strategy
         train_x, train_y = dataset.train
         test_x, test_y = dataset.test
         self.train_x, self.train_y = tf.constant(train_x), tf.constant(train_y)
@@ -35,7 +44,7 @@ class CompiledLoop:
         self.rng = np.random.default_rng(seed)
         self.pending = np.empty(0, dtype=np.int32)
         self.block = np.empty((MAX_CHUNK_STEPS, batch_size), dtype=np.int32)
-        self.jit = _xla_available()
+        self.jit = distribution.jit_allowed and _xla_available()
         # Concrete functions, traced here once: a call skips tf.function's argument matching (GIL time the
         # window's thread would wait for), and TensorFlow's "excessive retracing" warning, which counts one
         # trace per Trainer as a retrace when the window trains again and again in one process.
@@ -45,6 +54,7 @@ class CompiledLoop:
             tf.TensorSpec([], tf.bool),
         )
         self._save = tf.function(self._write).get_concrete_function(tf.TensorSpec([], tf.string))
+        self._evaluate_alone: Callable | None = None
 
     def _evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         if int(self.test_y.shape[0]) == 0:
@@ -55,12 +65,27 @@ class CompiledLoop:
         """``count`` steps, then (when asked) the test-split metrics, in one call: no per-step Python."""
         loss, accuracy = tf.constant(0.0), tf.constant(0.0)
         for i in tf.range(count):
-            batch = indices[i]
-            loss, accuracy = self.classifier.train_step(tf.gather(self.train_x, batch), tf.gather(self.train_y, batch))
+            loss, accuracy = self._train_step(indices[i])
         eval_loss, eval_accuracy = tf.cond(
             with_eval, self._evaluate, lambda: (tf.constant(float("nan")), tf.constant(float("nan")))
         )
         return loss, accuracy, eval_loss, eval_accuracy
+
+    def _train_step(self, batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """One step on the batch ``batch`` indexes; under a strategy, each replica trains on its share of it."""
+        if self.strategy is None:
+            return self.classifier.train_step(tf.gather(self.train_x, batch), tf.gather(self.train_y, batch))
+        results = self.strategy.run(self._replica_step, args=(batch,))
+        # All-reduced in the step, the metrics are equal on every replica: any local copy is the batch's.
+        loss, accuracy = (self.strategy.experimental_local_results(result)[0] for result in results)
+        return loss, accuracy
+
+    def _replica_step(self, batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """This replica's equal share of the global batch (every worker draws the same batches)."""
+        context = tf.distribute.get_replica_context()
+        share = self.batch_size // context.num_replicas_in_sync
+        mine = batch[context.replica_id_in_sync_group * share :][:share]
+        return self.classifier.train_step(tf.gather(self.train_x, mine), tf.gather(self.train_y, mine))
 
     def _next_indices(self, steps: int) -> np.ndarray:
         """Shuffled epochs, repeated, cut into batches: ``shuffle().repeat().batch()`` without tf.data."""
@@ -82,9 +107,18 @@ class CompiledLoop:
         return float(loss), float(accuracy), self._metrics(eval_loss, eval_accuracy) if with_eval else None
 
     def evaluate(self) -> dict[str, float]:
-        """Test-split metrics now: the training function run for zero steps (no second function to trace)."""
-        _, _, metrics = self.run(0, with_eval=True)
-        return metrics or {}
+        """Test-split metrics now: on one device, the training function run for zero steps (no second trace).
+
+        Under a strategy, a function of its own: each run of a function holding collectives takes the next
+        step of a sequence every worker must follow, so a run only the chief makes (it alone saves) would
+        hang the next training step.
+        """
+        if self.strategy is None:
+            _, _, metrics = self.run(0, with_eval=True)
+            return metrics or {}
+        if self._evaluate_alone is None:
+            self._evaluate_alone = tf.function(self._evaluate).get_concrete_function()
+        return self._metrics(*self._evaluate_alone())
 
     def _write(self, prefix: tf.Tensor) -> tf.Tensor:
         # Traced, the object-graph tensor has no device and would land in a shard of its own

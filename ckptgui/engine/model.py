@@ -173,9 +173,19 @@ class Classifier:
         return loss, tf.reduce_mean(tf.cast(correct, tf.float32))
 
     def train_step(self, features: tf.Tensor, labels: tf.Tensor) -> tuple:
+        """One step on this replica's share of the batch; the loss and accuracy of the whole batch.
+
+        Under a strategy with N replicas (equal shares), the gradients and metrics are all-reduced as their
+        MEAN, which is those of the whole batch: every replica applies the same update, so the mirrored
+        copies stay equal, and the step is the single-device step on the same batch.
+        """
         with tf.GradientTape() as tape:
             loss, accuracy = self.loss_and_accuracy(features, labels, training=True)
         grads = tape.gradient(loss, self.trainable)
+        replicas = tf.distribute.get_replica_context()
+        if replicas is not None and replicas.num_replicas_in_sync > 1:
+            grads = replicas.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
+            loss, accuracy = replicas.all_reduce(tf.distribute.ReduceOp.MEAN, [loss, accuracy])
         self.optimizer.apply(list(zip(grads, self.trainable, strict=True)))
         self.global_step.assign_add(1)
         return loss, accuracy

@@ -11,12 +11,17 @@ checkpoints are :class:`ckptgui.modeldir.retention.Retention`'s, not
 ``tf.train.CheckpointManager``'s: the manager sweeps checkpoints it did not
 write (tensorflow#34234), while retention only ever deletes checkpoints our
 own runs wrote (recorded in ``ckptgui_written.txt``) and never pinned ones.
+
+Under a ``tf.distribute`` strategy (:mod:`ckptgui.engine.distribute`) the model_dir is written exactly as on
+one device; under ``multi_worker`` only the chief writes it, and the other workers follow the same schedule
+(the same chunks of steps, whose collectives must match) without writing anything.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import tempfile
 import threading
@@ -30,6 +35,7 @@ import tensorflow as tf
 
 import ckptgui
 from ckptgui.engine import inference
+from ckptgui.engine.distribute import distribution_for
 from ckptgui.engine.inference import first_layer_order
 from ckptgui.engine.loop import MAX_CHUNK_STEPS, CompiledLoop, Summaries
 from ckptgui.engine.model import Classifier
@@ -41,6 +47,17 @@ from ckptgui.modeldir.data import Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.modeldir.scan import locate
+
+# What a collective op raises when a peer worker died (Unavailable: within ~1 s) or froze (missed heartbeats).
+LOST_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+)
+RESTART_ADVICE = "Start all workers again: the job resumes from the last checkpoint."
+# The peer TensorFlow names in a collective's error, e.g. "from remote target /job:worker/replica:0/task:1".
+_PEER = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
 
 
 class TrainingError(RuntimeError):
@@ -225,6 +242,15 @@ class Trainer:
 
     def __init__(self, spec: RunSpec, warm_start_from: str | None = None, dataset: Dataset | None = None) -> None:
         self.spec = spec
+        # First, before any other TensorFlow op: a CPU split or a multi-worker cluster can only be set up then.
+        self.distribution = distribution_for(spec.distribution, spec.devices)
+        replicas = self.distribution.replicas
+        if spec.network.batch_size % replicas:
+            raise ConfigError(
+                "batch_size",
+                f"{spec.network.batch_size} does not split evenly over {replicas} replicas; "
+                f"use a multiple of {replicas}",
+            )
         self.dataset = dataset or load_dataset(spec.data, spec.network.n_classes)
         self.n_features, self.n_classes = _network_shapes(spec, self.dataset)
         self.model_dir = prepare_model_dir(spec.model_dir)
@@ -282,9 +308,16 @@ class Trainer:
             where = exc.filename or self.model_dir
             yield Failed(f"cannot write to {where}: {exc.strerror or exc}", traceback.format_exc())
         except tf.errors.OpError as exc:
-            yield Failed(f"TensorFlow failed: {exc.message}", traceback.format_exc())
+            yield Failed(self._op_failure(exc), traceback.format_exc())
 
     # Internals.
+    def _op_failure(self, exc: tf.errors.OpError) -> str:
+        """What a TensorFlow error means here: under multi_worker, the errors of a lost peer say so."""
+        worker = self.distribution.worker
+        if worker and isinstance(exc, LOST_PEER_ERRORS):
+            return f"{_lost_peer(exc.message)} (this is {worker}); every worker stops. {RESTART_ADVICE}"
+        return f"TensorFlow failed: {exc.message}"
+
     def _pick_resume_checkpoint(self) -> Path | None:
         """The newest listed checkpoint that fits and is readable; refuses incompatible ones before any write."""
         candidates, note = resume_candidates(self.model_dir)
@@ -321,7 +354,10 @@ class Trainer:
 
     def _train(self) -> Iterator[TrainEvent]:
         spec, schedule_config = self.spec, self.spec.schedule
-        classifier = Classifier(spec.network, self.n_features, self.n_classes, seed=spec.seed)
+        # Under multi_worker only the chief writes to the model_dir; the others train and leave nothing behind.
+        chief = self.distribution.is_chief
+        with self.distribution.scope():
+            classifier = Classifier(spec.network, self.n_features, self.n_classes, seed=spec.seed)
         resumed = self._restore(classifier)
         if resumed is None and self.warm_start_from:
             loaded = _load_checkpoint(
@@ -330,15 +366,17 @@ class Trainer:
             self._notes.append(f"warm-started {len(loaded)} variables from {self.warm_start_from}")
         start_step = int(classifier.global_step.numpy())
         target = start_step + spec.network.steps
-        log = self._open_run_log(start_step, resumed)
-        manager = Retention(self.model_dir, schedule_config, log)
+        log = self._open_run_log(start_step, resumed, write=chief)
+        manager = Retention(self.model_dir, schedule_config, log) if chief else None
         yield Started(str(self.model_dir), start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
         if len(self.dataset.train[1]) == 0:
             raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
-        loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, spec.seed)
-        summaries = Summaries(self.model_dir)
-        loop.write_graph(self.model_dir)
+        seed = self.distribution.common_seed(spec.seed)
+        loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, seed, self.distribution)
+        summaries = Summaries(self.model_dir) if chief else None
+        if chief:
+            loop.write_graph(self.model_dir)
         schedule = _Schedule(
             schedule_config.save_summary_steps,
             schedule_config.save_checkpoints_steps,
@@ -346,10 +384,10 @@ class Trainer:
             last_save_step=-1,
         )
         step = start_step
-        if not manager.has_checkpoint(step):
-            yield from self._save(classifier, manager, schedule, summaries, loop, step)
-        else:
+        if manager is None or manager.has_checkpoint(step):
             schedule.last_save_step = step
+        else:
+            yield from self._save(classifier, manager, schedule, summaries, loop, step)
         started = time.monotonic()
         window_start, window_step = started, step
         summary_time, summary_step = started, step
@@ -373,7 +411,7 @@ class Trainer:
                 if now - window_start > 1.0:
                     window_start, window_step = now, step
                 yield Progress(step, target, loss, accuracy, rate, now - started)
-                if step % schedule_config.save_summary_steps == 0:
+                if summaries is not None and step % schedule_config.save_summary_steps == 0:
                     summaries.train(
                         step,
                         loss,
@@ -387,12 +425,16 @@ class Trainer:
             if schedule.last_save_step != step:
                 yield from self._save(classifier, manager, schedule, summaries, loop, step)
         finally:
-            summaries.close()
-            log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
-            write_run_log(self.model_dir, log)
+            if chief:
+                summaries.close()
+                log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
+                write_run_log(self.model_dir, log)
         yield Finished(step, stopped)
 
     def _save(self, classifier, manager, schedule, summaries, loop, step, metrics=None) -> Iterator[TrainEvent]:
+        if manager is None:  # not the chief: it keeps the schedule, the chief writes
+            schedule.last_save_step, schedule.last_save_time = step, time.monotonic()
+            return
         if metrics is None:
             metrics = loop.evaluate()
         prefix = checkpoint_prefix(self.model_dir, step)
@@ -405,7 +447,7 @@ class Trainer:
         summaries.evaluation(step, metrics)
         yield Evaluated(step, metrics)
 
-    def _open_run_log(self, start_step: int, resumed: Path | None) -> RunLog:
+    def _open_run_log(self, start_step: int, resumed: Path | None, write: bool) -> RunLog:
         log = read_run_log(self.model_dir) or RunLog()
         log.spec = replace(self.spec, model_dir=str(self.model_dir))
         log.data = self.dataset.describe()
@@ -417,6 +459,7 @@ class Trainer:
                 "warm_start_from": self.warm_start_from,
                 "network": self.spec.network.to_dict(),
                 "schedule": self.spec.schedule.to_dict(),
+                "distribution": self.distribution.describe(),
                 "n_features": self.n_features,
                 "n_classes": self.n_classes,
                 "data_sha256": self.dataset.sha256,
@@ -428,12 +471,25 @@ class Trainer:
                 "host": socket.gethostname(),
             }
         )
-        write_run_log(self.model_dir, log)
+        if write:
+            write_run_log(self.model_dir, log)
         return log
 
 
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _lost_peer(message: str) -> str:
+    """``lost contact with worker 1: <TensorFlow's reason>`` from a failed collective's error message."""
+    peer = _PEER.search(message)
+    who = f"{peer.group(1)} {peer.group(2)}" if peer else "another worker"
+    lines = [line.strip() for line in message.strip().splitlines()]
+    at = next((index for index, line in enumerate(lines) if "aborted by" in line), len(lines) - 1)
+    reason = lines[at]
+    if reason.endswith(":") and at + 1 < len(lines):  # "... unhealthy (stopped sending heartbeats):" + who
+        reason = f"{reason} {lines[at + 1]}"
+    return f"lost contact with {who}: {reason[:300]}"
 
 
 def _short(exc: BaseException) -> str:

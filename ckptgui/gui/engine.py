@@ -85,6 +85,13 @@ def training() -> ModuleType:
     return importlib.import_module("ckptgui.engine.training")
 
 
+def devices() -> list[tuple[str, str]]:
+    """The devices TensorFlow sees, for the form's device list: (``GPU:0``, its model name or ``""``)."""
+    from ckptgui.engine.distribute import describe_devices
+
+    return describe_devices()
+
+
 def preflight(spec: RunSpec, dataset: Dataset) -> CompatReport | None:
     """Whether ``spec.model_dir``'s checkpoint fits ``spec``, judged with the form's already loaded ``dataset``."""
     return training().preflight(spec, dataset)

@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
             self.tf_label.setText("TensorFlow: failed to load")
             return
         self.tensorflow_ready = True
+        self.config.devices.set_devices(engine.devices())
         self.tf_label.setText(f"TensorFlow {version}")
         self.show_status("Ready")
         self._update_actions()

@@ -9,6 +9,7 @@ validate a config the moment it is typed. Every invalid value raises
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -22,6 +23,9 @@ OPTIMIZER_SLOTS: dict[str, tuple[str, ...]] = {
     "Adam": ("m", "v"),
     "RMSprop": ("rms",),
 }
+# How a run spreads over devices: TensorFlow's own strategies (tf.distribute), named as the CLI spells them.
+DISTRIBUTIONS = ("default", "one_device", "mirrored", "multi_worker")
+DEVICE_NAME = re.compile(r"^(?:/?(?:device:)?)(CPU|GPU|TPU):(\d+)$", re.IGNORECASE)
 BEST_METRICS = ("accuracy", "loss")  # accuracy: higher is better; loss: lower is better
 DEFAULT_LEARNING_RATE = 0.05  # DNNClassifier's Adagrad default
 
@@ -59,6 +63,23 @@ def parse_int_list(field_name: str, value: Any) -> list[int]:
     if any(i <= 0 for i in items):
         raise ConfigError(field_name, problem)
     return items
+
+
+def parse_devices(value: Any) -> list[str]:
+    """Accept ``"GPU:0,GPU:1"`` or a list of names (``/device:`` optional); returns them as ``GPU:0``, distinct."""
+    problem = f"{_describe(value)} is not a list of device names (e.g. GPU:0,GPU:1 or CPU:0,CPU:1)"
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, Mapping | bytes):
+        raise ConfigError("devices", problem)
+    names = []
+    for item in items:
+        match = DEVICE_NAME.match(item) if isinstance(item, str) else None
+        if match is None:
+            raise ConfigError("devices", problem)
+        names.append(f"{match.group(1).upper()}:{int(match.group(2))}")
+    if len(set(names)) != len(names):
+        raise ConfigError("devices", f"{_describe(value)} names a device twice")
+    return names
 
 
 def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
@@ -212,6 +233,21 @@ class RunSpec(_JsonMixin):
     data: DataConfig = field(default_factory=DataConfig)
     model_dir: str | None = None
     seed: int | None = None
+    # ``default``: one device, XLA; ``one_device``: the device in ``devices`` (or TensorFlow's pick);
+    # ``mirrored``: every device in ``devices`` (all GPUs when empty; ``CPU:0,CPU:1`` splits the CPU into
+    # logical devices, for testing); ``multi_worker``: the cluster in TF_CONFIG, every local GPU (or the CPU).
+    distribution: str = "default"
+    devices: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check_choice("distribution", self.distribution, DISTRIBUTIONS)
+        self.devices = parse_devices(self.devices)
+        if self.distribution in ("default", "multi_worker") and self.devices:
+            raise ConfigError(
+                "devices", f"{self.distribution} takes no device list; use one_device or mirrored to name devices"
+            )
+        if self.distribution == "one_device" and len(self.devices) > 1:
+            raise ConfigError("devices", f"one_device takes one device, not {len(self.devices)}")
 
     @classmethod
     def _nested(cls) -> dict[str, type[_JsonMixin]]:

@@ -39,6 +39,19 @@ def test_python_dash_m_trains_and_prints_the_model_dir(tmp_path):
     ]
 
 
+def test_mirrored_over_two_logical_cpus_then_a_single_device_run_resumes_it(tmp_path, capsys):
+    """A fresh process, as CPU devices can only be split before TensorFlow starts."""
+    command = [sys.executable, "-m", "ckptgui", "train", "--model-dir", str(tmp_path), "--steps", "100", "--quiet"]
+    mirrored = ["--distribution", "mirrored", "--devices", "CPU:0,CPU:1", "--batch-size", "50"]
+    result = subprocess.run([*command, *mirrored], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "distribution: mirrored over CPU:0, CPU:1 (2 replicas)" in result.stdout
+    assert "finished at step 100" in result.stdout
+    assert main(["train", "--model-dir", str(tmp_path), "--steps", "50", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "training steps 100 -> 150, resuming from" in out and "distribution:" not in out
+
+
 def test_train_twice_continues_the_global_step(tmp_path, capsys):
     args = ["train", "--model-dir", str(tmp_path), "--steps", "200", "--save-checkpoints-steps", "100", "--quiet"]
     assert main(args) == 0
@@ -55,6 +68,10 @@ def test_train_twice_continues_the_global_step(tmp_path, capsys):
         (["--optimizer", "Lion"], 'optimizer: "Lion" is not allowed; expected one of Adagrad, SGD, Adam, RMSprop'),
         (["--keep-checkpoint-max", "-2"], "keep_checkpoint_max: -2 is not allowed"),
         (["--data", "/no/such/file.csv"], "/no/such/file.csv: no such file"),
+        (["--devices", "GPU:0"], "devices: default takes no device list"),
+        (["--distribution", "mirrored", "--devices", "GPU0"], 'devices: "GPU0" is not a list of device names'),
+        (["--distribution", "one_device", "--devices", "GPU:7"], "GPU:7: not a device TensorFlow sees here"),
+        (["--distribution", "multi_worker"], "multi_worker reads its cluster from TF_CONFIG, which is not set"),
     ],
 )
 def test_bad_input_exits_2_with_the_message_on_stderr(tmp_path, capsys, flags, message):

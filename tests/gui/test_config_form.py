@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import WINDOW_TIMEOUT_MS, save_screenshot
 
-from ckptgui.modeldir.config import ConfigError, NetworkConfig
+from ckptgui.modeldir.config import ConfigError, NetworkConfig, RunSpec
 
 
 def error_label(window, field: str):
@@ -120,3 +120,25 @@ def test_last_config_is_remembered(qtbot, make_window, isolated_settings: Path):
     network = second.config.spec().network
     assert network.hidden_units == [16, 8, 4]
     assert network.learning_rate == 0.02
+
+
+def test_devices_tensorflow_sees_are_listed_and_make_the_distribution(qtbot, window):
+    form = window.config
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    assert "CPU:0" in form.devices.boxes  # listed once TensorFlow loaded, by the names the config takes
+    assert not form.devices.devices_row.isEnabled()  # default: one device, nothing to choose
+    assert (form.spec().distribution, form.spec().devices) == ("default", [])
+
+    form.devices.distribution.setCurrentIndex(form.devices.distribution.findData("mirrored"))
+    form.devices.boxes["CPU:0"].setChecked(True)
+    assert form.devices.devices_row.isEnabled()
+    assert (form.spec().distribution, form.spec().devices) == ("mirrored", ["CPU:0"])
+
+    form.devices.set_values("one_device", ["CPU:0", "GPU:7"])  # GPU:7 not seen: kept, for the trainer to refuse
+    qtbot.waitUntil(lambda: not window.window_actions.start.isEnabled())
+    assert form.errors["devices"] == "one_device takes one device, not 2"
+    assert error_label(window, "devices").text() == "one_device takes one device, not 2"
+
+    form.set_spec(RunSpec(distribution="multi_worker"))  # the command line's: shown as default here
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    assert form.spec().distribution == "default"

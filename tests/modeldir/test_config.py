@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckptgui.modeldir.config import ConfigError, DataConfig, NetworkConfig, RunSpec, ScheduleConfig, parse_int_list
+from ckptgui.modeldir.config import (
+    ConfigError,
+    DataConfig,
+    NetworkConfig,
+    RunSpec,
+    ScheduleConfig,
+    parse_devices,
+    parse_int_list,
+)
 
 
 def test_defaults_match_dnnclassifier_and_runconfig():
@@ -91,6 +99,39 @@ def test_parse_int_list_accepts_common_spellings():
     assert parse_int_list("f", (4,)) == [4]
 
 
+def test_distribution_defaults_to_the_single_device_path_also_for_older_run_logs():
+    assert (RunSpec().distribution, RunSpec().devices) == ("default", [])
+    assert RunSpec.from_dict({"seed": 1}).distribution == "default"  # a run log written before distribution existed
+
+
+def test_device_names_are_normalised():
+    assert parse_devices("gpu:0, /device:GPU:1") == ["GPU:0", "GPU:1"]
+    assert parse_devices(["/CPU:0", "cpu:1"]) == ["CPU:0", "CPU:1"]
+    assert RunSpec(distribution="mirrored", devices="CPU:0,CPU:1").devices == ["CPU:0", "CPU:1"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"distribution": "parameter_server"},
+            'distribution: "parameter_server" is not allowed; expected one of default, one_device, mirrored, '
+            "multi_worker",
+        ),
+        ({"distribution": "mirrored", "devices": "GPU0"}, 'devices: "GPU0" is not a list of device names'),
+        ({"distribution": "mirrored", "devices": [0, 1]}, "devices: [0, 1] is not a list of device names"),
+        ({"distribution": "mirrored", "devices": "GPU:0,gpu:0"}, 'devices: "GPU:0,gpu:0" names a device twice'),
+        ({"distribution": "one_device", "devices": "GPU:0,GPU:1"}, "devices: one_device takes one device, not 2"),
+        ({"devices": "GPU:0"}, "devices: default takes no device list; use one_device or mirrored"),
+        ({"distribution": "multi_worker", "devices": "GPU:0"}, "devices: multi_worker takes no device list"),
+    ],
+)
+def test_distribution_validation_messages(kwargs, message):
+    with pytest.raises(ConfigError) as info:
+        RunSpec(**kwargs)
+    assert str(info.value).startswith(message)
+
+
 specs = st.builds(
     RunSpec,
     network=st.builds(
@@ -110,6 +151,8 @@ specs = st.builds(
     ),
     model_dir=st.none() | st.text(min_size=1, max_size=20),
     seed=st.none() | st.integers(0, 2**31),
+    distribution=st.sampled_from(["mirrored", "one_device"]),
+    devices=st.sampled_from([[], ["GPU:0"], ["CPU:0"]]),
 )
 
 

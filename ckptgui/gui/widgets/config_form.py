@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.gui.icons import icon
+from ckptgui.gui.widgets.devices import DevicePicker
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import (
     ACTIVATIONS,
@@ -265,6 +266,14 @@ class ConfigForm(QWidget):
         self.seed = self._line_edit("random", "Integer seed for initial weights and shuffling; empty for random")
         self._add_row(form, "Seed", "seed", self.seed)
         outer.addWidget(output)
+
+        devices = QGroupBox("Devices")
+        form = QFormLayout(devices)
+        self.devices = DevicePicker(self)
+        self.devices.changed.connect(self._schedule_validation)
+        self._add_row(form, "Distribution", "distribution", self.devices.distribution)
+        self._add_row(form, "Devices", "devices", self.devices.devices_row)
+        outer.addWidget(devices)
         outer.addStretch(1)
 
     def _line_edit(self, placeholder: str, tip: str) -> QLineEdit:
@@ -318,6 +327,7 @@ class ConfigForm(QWidget):
         self.label_column.setText(spec.data.label_column or "")
         self.model_dir.setText(spec.model_dir or "")
         self.seed.setText(_format(spec.seed))
+        self.devices.set_values(spec.distribution, spec.devices)
         self._data_kind_changed()
 
     def set_network(self, network: NetworkConfig) -> None:
@@ -365,6 +375,7 @@ class ConfigForm(QWidget):
             data=DataConfig(**self._data_values()),
             model_dir=self.model_dir_text() or None,
             seed=_number(self.seed.text(), int),
+            **self.devices.values(),
         )
 
     def _network_values(self) -> dict[str, Any]:
@@ -419,6 +430,10 @@ class ConfigForm(QWidget):
             (DataConfig, self._data_values()),
         ):
             _check_fields(cls, values, errors)
+        try:  # the two tie together (a device list only for one_device and mirrored): checked as one
+            RunSpec(**self.devices.values())
+        except ConfigError as exc:
+            errors[exc.field] = exc.message
         seed = _number(self.seed.text(), int)
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             errors["seed"] = f"{seed!r} is not allowed; expected an integer >= 0 or empty"
