@@ -18,6 +18,7 @@ from emulators import upload
 from ckptgui import storage
 from ckptgui.cli import main
 from ckptgui.formats.events import ScalarReader
+from ckptgui.modeldir.records import read_pins
 from ckptgui.storage import RemoteStorage, StorageError, storage_for
 
 pytest.importorskip("fsspec")
@@ -185,3 +186,24 @@ def test_diff_check_eval_and_predict_read_a_bucket_as_they_read_the_local_copy(
     same("predict", "--json", "--features", "5.1,3.5,1.4,0.2", "DIR")
     across = _cli_json(capsys, "diff", "--json", f"{local}@0", f"{url}@200")
     assert across["variables"] == _cli_json(capsys, "diff", "--json", f"{local}@0", f"{local}@200")["variables"]
+
+
+def test_pins_are_kept_in_the_bucket_and_clean_only_lists_there(
+    bucket_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    local = tmp_path / "model"
+    shutil.copytree(ESTIMATOR, local)
+    temp = local / "model.ckpt-300_temp"
+    temp.mkdir()
+    (temp / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"partial")
+    url = f"{bucket_url}/model"
+    upload(local, url)
+    assert main(["pin", url, "100"]) == 0
+    assert capsys.readouterr().out.strip() == f"pinned steps in {url}: 100"
+    assert read_pins(url) == {100}
+    assert main(["pin", url, "150"]) == 2 and "no checkpoint model.ckpt-150 to pin" in capsys.readouterr().err
+    assert main(["unpin", url, "100"]) == 0 and capsys.readouterr().out.strip() == f"pinned steps in {url}: none"
+    assert main(["clean", url]) == 0
+    assert "would remove model.ckpt-300_temp  (temporary folder" in capsys.readouterr().out
+    assert main(["clean", "--yes", url]) == 2 and "removes nothing in a bucket" in capsys.readouterr().err
+    assert storage_for(url).info(f"{url}/model.ckpt-300_temp/part-00000-of-00001.data-00000-of-00001") is not None
