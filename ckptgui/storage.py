@@ -211,20 +211,50 @@ _looks = threading.local()
 
 
 @contextlib.contextmanager
-def one_look() -> Iterator[None]:
+def one_look(root: str | os.PathLike | None = None) -> Iterator[None]:
     """Within the block, on this thread, every reader sees one consistent listing per folder.
 
     A live view's refresh lists the files, scans the checkpoints and explains retention: three readers that would
     each list the same folders (and stat what they found). Inside ``one_look`` each folder is listed once and an
     entry's ``info`` comes from its folder's listing; reads of file contents are not cached. Nested blocks share the
     outer look. Writing or deleting inside a look is refused: a look only reads.
+
+    With ``root`` in a bucket, the look starts with one recursive listing of it, from which every folder's listing
+    below is answered: one request, however many folders (``eval/``, ``*_temp/``) the readers then list.
     """
     outer = getattr(_looks, "listings", None)
     _looks.listings = {} if outer is None else outer
+    if outer is None and root is not None and scheme_of(root):
+        with contextlib.suppress(StorageError):  # no such storage: the readers say so themselves
+            _looks.listings.update(_listings_below(remote_storage(scheme_of(root)), expand_path(root)))
     try:
         yield
     finally:
         _looks.listings = outer
+
+
+def _listings_below(storage: Storage, root: str) -> dict[str, list[FileInfo]]:
+    """Folder -> its entries, for ``root`` and every folder below it, from one :meth:`Storage.walk`; nothing when
+    the walk fails or finds nothing (the readers then list, and report, as usual). A folder's entry carries no size,
+    time or token, as in a listing of a bucket."""
+    try:
+        files = storage.walk(root)
+    except OSError:
+        return {}
+    listings: dict[str, dict[str, FileInfo]] = {}
+    for entry in files:
+        if not entry.path.startswith(root + "/"):
+            continue
+        folder = parent_of(entry.path)
+        listings.setdefault(folder, {})[entry.name] = entry
+        while folder != root:  # the folders between the file and the root, each in its parent's listing
+            parent, name = parent_of(folder), name_of(folder)
+            siblings = listings.setdefault(parent, {})
+            if name in siblings:
+                break
+            siblings[name] = FileInfo(folder, name, 0, 0.0, True, "")
+            folder = parent
+    return {folder: list(entries.values()) for folder, entries in listings.items()}
 
 
 def scheme_of(path: str | os.PathLike) -> str:

@@ -18,7 +18,8 @@ from emulators import upload
 from ckptgui import storage
 from ckptgui.cli import main
 from ckptgui.formats.events import ScalarReader
-from ckptgui.modeldir.records import read_pins
+from ckptgui.modeldir.records import LedgerReader, read_pins
+from ckptgui.modeldir.snapshot import take_snapshot
 from ckptgui.storage import RemoteStorage, StorageError, storage_for
 
 pytest.importorskip("fsspec")
@@ -207,3 +208,30 @@ def test_pins_are_kept_in_the_bucket_and_clean_only_lists_there(
     assert "would remove model.ckpt-300_temp  (temporary folder" in capsys.readouterr().out
     assert main(["clean", "--yes", url]) == 2 and "removes nothing in a bucket" in capsys.readouterr().err
     assert storage_for(url).info(f"{url}/model.ckpt-300_temp/part-00000-of-00001.data-00000-of-00001") is not None
+
+
+def test_an_idle_look_at_a_bucket_is_one_request_and_a_new_checkpoint_shows_at_the_next(
+    bucket_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The live view's look (files, checkpoints, why kept): one recursive listing answers every folder's."""
+    local = tmp_path / "model"
+    shutil.copytree(ESTIMATOR, local)
+    newest = sorted(local.glob("model.ckpt-200.*"))
+    held_back = {path.name: path.read_bytes() for path in newest}
+    for path in newest:
+        path.unlink()
+    url = f"{bucket_url}/model"
+    upload(local, url)
+    ledger = LedgerReader(url)
+    first = take_snapshot(url, None, ledger)
+    assert first.error is None and [c.step for c in first.info.checkpoints] == [0, 100, 200]
+    assert first.info.checkpoint(200).status == "missing"  # listed in the state file, not uploaded yet
+    assert {entry.name for entry in first.files} >= {"eval/", "eval/" + next(local.glob("eval/*")).name}
+    sent = _count_requests(monkeypatch, storage_for(url))
+    assert take_snapshot(url, first.files, ledger) is None
+    assert len(sent) == 1, sent
+    for name in sorted(held_back, key=lambda name: name.endswith(".index")):  # data first, as TensorFlow does
+        storage_for(url).write_atomic(f"{url}/{name}", held_back[name])
+    second = take_snapshot(url, first.files, ledger)
+    assert second is not None and second.info.checkpoint(200).status == "ok"
+    assert second.info.restore_step == 200

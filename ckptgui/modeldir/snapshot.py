@@ -2,8 +2,10 @@
 
 Qt-free so it runs on any thread and is tested without a window. One look is
 one listing of each folder (:func:`ckptgui.storage.one_look`: the file list, the
-checkpoint scan and ``why_kept`` share it), the pins file and the ledger read
-once; the pins are taken from the reasons ``why_kept`` gives.
+checkpoint scan and ``why_kept`` share it; in a bucket, one recursive listing for
+them all), the pins file and the ledger read once; the pins are taken from the
+reasons ``why_kept`` gives. A look whose listing equals the previous one reads
+nothing else: watching an idle model_dir in a bucket costs one request per look.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: Led
 
     ``ledger`` is the caller's incremental reader of the model_dir's ledger, kept between looks.
     """
-    with one_look():
+    with one_look(path):
         return _look_at(path, previous, ledger)
 
 
