@@ -48,13 +48,24 @@ def list_files(path: str) -> tuple[FileEntry, ...] | None:
 
     At most ``MAX_FILES`` entries: a model_dir with more is still shown, truncated.
     """
+    return _list_files(path)[0]
+
+
+def _list_files(path: str) -> tuple[tuple[FileEntry, ...] | None, str]:
+    """:func:`list_files`, and why the listing failed when it did for another reason than a missing folder (a
+    bucket refusing the credentials, an unreachable service): "" otherwise."""
     storage = storage_for(path)
     entries: list[FileEntry] = []
+    failure = ""
 
     def walk(folder: str, prefix: str, depth: int) -> bool:
+        nonlocal failure
         try:
             items = sorted(storage.listdir(folder), key=lambda item: item.name)
-        except OSError:
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            failure = exc.strerror or str(exc)
             return False
         for item in items:
             if len(entries) >= MAX_FILES:
@@ -68,7 +79,7 @@ def list_files(path: str) -> tuple[FileEntry, ...] | None:
                 entries.append(FileEntry(name, item.size, item.mtime))
         return True
 
-    return tuple(entries) if walk(path, "", 0) else None
+    return (tuple(entries), "") if walk(path, "", 0) else (None, failure)
 
 
 def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
@@ -82,12 +93,16 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: Led
 
 def _look_at(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
     taken_at = time.time()
-    listed = list_files(path)
+    try:
+        listed, failure = _list_files(path)
+    except OSError as exc:  # no storage serves the path (a missing extra): said like any failed listing
+        listed, failure = None, exc.strerror or str(exc)
     files = listed or ()
-    if previous is not None and files == previous:
+    if previous is not None and files == previous and not failure:
         return None
     snapshot = Snapshot(path, files, listed is not None, taken_at=taken_at)
     if not snapshot.exists:
+        snapshot.error = f"cannot be listed: {failure}" if failure else None
         return snapshot
     try:
         snapshot.info = scan(path)
