@@ -235,3 +235,9 @@ def test_an_idle_look_at_a_bucket_is_one_request_and_a_new_checkpoint_shows_at_t
     second = take_snapshot(url, first.files, ledger)
     assert second is not None and second.info.checkpoint(200).status == "ok"
     assert second.info.restore_step == 200
+
+
+def test_the_window_command_takes_a_bucket_url_as_it_is():
+    from ckptgui.commands.gui import model_dir_argument
+
+    assert model_dir_argument("s3://bucket/runs/iris/") == "s3://bucket/runs/iris"
