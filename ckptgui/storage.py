@@ -530,6 +530,9 @@ def _filesystem(scheme: str) -> Any:
             from gcsfs.core import GCSFileSystem
 
             return GCSFileSystem(token="anon", **options)
+        if extra == "s3":
+            # botocore waits 60 s for a read and retries it: bounded tighter, a dead endpoint is reported in seconds.
+            options["config_kwargs"] = {"connect_timeout": 10, "read_timeout": 30, "retries": {"max_attempts": 3}}
         return fsspec.get_filesystem_class(scheme)(**options)
     except ImportError as exc:
         raise StorageError(f"{scheme}:// paths need a package that is not installed ({exc}): {install}") from None

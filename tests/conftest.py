@@ -27,9 +27,13 @@ def gcs_emulator() -> Iterator[str]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def s3_emulator() -> Iterator[str]:
-    """moto's S3 server on a free loopback port; ``AWS_ENDPOINT_URL`` points at it. Yields its endpoint."""
+    """moto's S3 server on a free loopback port; ``AWS_ENDPOINT_URL`` points at it. Yields its endpoint.
+
+    One server per test: moto's server was seen to stop answering after concurrent writes and reads (a test
+    polling a bucket while another thread uploads), and a wedged server must not take the tests after it along.
+    """
     with emulators.running(emulators.moto_server(), emulators.S3_ENVIRONMENT) as server:
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
         try:

@@ -9,8 +9,10 @@ credentials so that no library goes looking for real ones (no metadata-server pr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +54,12 @@ class Emulator:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            self._command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -79,6 +86,12 @@ class Emulator:
             self.process.wait(timeout=STOP_TIMEOUT_S)
         self.process.stderr.close()
         self.process = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the test process dies, even killed, so no server outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def fake_gcs_server() -> Emulator:
