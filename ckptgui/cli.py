@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ckptgui import __version__
+from ckptgui.storage import StorageError
 
 COMMAND_MODULES = (
     "ckptgui.commands.gui",
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or EXIT_OK)
-    except UsageError as exc:
+    except (UsageError, StorageError) as exc:  # StorageError: a missing extra, credentials, the network
         print(f"ckptgui {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

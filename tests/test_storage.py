@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from ckptgui.storage import LOCAL, StorageError, one_look, scheme_of, storage_for
+from ckptgui.storage import (
+    LOCAL,
+    StorageError,
+    expand_path,
+    name_of,
+    one_look,
+    parent_of,
+    relative_path,
+    scheme_of,
+    storage_for,
+)
 
 
 def test_listing_gives_sizes_times_and_tokens_that_change_with_the_content(tmp_path: Path):
@@ -42,8 +52,19 @@ def test_delete_removes_a_link_never_its_target(tmp_path: Path):
 
 def test_unknown_schemes_are_refused_with_what_is_supported():
     assert scheme_of("gs://bucket/run") == "gs" and scheme_of("C:\\runs\\a") == "" and scheme_of("/x/y") == ""
-    with pytest.raises(StorageError, match="gs:// paths are not supported; use a local path"):
-        storage_for("gs://bucket/run")
+    with pytest.raises(StorageError, match="nosuch:// is not a storage fsspec knows; use a local path, gs:// or s3://"):
+        storage_for("nosuch://bucket/run")
+
+
+def test_paths_are_taken_apart_without_folding_a_url():
+    """pathlib would read gs://bucket/run as gs:/bucket/run; local paths read as pathlib reads them."""
+    assert expand_path("gs://bucket/run/") == "gs://bucket/run" and expand_path("runs/a/") == "runs/a"
+    assert parent_of("gs://bucket/run/ckpt-1") == "gs://bucket/run" and parent_of("gs://bucket") == "gs://bucket"
+    assert parent_of("ckpt-1") == "." and parent_of("/a/b") == "/a"
+    assert name_of("s3://bucket/run/ckpt-1") == "ckpt-1" and name_of("/a/b/") == "b"
+    assert relative_path("gs://b/run/eval", "gs://b/run") == "eval"
+    assert relative_path("gs://b/run", "gs://b/run/") == "."
+    assert relative_path("/a/b/c", "/a") == os.path.join("b", "c")
 
 
 def test_one_look_lists_each_folder_once_and_only_reads(tmp_path: Path):

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ckptgui.cli import UsageError
+from ckptgui.storage import expand_path, scheme_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def model_dir_argument(path: str) -> str:
-    """The directory PATH names: itself, or the folder of a file in it; UsageError when there is none."""
+    """The directory PATH names: itself, or the folder of a file in it; UsageError when there is none.
+
+    A bucket URL is taken as it is: the window's live view says what it finds there (no request here)."""
+    if scheme_of(path):
+        return expand_path(path)
     target = Path(path).expanduser()
     if target.is_dir():
         return str(target)

@@ -14,7 +14,6 @@ import json
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from ckptgui.cli import UsageError
@@ -26,6 +25,7 @@ from ckptgui.modeldir.records import RunLogError
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, ModelDirInfo, scan
 from ckptgui.modeldir.variables import VariableInfo, global_step, infer_network, list_variables
 from ckptgui.modeldir.verify import verify
+from ckptgui.storage import name_of, storage_for
 
 EXIT_DAMAGED = 1
 PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
@@ -187,7 +187,7 @@ def _inspect(args: argparse.Namespace) -> int:
         rows = [["STEP", "STATUS", "SIZE", "MODIFIED", "CHECKPOINT"]]
         for c in info.checkpoints:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.mtime)) if c.mtime else "-"
-            name = Path(c.prefix).name + ("" if c.listed or c.format == "keras-h5" else " (unlisted)")
+            name = name_of(c.prefix) + ("" if c.listed or c.format == "keras-h5" else " (unlisted)")
             rows.append([_step_text(c.step), c.status, _size(c.total_bytes), when, name])
             if c.reason and c.status != "unlisted":
                 rows.append(["", "", "", "", f"  {c.reason}"])
@@ -205,7 +205,7 @@ def _inspect(args: argparse.Namespace) -> int:
                 f"{network.n_classes} classes{optimizer}"
             )
         print(f"global step: {_step_text(step_value)}")
-        print(f"variables of {Path(chosen.prefix).name}:")
+        print(f"variables of {name_of(chosen.prefix)}:")
         rows = [["NAME", "SHAPE", "DTYPE", "SIZE"]]
         for v in variables:
             rows.append([v.name, str(v.shape), v.dtype, _size(v.nbytes)])
@@ -218,10 +218,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _chosen(path: str, info: ModelDirInfo) -> CheckpointInfo | None:
     """The checkpoint whose variables are shown: the one PATH names, else the one a restore would use."""
-    if len(info.checkpoints) == 1 and not Path(path).is_dir():
+    if len(info.checkpoints) == 1 and not _is_dir(path):
         only = info.checkpoints[0]
         return only if only.usable else None
     return info.restore_checkpoint
+
+
+def _is_dir(path: str) -> bool:
+    found = storage_for(path).info(path)
+    return found is not None and found.is_dir
 
 
 # verify ------------------------------------------------------------------------------------------------
@@ -235,9 +240,7 @@ def _verify(args: argparse.Namespace) -> int:
         now = time.monotonic()
         if show_progress and now - last[0] > 0.2:
             last[0] = now
-            print(
-                f"\rverifying {Path(checkpoint.prefix).name}: {done * 100 // max(total, 1)}%", end="", file=sys.stderr
-            )
+            print(f"\rverifying {name_of(checkpoint.prefix)}: {done * 100 // max(total, 1)}%", end="", file=sys.stderr)
 
     try:
         results = verify(args.path, on_progress=progress)
@@ -260,7 +263,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
     else:
         rows = [["STEP", "STATUS", "CHECKPOINT", "PROBLEM"]]
-        rows += [[_step_text(c.step), c.status, Path(c.prefix).name, c.reason] for c in results]
+        rows += [[_step_text(c.step), c.status, name_of(c.prefix), c.reason] for c in results]
         print("\n".join(_table(rows, indent="")))
         damaged = sum(1 for c in results if not c.usable)
         print(f"{len(results)} checkpoints, {damaged} damaged" if damaged else f"all {len(results)} checkpoints ok")

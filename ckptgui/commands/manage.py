@@ -1,4 +1,9 @@
-"""``ckptgui pin`` / ``unpin`` / ``clean``: protect checkpoints from retention, remove crash leftovers."""
+"""``ckptgui pin`` / ``unpin`` / ``clean``: protect checkpoints from retention, remove crash leftovers.
+
+``pin`` and ``unpin`` take a model_dir in a bucket too (the pins are one small object). ``clean`` lists a
+bucket's leftovers but removes none there: nothing deletes a remote object that ckptgui did not write, and the
+leftovers of a crash are TensorFlow's.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from ckptgui.cli import UsageError
 from ckptgui.modeldir.cleanup import leftovers
 from ckptgui.modeldir.records import set_pinned
 from ckptgui.modeldir.retention import checkpoint_prefix
+from ckptgui.storage import expand_path, relative_path, scheme_of, storage_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,16 +37,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_clean)
 
 
-def _model_dir(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_dir():
+def _model_dir(text: str) -> str:
+    path = expand_path(text)
+    found = storage_for(path).info(path)
+    if found is None or not found.is_dir:
         raise UsageError(f"{text}: not a directory; expected a model_dir")
     return path
 
 
 def _pin(args: argparse.Namespace) -> int:
     model_dir = _model_dir(args.model_dir)
-    if args.pinned and not Path(f"{checkpoint_prefix(model_dir, args.step)}.index").exists():
+    index = f"{checkpoint_prefix(model_dir, args.step)}.index"
+    if args.pinned and storage_for(index).info(index) is None:
         raise UsageError(f"{model_dir}: no checkpoint model.ckpt-{args.step} to pin")
     pins = set_pinned(model_dir, args.step, args.pinned)
     print(f"pinned steps in {model_dir}: {', '.join(map(str, sorted(pins))) or 'none'}")
@@ -49,17 +57,22 @@ def _pin(args: argparse.Namespace) -> int:
 
 def _clean(args: argparse.Namespace) -> int:
     model_dir = _model_dir(args.model_dir)
+    if args.yes and scheme_of(model_dir):
+        raise UsageError(
+            f"{model_dir}: clean removes nothing in a bucket (nothing deletes remote objects that ckptgui did not "
+            "write); run it without --yes to list the leftovers"
+        )
     found = leftovers(model_dir)
     if not found:
         print(f"{model_dir}: nothing to clean")
         return 0
     for path, why in found:
-        print(f"{'removing' if args.yes else 'would remove'} {path.relative_to(model_dir)}  ({why})")
+        print(f"{'removing' if args.yes else 'would remove'} {relative_path(path, model_dir)}  ({why})")
         if args.yes:
-            if path.is_dir():
+            if Path(path).is_dir():
                 shutil.rmtree(path)
             else:
-                path.unlink(missing_ok=True)
+                Path(path).unlink(missing_ok=True)
     if not args.yes:
         print("run again with --yes to remove them")
     return 0

@@ -15,6 +15,7 @@ import numpy as np
 
 from ckptgui.cli import UsageError
 from ckptgui.formats.events import ScalarReader, ScalarSeries, export_csv, is_event_file
+from ckptgui.storage import name_of, scheme_of, storage_for
 
 _COLUMNS = ("points", "first step", "last step", "last", "min", "max")
 
@@ -41,10 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    path = args.path if scheme_of(args.path) else str(Path(args.path))
     if args.csv == "-" and args.json:
         raise UsageError("--json and --csv - would both write to standard output; give --csv a file name")
-    if not path.exists():
+    found = storage_for(path).info(path)
+    if found is None:
         raise UsageError(f"{path}: no such file or directory (give a model_dir, a run folder or an event file)")
     reader = ScalarReader(path)
     reader.poll()
@@ -53,8 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     runs = reader.runs()
     if not runs:
         raise UsageError(f"{path}: no events.out.tfevents.* files in it or below it")
-    if path.is_file() and not reader.file_versions and not any(runs.values()) and path.stat().st_size:
-        kind = "not an event file" if not is_event_file(path.name) else "holds no valid event record"
+    if found.is_file and not reader.file_versions and not any(runs.values()) and found.size:
+        kind = "not an event file" if not is_event_file(name_of(path)) else "holds no valid event record"
         raise UsageError(f"{path}: {kind} (expected TFRecords of Event protos, as in events.out.tfevents.*)")
     series = {run: [reader.series(run, tag) for tag in tags] for run, tags in runs.items()}
     if reader.skipped_records:

@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
             elif isinstance(event, Finished):
                 how = "stopped" if event.stopped else "finished"
-                print(f"{how} at step {event.step}; model_dir: {trainer.model_dir}")
+                print(f"{how} at step {event.step}; model_dir: {trainer.destination}")
     finally:
         signal.signal(signal.SIGINT, previous)
     return 0

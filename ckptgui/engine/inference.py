@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from ckptgui.modeldir.data import IRIS_FEATURES, Dataset, load_dataset
 from ckptgui.modeldir.records import RunLog, RunLogError, read_run_log
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
 from ckptgui.modeldir.variables import InferredNetwork, global_step, infer_network, list_variables
+from ckptgui.storage import parent_of, storage_for
 
 SPLITS = ("all", "test", "train")
 IRIS_CLASSES = ["setosa", "versicolor", "virginica"]
@@ -111,7 +111,7 @@ class _Origin:
     source: str  # where the feature names came from
 
 
-def _run_log(model_dir: Path) -> RunLog | None:
+def _run_log(model_dir: str) -> RunLog | None:
     try:
         return read_run_log(model_dir)
     except RunLogError:
@@ -119,7 +119,7 @@ def _run_log(model_dir: Path) -> RunLog | None:
 
 
 def _origin(checkpoint: CheckpointInfo, network: InferredNetwork) -> _Origin:
-    model_dir = Path(checkpoint.prefix).parent
+    model_dir = parent_of(checkpoint.prefix)
     log = _run_log(model_dir)
     if log is not None and log.data.get("feature_names"):
         spec = log.spec
@@ -132,10 +132,9 @@ def _origin(checkpoint: CheckpointInfo, network: InferredNetwork) -> _Origin:
         )
     if checkpoint.format != "tf1-name":  # an object-based checkpoint without our run log: no sorting to undo
         return _Origin(None, None, "relu", None, "unknown: no ckptgui_run.json; columns are fed in the data's order")
-    graph = model_dir / "graph.pbtxt"
+    text = _graph_text(model_dir)
     names, activation = None, "relu"
-    if graph.is_file():
-        text = graph.read_text(encoding="utf-8", errors="replace")
+    if text is not None:
         scopes = set(ESTIMATOR_INPUT.findall(text))
         if scopes and all(scope.endswith("_1") for scope in scopes):
             scopes = {scope[:-2] for scope in scopes}
@@ -152,6 +151,15 @@ def _origin(checkpoint: CheckpointInfo, network: InferredNetwork) -> _Origin:
     iris = names is not None and sorted(names) == sorted(IRIS_FEATURES)
     classes = IRIS_CLASSES if iris and network.n_classes == len(IRIS_CLASSES) else None
     return _Origin(names, classes, activation if activation in ACTIVATIONS else "relu", None, source)
+
+
+def _graph_text(model_dir: str) -> str | None:
+    """An Estimator's ``graph.pbtxt``, None when there is none (or it cannot be read)."""
+    storage = storage_for(model_dir)
+    try:
+        return storage.read(storage.join(model_dir, "graph.pbtxt")).decode("utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def _column_order(origin: _Origin, n_features: int, data_names: list[str], notes: list[str]) -> list[int] | None:

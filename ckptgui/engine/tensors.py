@@ -1,5 +1,9 @@
 """Tensor data of checkpoints through TensorFlow's reader: read one, diff two checkpoints variable by variable.
 
+A checkpoint in a bucket is read by byte ranges through the storage seam instead, each tensor decoded and
+CRC-checked here (:func:`ckptgui.formats.bundle.decode_array`): TensorFlow 2.21 cannot read ``s3://`` at all,
+and reads ``gs://`` only from Google's own endpoint.
+
 Each function works on :class:`CheckpointInfo` handles (``diff`` locates each side once), so the cost grows with
 the checkpoints read, not with the files beside them. Verifying every CRC needs no TensorFlow: ``modeldir/verify.py``.
 """
@@ -13,9 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ckptgui.formats.bundle import decode_array
 from ckptgui.modeldir.layout import natural_key
-from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate
-from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
+from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, require_index
+from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables, read_entry_bytes
+from ckptgui.storage import scheme_of
 
 
 @dataclass
@@ -55,16 +61,20 @@ class DiffReport:
 
 
 class TensorSource:
-    """Reads tensors of one checkpoint by raw key, one at a time (TensorFlow's CRC-checked reader, or h5py)."""
+    """Reads tensors of one checkpoint by raw key, one at a time (TensorFlow's CRC-checked reader, h5py, or byte
+    ranges of a checkpoint in a bucket)."""
 
     def __init__(self, checkpoint: CheckpointInfo) -> None:
         self.checkpoint = checkpoint
         self._h5 = None
         self._reader = None
+        self._index = None
         if checkpoint.format == "keras-h5":
             import h5py
 
             self._h5 = h5py.File(checkpoint.prefix, "r")
+        elif scheme_of(checkpoint.prefix):
+            self._index = require_index(checkpoint)
         else:
             import tensorflow as tf
 
@@ -75,12 +85,17 @@ class TensorSource:
 
         if self._h5 is not None:
             return np.asarray(self._h5[key][()])
+        if self._index is not None:
+            entry = self._index.entries[key]
+            return decode_array(entry, read_entry_bytes(self.checkpoint.prefix, self._index, entry))
         return np.asarray(self._reader.get_tensor(key))
 
     def stored_keys(self) -> list[str]:
         """Every stored key (a resume reads them all, so damaged data shows before training starts)."""
         if self._h5 is not None:
             return [key for _, key, *_ in h5_datasets(self.checkpoint.prefix)]
+        if self._index is not None:
+            return sorted(key for key, entry in self._index.entries.items() if not entry.partitioned)
         return sorted(self._reader.get_variable_to_shape_map())
 
     def close(self) -> None:

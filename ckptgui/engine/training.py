@@ -15,6 +15,11 @@ own runs wrote (recorded in ``ckptgui_written.txt``) and never pinned ones.
 Under a ``tf.distribute`` strategy (:mod:`ckptgui.engine.distribute`) the model_dir is written exactly as on
 one device; under ``multi_worker`` only the chief writes it, and the other workers follow the same schedule
 (the same chunks of steps, whose collectives must match) without writing anything.
+
+A model_dir in a bucket (``gs://``, ``s3://``) is trained into a local staging folder that
+:class:`ckptgui.modeldir.mirror.Mirror` fills from the bucket first and uploads after each checkpoint (data,
+index, then the state file; retention's deletes follow, for our checkpoints only). TensorFlow 2.21 cannot
+write ``s3://`` at all, and writes ``gs://`` only to Google's endpoint, so both go the same way.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ from ckptgui.formats.statefile import StateFileError, read_state
 from ckptgui.modeldir import compat
 from ckptgui.modeldir.config import ConfigError, RunSpec
 from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.mirror import Mirror
 from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.modeldir.scan import locate
+from ckptgui.storage import StorageError, expand_path, scheme_of
 
 # What a collective op raises when a peer worker died (Unavailable: within ~1 s) or froze (missed heartbeats).
 LOST_PEER_ERRORS = (
@@ -253,13 +260,24 @@ class Trainer:
             )
         self.dataset = dataset or load_dataset(spec.data, spec.network.n_classes)
         self.n_features, self.n_classes = _network_shapes(spec, self.dataset)
-        self.model_dir = prepare_model_dir(spec.model_dir)
+        self._mirror: Mirror | None = None
+        if spec.model_dir and scheme_of(spec.model_dir):
+            self._mirror = Mirror(tempfile.mkdtemp(prefix="ckptgui-staging-"), expand_path(spec.model_dir))
+            self._mirror.pull()
+            self.model_dir = Path(self._mirror.staging)
+        else:
+            self.model_dir = prepare_model_dir(spec.model_dir)
         self.warm_start_from = warm_start_from
         self._stop_requested = threading.Event()
         self._running = threading.Event()
         self._running.set()
         self._notes: list[str] = []
         self._resume_from = self._pick_resume_checkpoint()
+
+    @property
+    def destination(self) -> str:
+        """Where the run's files end up: the model_dir, or the bucket URL its staging folder is mirrored to."""
+        return self._mirror.remote if self._mirror is not None else str(self.model_dir)
 
     # Control from other threads.
     def stop(self) -> None:
@@ -304,6 +322,12 @@ class Trainer:
             yield from self._train()
         except TrainingError as exc:
             yield Failed(str(exc), traceback.format_exc())
+        except StorageError as exc:
+            yield Failed(
+                f"lost the connection to the bucket: {exc}; the checkpoints there stay consistent (a state file is "
+                "uploaded only after its checkpoints' files)",
+                traceback.format_exc(),
+            )
         except OSError as exc:
             where = exc.filename or self.model_dir
             yield Failed(f"cannot write to {where}: {exc.strerror or exc}", traceback.format_exc())
@@ -368,7 +392,8 @@ class Trainer:
         target = start_step + spec.network.steps
         log = self._open_run_log(start_step, resumed, write=chief)
         manager = Retention(self.model_dir, schedule_config, log) if chief else None
-        yield Started(str(self.model_dir), start_step, target, str(resumed) if resumed else None, tuple(self._notes))
+        self._push()
+        yield Started(self.destination, start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
         if len(self.dataset.train[1]) == 0:
             raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
@@ -429,7 +454,13 @@ class Trainer:
                 summaries.close()
                 log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
                 write_run_log(self.model_dir, log)
+        self._push()
         yield Finished(step, stopped)
+
+    def _push(self) -> None:
+        """Upload what changed to the bucket, when the model_dir is one (a no-op for a local model_dir)."""
+        if self._mirror is not None:
+            self._mirror.push()
 
     def _save(self, classifier, manager, schedule, summaries, loop, step, metrics=None) -> Iterator[TrainEvent]:
         if manager is None:  # not the chief: it keeps the schedule, the chief writes
@@ -445,11 +476,12 @@ class Trainer:
         for gone_step, gone_prefix in deleted:
             yield CheckpointDeleted(gone_step, gone_prefix)
         summaries.evaluation(step, metrics)
+        self._push()
         yield Evaluated(step, metrics)
 
     def _open_run_log(self, start_step: int, resumed: Path | None, write: bool) -> RunLog:
         log = read_run_log(self.model_dir) or RunLog()
-        log.spec = replace(self.spec, model_dir=str(self.model_dir))
+        log.spec = replace(self.spec, model_dir=self.destination)
         log.data = self.dataset.describe()
         log.history.append(
             {

@@ -16,7 +16,17 @@ import google_crc32c
 if TYPE_CHECKING:  # verify hands numpy buffers in; listing never imports numpy (40 ms)
     import numpy as np
 
-from ckptgui.formats.wire import DTYPE_NAMES, Damage, field_spans, mask, masked_crc32c, proto_fields, signed64, varint
+from ckptgui.formats.wire import (
+    DTYPE_FORMATS,
+    DTYPE_NAMES,
+    Damage,
+    field_spans,
+    mask,
+    masked_crc32c,
+    proto_fields,
+    signed64,
+    varint,
+)
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -288,6 +298,24 @@ def decode_scalar(entry: Entry, data: bytes) -> int | float:
     if masked_crc32c(data) != entry.crc32c:
         raise Damage(f"{entry.key}: checksum does not match")
     return struct.unpack(_NUMERIC_SCALARS[entry.dtype], data)[0]
+
+
+_ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()}
+
+
+def decode_array(entry: Entry, data: bytes) -> np.ndarray:
+    """A stored tensor of a plain number type (or bool) from its bytes, CRC-checked as TensorFlow would.
+
+    What a reader without TensorFlow (a checkpoint in a bucket) can decode; other dtypes (strings, variants,
+    bfloat16, quantized, complex) raise ``ValueError``.
+    """
+    import numpy as np
+
+    fmt = _ARRAY_FORMATS.get(entry.dtype)
+    if fmt is None:
+        raise ValueError(f"{entry.key}: {entry.dtype} tensors are decoded by TensorFlow only")
+    check_entry(entry, (data,))
+    return np.frombuffer(data, fmt).reshape(entry.shape)
 
 
 def decode_string_scalar(entry: Entry, data: bytes) -> bytes:

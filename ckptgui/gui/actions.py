@@ -38,6 +38,9 @@ class WindowActions:
         self._window = window
         key = QKeySequence.StandardKey
         self.open = self._action("open", "&Open model_dir…", key.Open, "Open a model_dir")
+        self.open_url = self._action(
+            "open", "Open &URL…", "Ctrl+U", "Open a model_dir in a bucket (gs://bucket/path, s3://bucket/path)"
+        )
         self.new_dir = self._action(
             "new-dir", "&New temporary model_dir", key.New, "Train into a fresh temporary model_dir"
         )
@@ -91,6 +94,7 @@ class WindowActions:
         bar = self._window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open)
+        file_menu.addAction(self.open_url)
         file_menu.addMenu(self.recent_menu)
         file_menu.addAction(self.new_dir)
         file_menu.addAction(self.file_manager)

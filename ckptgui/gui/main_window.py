@@ -24,6 +24,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -43,6 +44,7 @@ from ckptgui.gui.widgets.config_form import ConfigForm
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import MainThreadGarbageCollector, describe_exception
 from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.storage import scheme_of
 from ckptgui.workspace.model import Workspace
 
 POOL_THREADS = 4
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         actions, panels, training = self.window_actions, self.panels, self.training_controller
         actions.open.triggered.connect(self.choose_model_dir)
+        actions.open_url.triggered.connect(self.choose_model_dir_url)
         actions.new_dir.triggered.connect(self.new_model_dir)
         actions.file_manager.triggered.connect(self.config.open_in_file_manager)
         actions.refresh.triggered.connect(panels.directory.refresh)
@@ -250,17 +253,32 @@ class MainWindow(QMainWindow):
         if path:
             self.open_model_dir(path)
 
+    @Slot()
+    def choose_model_dir_url(self) -> None:
+        current = self.workspace.model_dir or ""
+        url, accepted = QInputDialog.getText(
+            self,
+            "Open URL",
+            "A model_dir in a bucket (gs://bucket/path, s3://bucket/path):",
+            text=current if scheme_of(current) else "gs://",
+        )
+        if accepted and url.strip():
+            self.open_model_dir(url.strip())
+
     def open_model_dir(self, path: str) -> bool:
-        """Open ``path`` in the workspace (every view follows); load the config its run log recorded, if any."""
+        """Open ``path`` in the workspace (every view follows); load the config its run log recorded, if any.
+
+        A URL is opened without a look first (that would be a request on this thread): the live view says what it
+        finds, and why a look failed (credentials, network, a missing extra) in its problems line."""
         if self.workspace.training:
             self.report_error("Stop training before opening another model_dir.", title="Training is running")
             return False
         target = Path(path).expanduser()
-        if not target.is_dir():
+        if not scheme_of(path) and not target.is_dir():
             what = "is a file" if target.exists() else "does not exist"
             self.report_error(f"{target} {what}; expected a model_dir (a directory).", title="Cannot open")
             return False
-        self.workspace.set_model_dir(str(target))
+        self.workspace.set_model_dir(path if scheme_of(path) else str(target))
         note = self.workspace.load_run_spec()
         if note:
             self.show_status(note)
@@ -334,6 +352,7 @@ class MainWindow(QMainWindow):
         actions.pause.setIcon(icon("start" if paused else "pause"))
         actions.stop.setEnabled(training and not stopping)
         actions.open.setEnabled(not training)
+        actions.open_url.setEnabled(not training)
         actions.new_dir.setEnabled(not training)
         actions.recent_menu.setEnabled(not training and bool(self.settings.recent_dirs()))
         has_checkpoints = bool(self.workspace.steps())

@@ -8,11 +8,11 @@ write the user's real settings.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.workspace.model import normalize_model_dir
 
 MAX_RECENT = 10
 
@@ -34,7 +34,7 @@ class Settings:
         return [str(v) for v in value or [] if v]
 
     def add_recent_dir(self, path: str) -> list[str]:
-        path = str(Path(path).expanduser().resolve())
+        path = normalize_model_dir(path) or path
         dirs = [path, *(d for d in self.recent_dirs() if d != path)][:MAX_RECENT]
         self._store.setValue("recent/dirs", dirs)
         return dirs

@@ -10,36 +10,36 @@ refer to it.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 
 from ckptgui.modeldir.layout import EXPORT_FOLDER, EXPORT_STAGING_PREFIX, TEMP_DIR
 from ckptgui.modeldir.scan import scan
-from ckptgui.storage import storage_for
+from ckptgui.storage import expand_path, name_of, parent_of, storage_for
 
 _ATOMIC_TMP = re.compile(r"^\.(checkpoint|ckptgui_run\.json|ckptgui_pins\.json)\..+\.tmp$")
 
 
-def leftovers(model_dir: str | Path) -> list[tuple[Path, str]]:
-    """``(path, why)`` for everything an interrupted save left in ``model_dir``."""
-    model_dir = Path(model_dir)
+def leftovers(model_dir: str | os.PathLike) -> list[tuple[str, str]]:
+    """``(path, why)`` for everything an interrupted save left in ``model_dir`` (a local folder or a bucket's)."""
+    model_dir = expand_path(model_dir)
     storage = storage_for(model_dir)
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[str, str]] = []
     for entry in sorted(storage.listdir(model_dir), key=lambda entry: entry.name):
         if entry.is_dir and TEMP_DIR.match(entry.name):
-            found.append((model_dir / entry.name, "temporary folder of an interrupted checkpoint save"))
+            found.append((storage.join(model_dir, entry.name), "temporary folder of an interrupted checkpoint save"))
         elif entry.is_file and _ATOMIC_TMP.match(entry.name):
-            found.append((model_dir / entry.name, "temporary file of an interrupted write"))
-    exports = storage.info(model_dir / EXPORT_FOLDER)
+            found.append((storage.join(model_dir, entry.name), "temporary file of an interrupted write"))
+    exports = storage.info(storage.join(model_dir, EXPORT_FOLDER))
     if exports is not None and exports.is_dir:
         for entry in sorted(storage.listdir(exports.path), key=lambda entry: entry.name):
             if entry.is_dir and entry.name.startswith(EXPORT_STAGING_PREFIX):
-                found.append((model_dir / EXPORT_FOLDER / entry.name, "staging folder of an interrupted export"))
+                found.append((storage.join(exports.path, entry.name), "staging folder of an interrupted export"))
     for checkpoint in scan(model_dir).checkpoints:
         if checkpoint.status in ("incomplete", "corrupt") and not checkpoint.listed:
             for name in checkpoint.files:
-                path = model_dir / name
+                path = storage.join(model_dir, name)
                 stored = storage.info(path)
-                if stored is not None and stored.is_file and not TEMP_DIR.match(path.parent.name):
+                if stored is not None and stored.is_file and not TEMP_DIR.match(name_of(parent_of(path))):
                     found.append((path, f"{checkpoint.status} checkpoint not in the state file: {checkpoint.reason}"))
     return found

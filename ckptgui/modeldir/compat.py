@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ckptgui.modeldir.config import OPTIMIZER_SLOTS, NetworkConfig
 from ckptgui.modeldir.records import RunLogError, read_run_log
 from ckptgui.modeldir.scan import locate
 from ckptgui.modeldir.variables import InferredNetwork, infer_network, list_variables
+from ckptgui.storage import parent_of
 
 NETWORK_SCOPE = "dnn/"  # the variables a DNN classifier owns; anything else in a checkpoint is not ours to judge
 NETWORK_DTYPE = "float32"
@@ -166,7 +166,7 @@ def _notes(network: NetworkConfig, inferred: InferredNetwork | None, prefix: str
             start = f"its slots ({', '.join(wanted)}) start from zero" if wanted else "that state is not used"
             notes.append(f"the checkpoint holds {held} optimizer state; this config uses {network.optimizer}: {start}")
     try:
-        log = read_run_log(Path(prefix).parent)
+        log = read_run_log(parent_of(prefix))
     except RunLogError:
         log = None
     trained = log.spec.network.activation if log and log.spec else None
@@ -179,7 +179,7 @@ def _notes(network: NetworkConfig, inferred: InferredNetwork | None, prefix: str
 
 
 def _remedies(report: CompatReport, network: NetworkConfig, n_features: int, n: int) -> list[str]:
-    model_dir = Path(report.prefix).parent
+    model_dir = parent_of(report.prefix)
     remedies = [f"train into a new model_dir (--model-dir NEW_DIR), or move the checkpoints out of {model_dir}"]
     inferred = report.checkpoint_network
     if inferred is not None and not inferred.single_logit:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from ckptgui.formats.bundle import Index, parse_index
 from ckptgui.formats.statefile import STATE_FILENAME, StateFileError, read_state
@@ -24,7 +23,17 @@ from ckptgui.modeldir.layout import (
     natural_key,
     step_of,
 )
-from ckptgui.storage import FileInfo, Storage, StorageError, storage_for
+from ckptgui.storage import (
+    FileInfo,
+    Storage,
+    StorageError,
+    expand_path,
+    name_of,
+    parent_of,
+    relative_path,
+    scheme_of,
+    storage_for,
+)
 
 FORMATS = ("tf2-object", "tf1-name", "keras-h5", "mixed", "empty")
 STATUSES = ("ok", "incomplete", "corrupt", "missing", "unlisted")
@@ -105,7 +114,7 @@ def _read_index_cached(path: str, token: str) -> Index:
     return parse_index(table)
 
 
-def _h5_problem(storage: Storage, path: Path) -> str | None:
+def _h5_problem(storage: Storage, path: str) -> str | None:
     """Why a Keras weights file cannot be opened, "" when it can, None when it is gone; cached per version."""
     found = storage.info(path)
     if found is None:
@@ -145,7 +154,7 @@ class _Group:
         return {**self.others, **self.shards}
 
 
-def _walk_size(storage: Storage, folder: str, relative_to: Path) -> tuple[dict[str, int], float]:
+def _walk_size(storage: Storage, folder: str, relative_to: str) -> tuple[dict[str, int], float]:
     """Every file below ``folder`` (path relative to ``relative_to`` -> size) and the newest modification time."""
     files, newest = {}, 0.0
     try:
@@ -158,13 +167,13 @@ def _walk_size(storage: Storage, folder: str, relative_to: Path) -> tuple[dict[s
             files.update(inner)
             newest = max(newest, inner_newest)
         else:
-            files[os.path.relpath(entry.path, relative_to)] = entry.size
+            files[relative_path(entry.path, relative_to)] = entry.size
             newest = max(newest, entry.mtime)
     return files, newest
 
 
 def _collect(
-    storage: Storage, directory: Path, listing: list[FileInfo], only: str | None
+    storage: Storage, directory: str, listing: list[FileInfo], only: str | None
 ) -> tuple[dict[str, _Group], list[str]]:
     """Group the directory's checkpoint files by prefix; also name subfolders that hold checkpoints."""
     groups: dict[str, _Group] = {}
@@ -207,17 +216,17 @@ def _collect(
     return groups, nested
 
 
-def _nested_checkpoint_dirs(storage: Storage, folder: str, top: Path) -> list[str]:
+def _nested_checkpoint_dirs(storage: Storage, folder: str, top: str) -> list[str]:
     try:
         names = [entry.name for entry in storage.listdir(folder)]
     except OSError:
         return []
     if any(INDEX_FILE.match(n) or n.endswith(H5_SUFFIX) for n in names):
-        return [os.path.relpath(folder, top)]
+        return [relative_path(folder, top)]
     return []
 
 
-def _judge(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str, Index | None]:
+def _judge(storage: Storage, directory: str, group: _Group) -> tuple[str, str, str, Index | None]:
     """(status, reason, format, parsed index when healthy) of one prefix from its files, reading no tensor data.
 
     Damage next to a ``*_temp`` folder is a save still in progress (the index is
@@ -234,10 +243,10 @@ def _judge(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, 
     return status, reason, fmt, index
 
 
-def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str, str, str, Index | None]:
-    prefix = str(directory / group.name)
+def _judge_files(storage: Storage, directory: str, group: _Group) -> tuple[str, str, str, Index | None]:
+    prefix = storage.join(directory, group.name)
     if group.h5:
-        problem = _h5_problem(storage, directory / group.name)
+        problem = _h5_problem(storage, prefix)
         if problem is None:
             return "missing", "deleted while the folder was being read", "keras-h5", None
         return ("corrupt", problem, "keras-h5", None) if problem else ("ok", "", "keras-h5", None)
@@ -254,7 +263,7 @@ def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str,
     try:
         index = read_index(prefix, group.index_file)
     except Vanished:
-        if any(storage.info(directory / name) is not None for name in group.files):
+        if any(storage.info(storage.join(directory, name)) is not None for name in group.files):
             return "incomplete", "no .index file: a save in progress, or one interrupted before its index", "", None
         return "missing", "deleted while the folder was being read", "", None
     except Damage as damage:
@@ -273,7 +282,7 @@ def _judge_files(storage: Storage, directory: Path, group: _Group) -> tuple[str,
     return "ok", "", index.format, index
 
 
-def _state_paths(directory: Path, problems: list[str]) -> tuple[list[str] | None, str | None]:
+def _state_paths(directory: str, problems: list[str]) -> tuple[list[str] | None, str | None]:
     """(listed prefix names, latest prefix name) from the ``checkpoint`` file; None when it is absent or damaged."""
     try:
         state = read_state(directory)
@@ -292,10 +301,9 @@ def _state_paths(directory: Path, problems: list[str]) -> tuple[list[str] | None
 
     def local(path: str) -> str:
         nonlocal moved
-        candidate = Path(path)
-        if candidate.is_absolute() and candidate.parent != directory:
+        if (os.path.isabs(path) or scheme_of(path)) and parent_of(path) != directory:
             moved = True
-        return candidate.name
+        return name_of(path)
 
     listed = [local(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]]
     if moved:
@@ -330,7 +338,7 @@ def _order(checkpoint: CheckpointInfo) -> tuple:
     return (checkpoint.step is None, checkpoint.step or 0, checkpoint.mtime, checkpoint.prefix)
 
 
-def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
+def _scan_dir(directory: str, only: str | None = None) -> ModelDirInfo:
     problems: list[str] = []
     storage = storage_for(directory)
     try:
@@ -351,7 +359,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
         checkpoints.append(
             CheckpointInfo(
                 step_of(name),
-                str(directory / name),
+                storage.join(directory, name),
                 sorted(files, key=natural_key),
                 sum(files.values()),
                 group.mtime,
@@ -374,7 +382,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
                 "(deleted by a retention sweep or by hand)"
             )
             checkpoints.append(
-                CheckpointInfo(step_of(name), str(directory / name), [], 0, 0.0, "missing", reason, True)
+                CheckpointInfo(step_of(name), storage.join(directory, name), [], 0, 0.0, "missing", reason, True)
             )
     checkpoints.sort(key=_order)
     tf_checkpoints = [c for c in checkpoints if c.format != "keras-h5"]
@@ -385,7 +393,7 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
         )
     latest_step = step_of(latest) if latest else None
     info = ModelDirInfo(
-        str(directory),
+        directory,
         _dir_format(checkpoints),
         checkpoints,
         latest_step,
@@ -395,9 +403,9 @@ def _scan_dir(directory: Path, only: str | None = None) -> ModelDirInfo:
     )
     chosen = info.restore_checkpoint
     info.restore_step = chosen.step if chosen else None
-    latest_info = next((c for c in checkpoints if Path(c.prefix).name == latest), None) if latest else None
+    latest_info = next((c for c in checkpoints if name_of(c.prefix) == latest), None) if latest else None
     if latest_info is not None and not latest_info.usable:
-        fallback = f"a restore of 'latest' should use {Path(chosen.prefix).name}" if chosen else "none is usable"
+        fallback = f"a restore of 'latest' should use {name_of(chosen.prefix)}" if chosen else "none is usable"
         problems.append(f"the latest checkpoint {latest} is {latest_info.status} ({latest_info.reason}); {fallback}")
     for folder in nested:
         problems.append(f"the subfolder {folder} holds checkpoints too; open it on its own to see them")
@@ -436,27 +444,27 @@ def _split_step(storage: Storage, path: str) -> tuple[str, int | None]:
     return path, None
 
 
-def _as_prefix(storage: Storage, path: Path, found: FileInfo | None) -> Path | None:
+def _as_prefix(storage: Storage, path: str, found: FileInfo | None) -> str | None:
     """The checkpoint prefix a path names: the prefix itself, or one of its .index/.data/.meta files."""
     for pattern in (INDEX_FILE, DATA_FILE, META_FILE):
-        match = pattern.match(path.name)
+        match = pattern.match(name_of(path))
         if match and found is not None and found.is_file:
-            return path.with_name(match["prefix"])
+            return storage.join(parent_of(path), match["prefix"])
     if storage.info(f"{path}.index") is not None:
         return path
     try:
-        siblings = storage.listdir(path.parent)
+        siblings = storage.listdir(parent_of(path))
     except OSError:
         return None
     shards = (DATA_FILE.match(entry.name) for entry in siblings)
-    return path if any(shard and shard["prefix"] == path.name for shard in shards) else None
+    return path if any(shard and shard["prefix"] == name_of(path) for shard in shards) else None
 
 
 def scan(path: str | os.PathLike) -> ModelDirInfo:
     """What a model_dir (or one checkpoint prefix, ``DIR@STEP`` or ``*.weights.h5``) holds; reads no tensor data."""
     storage = _storage(path)
     text, step = _split_step(storage, os.fspath(path))
-    target = Path(text).expanduser()
+    target = expand_path(text)
     found = storage.info(target)
     if found is not None and found.is_dir:
         info = _scan_dir(target)
@@ -466,30 +474,30 @@ def scan(path: str | os.PathLike) -> ModelDirInfo:
         return info
     if step is not None:
         raise CheckpointError(f"{text}: no such model_dir (DIR@STEP needs a folder before the @)")
-    if found is not None and target.name.endswith(H5_SUFFIX):
-        return _scan_dir(target.parent, only=target.name)
+    if found is not None and target.endswith(H5_SUFFIX):
+        return _scan_dir(parent_of(target), only=name_of(target))
     prefix = _as_prefix(storage, target, found)
     if prefix is None:
-        parent = storage.info(target.parent)
+        parent = storage.info(parent_of(target))
         if parent is not None and parent.is_dir and _listed_in_state(target):
-            return _scan_dir(target.parent, only=target.name)
+            return _scan_dir(parent_of(target), only=name_of(target))
         if found is None:
             raise CheckpointError(f"{text}: no such file or directory")
         raise CheckpointError(
             f"{text}: not a checkpoint; expected a model_dir, a checkpoint prefix (e.g. model.ckpt-200, without "
             f"the .index/.data suffix), DIR@STEP, or a Keras *{H5_SUFFIX} file"
         )
-    return _scan_dir(prefix.parent, only=prefix.name)
+    return _scan_dir(parent_of(prefix), only=name_of(prefix))
 
 
-def _listed_in_state(prefix: Path) -> bool:
+def _listed_in_state(prefix: str) -> bool:
     try:
-        state = read_state(prefix.parent)
+        state = read_state(parent_of(prefix))
     except (StateFileError, OSError):
         return False
     if state is None:
         return False
-    return prefix.name in {Path(p).name for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]}
+    return name_of(prefix) in {name_of(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]}
 
 
 def _pick_step(info: ModelDirInfo, step: int, where: str) -> CheckpointInfo:
@@ -507,12 +515,12 @@ def locate(path: str | os.PathLike, step: int | None = None) -> CheckpointInfo:
         raise CheckpointError(f"{path}: names step {at_step}, but step {step} was asked for")
     step = at_step if at_step is not None else step
     info = scan(text)
-    if info.path == str(Path(text).expanduser()):  # a model_dir, not one checkpoint in it
+    if info.path == expand_path(text):  # a model_dir, not one checkpoint in it
         if step is not None:
             return _pick_step(info, step, text)
         chosen = info.restore_checkpoint
         if chosen is None:
-            states = ", ".join(f"{Path(c.prefix).name}: {c.status}" for c in info.checkpoints) or "no checkpoints"
+            states = ", ".join(f"{name_of(c.prefix)}: {c.status}" for c in info.checkpoints) or "no checkpoints"
             raise CheckpointError(f"{text}: no usable checkpoint ({states})")
         return chosen
     chosen = info.checkpoints[0]

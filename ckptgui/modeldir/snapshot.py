@@ -2,8 +2,10 @@
 
 Qt-free so it runs on any thread and is tested without a window. One look is
 one listing of each folder (:func:`ckptgui.storage.one_look`: the file list, the
-checkpoint scan and ``why_kept`` share it), the pins file and the ledger read
-once; the pins are taken from the reasons ``why_kept`` gives.
+checkpoint scan and ``why_kept`` share it; in a bucket, one recursive listing for
+them all), the pins file and the ledger read once; the pins are taken from the
+reasons ``why_kept`` gives. A look whose listing equals the previous one reads
+nothing else: watching an idle model_dir in a bucket costs one request per look.
 """
 
 from __future__ import annotations
@@ -46,13 +48,24 @@ def list_files(path: str) -> tuple[FileEntry, ...] | None:
 
     At most ``MAX_FILES`` entries: a model_dir with more is still shown, truncated.
     """
+    return _list_files(path)[0]
+
+
+def _list_files(path: str) -> tuple[tuple[FileEntry, ...] | None, str]:
+    """:func:`list_files`, and why the listing failed when it did for another reason than a missing folder (a
+    bucket refusing the credentials, an unreachable service): "" otherwise."""
     storage = storage_for(path)
     entries: list[FileEntry] = []
+    failure = ""
 
     def walk(folder: str, prefix: str, depth: int) -> bool:
+        nonlocal failure
         try:
             items = sorted(storage.listdir(folder), key=lambda item: item.name)
-        except OSError:
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            failure = exc.strerror or str(exc)
             return False
         for item in items:
             if len(entries) >= MAX_FILES:
@@ -66,7 +79,7 @@ def list_files(path: str) -> tuple[FileEntry, ...] | None:
                 entries.append(FileEntry(name, item.size, item.mtime))
         return True
 
-    return tuple(entries) if walk(path, "", 0) else None
+    return (tuple(entries), "") if walk(path, "", 0) else (None, failure)
 
 
 def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
@@ -74,18 +87,22 @@ def take_snapshot(path: str, previous: tuple[FileEntry, ...] | None, ledger: Led
 
     ``ledger`` is the caller's incremental reader of the model_dir's ledger, kept between looks.
     """
-    with one_look():
+    with one_look(path):
         return _look_at(path, previous, ledger)
 
 
 def _look_at(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerReader) -> Snapshot | None:
     taken_at = time.time()
-    listed = list_files(path)
+    try:
+        listed, failure = _list_files(path)
+    except OSError as exc:  # no storage serves the path (a missing extra): said like any failed listing
+        listed, failure = None, exc.strerror or str(exc)
     files = listed or ()
-    if previous is not None and files == previous:
+    if previous is not None and files == previous and not failure:
         return None
     snapshot = Snapshot(path, files, listed is not None, taken_at=taken_at)
     if not snapshot.exists:
+        snapshot.error = f"cannot be listed: {failure}" if failure else None
         return snapshot
     try:
         snapshot.info = scan(path)

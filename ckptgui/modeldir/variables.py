@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ckptgui.formats.bundle import (
@@ -23,7 +22,7 @@ from ckptgui.formats.wire import Damage, proto_fields
 from ckptgui.modeldir.config import OPTIMIZER_SLOTS
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, require_index
-from ckptgui.storage import storage_for
+from ckptgui.storage import name_of, parent_of, storage_for
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 SLOT_MARK = "/.OPTIMIZER_SLOT/"
@@ -72,8 +71,9 @@ def _info(name: str, entry: Entry) -> VariableInfo:
 
 def read_entry_bytes(prefix: str, index: Index, entry: Entry) -> bytes:
     """The stored bytes of one tensor, read from its ``.data`` shard through the storage seam."""
-    shard = str(Path(prefix).with_name(index.shard_name(Path(prefix).name, entry.shard)))
-    data = storage_for(shard).read(shard, entry.offset, entry.offset + entry.size)
+    storage = storage_for(prefix)
+    shard = storage.join(parent_of(prefix), index.shard_name(name_of(prefix), entry.shard))
+    data = storage.read(shard, entry.offset, entry.offset + entry.size)
     if len(data) != entry.size:
         raise Damage(f"{entry.key}: the .data file ends before this tensor does")
     return data

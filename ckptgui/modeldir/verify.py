@@ -18,7 +18,7 @@ from ckptgui.formats.bundle import Entry, check_entry
 from ckptgui.formats.wire import Damage, Vanished
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, read_index, scan
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
-from ckptgui.storage import storage_for
+from ckptgui.storage import name_of, parent_of, storage_for
 
 ProgressCallback = Callable[[int, int, CheckpointInfo], None]
 VERIFY_ATTEMPTS = 3
@@ -98,7 +98,7 @@ def _describe(problem: Exception) -> str:
 def _check_bundle(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> None:
     """Every stored tensor of a TensorFlow checkpoint, shard by shard in file order, checked against its index."""
     index = checkpoint.index or read_index(checkpoint.prefix)  # the scan's parse, unless the handle has none
-    folder, name = os.path.split(checkpoint.prefix)
+    folder, name = parent_of(checkpoint.prefix), name_of(checkpoint.prefix)
     storage = storage_for(checkpoint.prefix)
     by_shard: dict[int, list[Entry]] = {}
     for entry in index.stored():
@@ -170,7 +170,7 @@ def _first_line(problem: BaseException) -> str:
 
 def _files_gone(checkpoint: CheckpointInfo) -> bool:
     """Whether a file of the checkpoint is gone: a lookup of each of its own files, never a listing of the folder."""
-    folder = os.path.dirname(checkpoint.prefix)
+    folder = parent_of(checkpoint.prefix)
     storage = storage_for(folder)
     return any(storage.info(storage.join(folder, name)) is None for name in checkpoint.files)
 

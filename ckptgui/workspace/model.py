@@ -10,6 +10,7 @@ from ckptgui.modeldir.config import RunSpec
 from ckptgui.modeldir.records import LedgerReader, RunLogError, read_run_log
 from ckptgui.modeldir.scan import CheckpointInfo
 from ckptgui.modeldir.snapshot import Snapshot, take_snapshot
+from ckptgui.storage import expand_path, scheme_of
 from ckptgui.workspace.emitter import Emitter
 
 
@@ -23,9 +24,11 @@ class Appeared:
 
 
 def normalize_model_dir(text: str | None) -> str | None:
-    """The absolute, resolved form of a typed model_dir; None for nothing typed."""
+    """The absolute, resolved form of a typed model_dir (a URL without its trailing ``/``); None for nothing typed."""
     text = (text or "").strip()
-    return str(Path(text).expanduser().resolve()) if text else None
+    if not text:
+        return None
+    return expand_path(text) if scheme_of(text) else str(Path(text).expanduser().resolve())
 
 
 class Workspace:

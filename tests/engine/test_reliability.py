@@ -124,7 +124,7 @@ def test_leftovers_are_reported_and_removed_only_by_clean(tmp_path, capsys):
     temp.mkdir()
     (temp / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 64)
     (tmp_path / "model.ckpt-40.data-00000-of-00001").write_bytes(b"\0" * 64)
-    assert {p.name for p, _ in leftovers(tmp_path)} == {"model.ckpt-25_temp", "model.ckpt-40.data-00000-of-00001"}
+    assert {Path(p).name for p, _ in leftovers(tmp_path)} == {"model.ckpt-25_temp", "model.ckpt-40.data-00000-of-00001"}
     Trainer(spec_for(tmp_path, 10)).run()
     assert temp.exists()  # training never removes what it did not write
     assert main(["clean", str(tmp_path)]) == 0

@@ -13,7 +13,7 @@ def test_an_interrupted_exports_staging_folder_is_a_leftover(tmp_path: Path) -> 
     (exports / "1796158626" / "variables").mkdir(parents=True)  # a finished export
     (exports / "1796158627.keras").write_bytes(b"PK")
     assert leftovers(tmp_path) == [
-        (exports / ".ckptgui-export-k2j4x", "staging folder of an interrupted export"),
+        (str(exports / ".ckptgui-export-k2j4x"), "staging folder of an interrupted export"),
     ]
 
 

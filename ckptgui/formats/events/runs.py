@@ -5,10 +5,13 @@ a file whose name contains ``tfevents`` is a run, named by its path relative to 
 (``.`` for PATH itself), e.g. ``.``, ``eval``, ``train``, ``validation``. Symlinked directories are not
 followed. A run's files are read in name order and merged into its series (:mod:`.series`).
 
-When nothing changed, a poll costs one ``info`` (a ``stat``) per file and per directory: a directory is listed
-again when its change token differs or its mtime is less than two seconds old, which catches new files and runs
-on file systems with coarse timestamps. Nothing in here raises on bad bytes; unreadable files are listed in
-:attr:`ScalarReader.problems`. Every file access goes through :func:`ckptgui.storage.storage_for`.
+When nothing changed, a poll of a local PATH costs one ``info`` (a ``stat``) per file and per directory: a
+directory is listed again when its change token differs or its mtime is less than two seconds old, which catches
+new files and runs on file systems with coarse timestamps. A poll of a bucket (``gs://``, ``s3://``), where folders
+have no token, is one recursive listing of PATH, which also gives every file's token: when nothing changed that
+one request is the whole cost, and only objects whose token changed are read. Nothing in here raises on bad
+bytes; unreadable files are listed in :attr:`ScalarReader.problems`. Every file access goes through
+:func:`ckptgui.storage.storage_for`.
 
 A :class:`ScalarReader` is meant to be driven by one thread at a time (the GUI's worker thread); an internal
 lock serialises calls anyway, so a call from a second thread waits for the one in progress.
@@ -20,12 +23,11 @@ import errno
 import os
 import threading
 import time
-from pathlib import Path
 
 from ckptgui.formats.events.reader import EventFileReader
 from ckptgui.formats.events.series import RunSeries, ScalarSeries
 from ckptgui.formats.events.templates import RunDecoder, Tally
-from ckptgui.storage import Storage, storage_for
+from ckptgui.storage import FileInfo, Storage, expand_path, name_of, parent_of, relative_path, scheme_of, storage_for
 
 _RESCAN_RECENT_S = 2.0
 _MISSING = os.strerror(errno.ENOENT)
@@ -33,7 +35,7 @@ _MISSING = os.strerror(errno.ENOENT)
 
 def is_event_file(name: str) -> bool:
     """TensorBoard's rule: a file whose name contains ``tfevents``."""
-    return "tfevents" in os.path.basename(name)
+    return "tfevents" in name_of(name)
 
 
 class _Run:
@@ -53,12 +55,13 @@ class ScalarReader:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._root = os.path.abspath(self.path)
+        self.path = os.fspath(path)
+        self._root = expand_path(self.path) if scheme_of(self.path) else os.path.abspath(self.path)
         self._storage: Storage = storage_for(self._root)
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self._dirs: dict[str, str] = {}  # directory -> its change token when it was listed
+        self._walked: dict[str, FileInfo] | None = None  # file -> entry, from this poll's recursive listing
         self._tally = Tally()
         self._problems: dict[str, str] = {}
 
@@ -114,7 +117,7 @@ class ScalarReader:
             run.series.merge(run.decoder.decode(file.path, buf, offs, lens))
 
         try:
-            info = self._storage.info(file.path)
+            info = self._storage.info(file.path) if self._walked is None else self._walked.get(file.path)
             if info is None:
                 return  # deleted: its points stay
             damaged_headers = file.read(info, records)  # the records' own damage is tallied while it reads
@@ -127,6 +130,9 @@ class ScalarReader:
     # -- discovery --
 
     def _discover(self) -> None:
+        if self._storage.lists_recursively:
+            self._walk()
+            return
         try:
             root = self._storage.info(self._root)
             reason = None if root is not None else _MISSING
@@ -156,6 +162,27 @@ class ScalarReader:
             if info.token != listed or now - info.mtime < _RESCAN_RECENT_S:
                 self._list_dirs(path)
 
+    def _walk(self) -> None:
+        """One recursive listing of the root: every event file registered, every file's entry kept for this poll."""
+        try:
+            files = self._storage.walk(self._root)
+            if not files:  # nothing below: the root is one file, or not there (yet)
+                root = self._storage.info(self._root)
+                files = [root] if root is not None and not root.is_dir else []
+                if root is None:
+                    raise FileNotFoundError(errno.ENOENT, _MISSING, self._root)
+        except OSError as exc:
+            self._walked = {}
+            self._problems[self._root] = f"cannot read {self._root}: {exc.strerror or exc}"
+            return
+        self._problems.pop(self._root, None)
+        self._walked = {entry.path: entry for entry in files}
+        for entry in files:
+            if entry.path == self._root:
+                self._add_file(".", entry.path)
+            elif is_event_file(entry.name):
+                self._add_file(relative_path(parent_of(entry.path), self._root).replace(os.sep, "/"), entry.path)
+
     def _list_dirs(self, top: str) -> None:
         """List ``top`` and every directory below it not listed before; register their event files."""
         stack = [top]
@@ -172,7 +199,7 @@ class ScalarReader:
                 if path == self._root:
                     self._problems[path] = f"cannot list {path}: {exc.strerror or exc}"
                 continue
-            run = os.path.relpath(path, self._root).replace(os.sep, "/")
+            run = relative_path(path, self._root).replace(os.sep, "/")
             for entry in entries:
                 if entry.is_dir:  # linked folders are not followed (a link loop would never end)
                     if entry.path not in self._dirs and not entry.is_link:

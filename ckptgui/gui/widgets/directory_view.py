@@ -103,7 +103,7 @@ class DirectoryView(QWidget):
         self._file_items: dict[str, _Item] = {}
         self._highlighted: dict[int, tuple[_Item, float]] = {}
 
-        self._task = Task(pool, self, workspace.apply_snapshot, self.failed)
+        self._task = Task(pool, self, self._looked, self.failed)
         self.watcher = DirectoryWatcher(self)
         self.watcher.changed.connect(self.refresh)
         self._fade = QTimer(self, interval=250)
@@ -167,6 +167,11 @@ class DirectoryView(QWidget):
         self.problems.hide()
         self.header.setText(path or "No model_dir open")
         self.watcher.set_path(path)
+
+    def _looked(self, snapshot: Snapshot | None) -> None:
+        """A look's result: into the workspace; whether it found anything sets how soon a bucket is looked at."""
+        self.watcher.looked(snapshot is not None and snapshot.exists)
+        self.workspace.apply_snapshot(snapshot)
 
     @Slot()
     def refresh(self) -> None:

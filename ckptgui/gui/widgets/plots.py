@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSl
 
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
+from ckptgui.storage import scheme_of
+from ckptgui.workspace.polling import FIRST_S
 from ckptgui.workspace.smoothing import EMA_START, EmaState, ema
 
 if TYPE_CHECKING:  # imported when first needed: the events reader is not needed for the first paint
@@ -38,6 +40,9 @@ MAX_MARKERS = 2000  # per kind; all drawn by one item in one call
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 POLL_MS_TRAINING = 2000  # while a run trains here: each redraw is GUI-thread time (GIL held) the trainer waits for
 POLL_MS_IDLE = 1000
+# Event files in a bucket: each poll is a request (one recursive listing when nothing changed), so as seldom as
+# the directory view's first interval there (ckptgui.workspace.polling).
+POLL_MS_REMOTE = round(FIRST_S * 1000)
 APPLY_SLICE_MS = 8  # the longest stretch of plotting new series before the event loop gets a turn
 
 
@@ -140,6 +145,7 @@ class PlotPanel(QWidget):
         self._weight = DEFAULT_SMOOTHING
         self._log = False
         self._task = Task(pool, self, self._apply, self.failed)
+        self._idle_ms = POLL_MS_IDLE
         self._timer = QTimer(self, interval=POLL_MS_IDLE)
         self._timer.timeout.connect(self.poll)
 
@@ -212,6 +218,8 @@ class PlotPanel(QWidget):
         if path is None:
             self._timer.stop()
         else:
+            self._idle_ms = POLL_MS_REMOTE if scheme_of(path) else POLL_MS_IDLE
+            self._timer.setInterval(self._idle_ms)
             self._timer.start()
             self.poll()
 
@@ -223,7 +231,7 @@ class PlotPanel(QWidget):
         range moves only when the data leaves it or fills less than half of it;
         the view follows the data exactly again when the run ends (None).
         """
-        self._timer.setInterval(POLL_MS_IDLE if steps is None else POLL_MS_TRAINING)
+        self._timer.setInterval(self._idle_ms if steps is None else POLL_MS_TRAINING)
         self._fixed_x = steps
         if steps is None:
             self._flush_markers()
