@@ -458,8 +458,8 @@ class Trainer:
         yield Finished(step, stopped)
 
     def _push(self) -> None:
-        """Upload what changed to the bucket, when the model_dir is one (a no-op for a local model_dir)."""
-        if self._mirror is not None:
+        """Upload what changed to the bucket, when the model_dir is one (a no-op for a local one or a non-chief)."""
+        if self._mirror is not None and self.distribution.is_chief:
             self._mirror.push()
 
     def _save(self, classifier, manager, schedule, summaries, loop, step, metrics=None) -> Iterator[TrainEvent]:
