@@ -22,6 +22,7 @@ import tensorflow as tf
 from ckptgui.engine.training import Trainer
 from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.records import read_run_log
+from ckptgui.storage import storage_for
 
 WORKERS = 2
 TIMEOUT_S = 180
@@ -121,3 +122,28 @@ def test_a_lost_worker_fails_the_other_naming_it_and_a_new_job_resumes(tmp_path,
     for code, out, err in results:
         assert code == 0, err[-3000:]
         assert f"training steps {last} -> {last + 100}, resuming from {model_dir / f'model.ckpt-{last}'}" in out
+
+
+@pytest.mark.slow
+def test_a_bucket_is_the_shared_model_dir_and_only_the_chief_uploads(bucket_url, tmp_path):
+    url = f"{bucket_url}/cluster"
+    results = finish(start_workers(url, tmp_path / "logs", "--steps", "200"), tmp_path / "logs")
+    for code, out, err in results:
+        assert code == 0, err[-3000:]
+        assert "finished at step 200" in out
+    storage = storage_for(url)
+    names = sorted(entry.name for entry in storage.listdir(url) if not entry.is_dir)
+    assert len([name for name in names if name.startswith("events.out.tfevents.")]) == 1  # the chief's only
+    assert {"model.ckpt-100.index", "model.ckpt-200.index", "checkpoint", "ckptgui_run.json"} <= set(names)
+    history = json.loads(storage.read(f"{url}/ckptgui_run.json"))["history"]
+    assert [entry["distribution"].get("worker") for entry in history] == ["worker 0 of 2, the chief"]
+    assert main_inspect(url)["restore_step"] == 200
+
+
+def main_inspect(url: str) -> dict:
+    """``ckptgui inspect --json URL`` in a fresh process: what any reader of the bucket sees."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ckptgui", "inspect", "--json", url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
