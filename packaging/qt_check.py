@@ -134,6 +134,12 @@ def check(plugins: Path | None) -> int:
         error = start_error(plugins)
         if error is not None:
             print(f"Qt cannot open a window on this display:\n{error}", file=sys.stderr)
+            if "could not connect to display" in error:
+                print(
+                    f"No X server answers on DISPLAY={os.environ.get('DISPLAY', '')}: start one or correct DISPLAY, "
+                    "or run with QT_QPA_PLATFORM=offscreen (Qt's hint about libxcb-cursor0 does not apply then).",
+                    file=sys.stderr,
+                )
             return 2
     return 0
 

@@ -106,3 +106,11 @@ def test_a_plugin_that_qt_cannot_load_fails_the_check_with_qts_message(tmp_path,
 def test_the_real_plugin_opens_on_a_real_x_server(xvfb):
     result = run_check(display=xvfb)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@LINUX_ONLY
+def test_a_display_without_an_x_server_is_named_as_such():
+    free = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    result = run_check(display=f":{free}")
+    assert result.returncode == 2
+    assert f"No X server answers on DISPLAY=:{free}" in result.stderr
