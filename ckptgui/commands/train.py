@@ -24,6 +24,7 @@ from ckptgui.modeldir.config import (
 )
 from ckptgui.modeldir.data import DataError
 from ckptgui.modeldir.records import RunLogError, read_run_log
+from ckptgui.storage import expand_path, storage_for
 
 EXIT_FAILED = 1
 EXIT_INCOMPATIBLE = 3
@@ -145,10 +146,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _spec_from_args(args: argparse.Namespace) -> tuple[RunSpec, list[str]]:
     """The spec of this call, and the flags the model_dir's stored spec supplied (where to run is never stored:
     the distribution and devices are this call's)."""
+    model_dir = expand_path(args.model_dir) if args.model_dir else None
+    found = storage_for(model_dir).info(model_dir) if model_dir else None
     try:
-        log = read_run_log(args.model_dir) if args.model_dir else None
+        # Not a folder (yet): nothing is stored; the trainer refuses a model_dir that is a file.
+        log = read_run_log(model_dir) if found is not None and found.is_dir else None
     except RunLogError as exc:
         raise UsageError(f"{exc}; move it away to start the model_dir afresh") from None
+    if log is not None and log.spec is None and log.spec_problem:
+        print(f"note: the spec stored in the model_dir is not used: {log.spec_problem}")
     base = log.spec if log is not None and log.spec is not None else RunSpec()
     try:
         spec, inherited = spec_from_flags(args, base)
