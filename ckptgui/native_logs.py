@@ -62,12 +62,14 @@ def native_stderr_filtered() -> Iterator[None]:
 class _QuietImport(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` as usual, and runs its ``__init__`` under :func:`native_stderr_filtered` once."""
 
+    done = False  # it stays on sys.meta_path: removing it could skip a finder another thread is iterating over
+
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if name != "tensorflow":
+        if name != "tensorflow" or self.done:
             return None
-        sys.meta_path.remove(self)
+        self.done = True
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader)
