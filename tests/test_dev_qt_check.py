@@ -6,6 +6,7 @@ library the system lacks, one that is damaged, and the real one on a real X serv
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -18,8 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "packaging" / "qt_check.py"
-sys.path.insert(0, str(SCRIPT.parent))
-import qt_check  # noqa: E402
+_spec = importlib.util.spec_from_file_location("qt_check", SCRIPT)
+qt_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(qt_check)
 
 PLUGINS = qt_check.pyside_plugins()
 XCB = PLUGINS / "platforms" / "libqxcb.so"
