@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ckptgui import __version__
+from ckptgui.native_logs import silence_tensorflow
 from ckptgui.storage import StorageError
 
 COMMAND_MODULES = (
@@ -48,6 +49,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    silence_tensorflow()  # before any command loads TensorFlow
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, commands = build_parser()
     if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):

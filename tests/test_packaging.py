@@ -229,10 +229,14 @@ def test_version_lives_only_in_the_package(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_pyproject_lists_every_package() -> None:
-    """The package list is explicit (resources/ is mapped in); a new subpackage must be added to it."""
+    """The package list is explicit (resources/ and its folders are mapped in); a new one must be added to it."""
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "ckptgui").rglob("__init__.py")}
+    resources = ROOT / "resources"
+    data = {
+        ".".join(("ckptgui", "resources", *p.relative_to(resources).parts)) for p in resources.rglob("*") if p.is_dir()
+    }
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
-    assert listed - {"ckptgui.resources"} == on_disk
+    assert listed == on_disk | data | {"ckptgui.resources"}
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"ckptgui.resources": "resources"}
 
 
@@ -253,6 +257,7 @@ def test_wheel_and_sdist_ship_the_resources(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "would be ignored" not in result.stdout + result.stderr  # every folder that ships is a listed package
     version = ckptgui.__version__
     resources = sorted(
         p.relative_to(ROOT / "resources").as_posix() for p in (ROOT / "resources").rglob("*") if p.is_file()

@@ -17,15 +17,17 @@ from dataclasses import asdict
 from typing import Any
 
 from ckptgui.cli import UsageError
-from ckptgui.commands.train import EXIT_INCOMPATIBLE, add_network_arguments, network_from_args
+from ckptgui.commands.train import EXIT_INCOMPATIBLE, add_network_arguments, spec_from_flags
+from ckptgui.engine.inference import SPLITS
 from ckptgui.engine.tensors import diff
-from ckptgui.modeldir.config import ConfigError, DataConfig
+from ckptgui.modeldir.config import ConfigError, DataConfig, RunSpec
 from ckptgui.modeldir.data import DataError
 from ckptgui.modeldir.records import RunLogError
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, ModelDirInfo, scan
 from ckptgui.modeldir.variables import VariableInfo, global_step, infer_network, list_variables
 from ckptgui.modeldir.verify import verify
 from ckptgui.storage import name_of, storage_for
+from ckptgui.units import human_size
 
 EXIT_DAMAGED = 1
 PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
@@ -72,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "checkpoint stores. Exit 0 when it fits, 3 when it does not.",
     )
     check.add_argument("path", help=PATH_HELP)
-    add_network_arguments(check)
+    add_network_arguments(check, training=False)
     _json_flag(check)
     check.set_defaults(func=_check)
 
@@ -80,13 +82,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="accuracy and mean loss of any step (ours or Estimator's)",
         description="Restore a checkpoint (the newest healthy one, or --step N) into a fresh model and evaluate "
-        "it on every row of the data. Estimator DNNClassifier checkpoints are read too.",
+        "it on the test split of the data, as training and the window do (--split all or train for other rows). "
+        "Estimator DNNClassifier checkpoints are read too.",
     )
     evaluate.add_argument("path", help=PATH_HELP)
     evaluate.add_argument("--step", type=int, help="the checkpoint step (default: the newest healthy one)")
     evaluate.add_argument("--data", help="'iris' or a CSV file (default: the run's data, else iris)")
     evaluate.add_argument("--label-column", help="label column of a CSV with a header (default: the last column)")
-    evaluate.add_argument("--split", choices=("all", "test", "train"), default="all", help="rows (default all)")
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="test",
+        help="test: every fifth row, the rows training evaluates on (default); train: the others; all: every row",
+    )
     _json_flag(evaluate)
     evaluate.set_defaults(func=_eval)
 
@@ -115,14 +123,6 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 
 def _emit(data: dict[str, Any]) -> None:
     print(json.dumps(data, indent=2))
-
-
-def _size(nbytes: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1024 or unit == "GB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return ""
 
 
 def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -188,7 +188,7 @@ def _inspect(args: argparse.Namespace) -> int:
         for c in info.checkpoints:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.mtime)) if c.mtime else "-"
             name = name_of(c.prefix) + ("" if c.listed or c.format == "keras-h5" else " (unlisted)")
-            rows.append([_step_text(c.step), c.status, _size(c.total_bytes), when, name])
+            rows.append([_step_text(c.step), c.status, human_size(c.total_bytes), when, name])
             if c.reason and c.status != "unlisted":
                 rows.append(["", "", "", "", f"  {c.reason}"])
         print("checkpoints:")
@@ -208,8 +208,8 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"variables of {name_of(chosen.prefix)}:")
         rows = [["NAME", "SHAPE", "DTYPE", "SIZE"]]
         for v in variables:
-            rows.append([v.name, str(v.shape), v.dtype, _size(v.nbytes)])
-            rows += [[f"  slot {slot}", str(s.shape), s.dtype, _size(s.nbytes)] for slot, s in v.slots.items()]
+            rows.append([v.name, str(v.shape), v.dtype, human_size(v.nbytes)])
+            rows += [[f"  slot {slot}", str(s.shape), s.dtype, human_size(s.nbytes)] for slot, s in v.slots.items()]
         print("\n".join(_table(rows)))
     for problem in info.problems:
         print(f"problem: {problem}")
@@ -323,8 +323,9 @@ def _check(args: argparse.Namespace) -> int:
     from ckptgui.modeldir.data import load_dataset
 
     try:
-        network = network_from_args(args)
-        dataset = load_dataset(DataConfig(source=args.data, label_column=args.label_column), network.n_classes)
+        spec, _ = spec_from_flags(args, RunSpec())
+        network = spec.network
+        dataset = load_dataset(spec.data, network.n_classes)
         n_classes = network.n_classes or dataset.n_classes
         report = compat.check(network, dataset.n_features, n_classes, args.path)
     except BAD_INPUT as exc:
@@ -367,7 +368,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         _emit(asdict(result))
         return 0
-    print(f"{result.prefix} (step {_step_text(result.step)}) on {result.data}, {result.split} rows")
+    rows = "all rows" if result.split == "all" else f"the {result.split} split"
+    print(f"{result.prefix} (step {_step_text(result.step)}) on {result.data}, {rows}")
     print(f"accuracy {result.accuracy:.4f}   loss {result.loss:.4f}   examples {result.examples}")
     for note in result.notes:
         print(f"note: {note}")

@@ -17,6 +17,8 @@ from ckptgui.modeldir.records import set_pinned
 from ckptgui.modeldir.retention import checkpoint_prefix
 from ckptgui.storage import expand_path, relative_path, scheme_of, storage_for
 
+MODEL_DIR_HELP = "the model_dir: a folder, gs://BUCKET/PATH or s3://BUCKET/PATH"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     for name, pinned, text in (
@@ -24,15 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("unpin", False, "let retention manage checkpoint STEP again"),
     ):
         parser = subparsers.add_parser(name, help=text, description=text)
-        parser.add_argument("model_dir")
-        parser.add_argument("step", type=int)
+        parser.add_argument("model_dir", help=MODEL_DIR_HELP)
+        parser.add_argument("step", type=int, help="the checkpoint's global step (model.ckpt-STEP)")
         parser.set_defaults(func=_pin, pinned=pinned)
-    parser = subparsers.add_parser(
-        "clean",
-        help="list (and with --yes remove) what a crash left behind: *_temp folders, temporary files, "
-        "checkpoints that are incomplete or corrupt and not listed in the state file",
+    text = (
+        "list (and with --yes remove) what a crash left behind: *_temp folders, temporary files, "
+        "checkpoints that are incomplete or corrupt and not listed in the state file"
     )
-    parser.add_argument("model_dir")
+    parser = subparsers.add_parser("clean", help=text, description=text)
+    parser.add_argument("model_dir", help=MODEL_DIR_HELP)
     parser.add_argument("--yes", action="store_true", help="remove them (without it, only list)")
     parser.set_defaults(func=_clean)
 

@@ -6,50 +6,96 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import fields, replace
 
 from ckptgui.cli import UsageError
 from ckptgui.modeldir.config import (
+    ACTIVATIONS,
+    BEST_METRICS,
+    DEFAULT_LEARNING_RATE,
     DISTRIBUTIONS,
+    OPTIMIZERS,
     ConfigError,
-    DataConfig,
     NetworkConfig,
     RunSpec,
     ScheduleConfig,
     parse_devices,
-    parse_int_list,
 )
 from ckptgui.modeldir.data import DataError
+from ckptgui.modeldir.records import RunLogError, read_run_log
+from ckptgui.storage import expand_path, storage_for
 
 EXIT_FAILED = 1
 EXIT_INCOMPATIBLE = 3
 
 
-def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """The network flags, shared by ``train`` and ``check``."""
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse ``type`` taking a choice in any case (``adam`` is ``Adam``); anything else passes on unchanged,
+    for the config to refuse with its list of what is allowed."""
+    by_lower = {choice.lower(): choice for choice in choices}
+    return lambda text: by_lower.get(text.lower(), text)
+
+
+def add_network_arguments(parser: argparse.ArgumentParser, *, training: bool = True) -> None:
+    """The network flags: all of them for ``train``, those that decide the variables for ``check``.
+
+    Every flag defaults to None, "not given": :func:`spec_from_flags` fills it from the base spec (for ``train``
+    on a model_dir with a stored spec, that spec's value; else the default the help states).
+    """
     group = parser.add_argument_group("network (DNNClassifier)")
-    group.add_argument("--hidden-units", default="10,10", help="comma-separated layer widths (default 10,10)")
+    group.add_argument("--hidden-units", help="comma-separated layer widths (default 10,10)")
     group.add_argument("--n-classes", type=int, help="number of classes (default: from the data)")
-    group.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, elu or linear (default relu)")
-    group.add_argument("--dropout", type=float, help="dropout rate in [0, 1) on hidden layers (default none)")
-    group.add_argument("--optimizer", default="Adagrad", help="Adagrad, SGD, Adam or RMSprop (default Adagrad)")
-    group.add_argument("--learning-rate", type=float, default=0.05, help="(default 0.05)")
-    group.add_argument("--batch-size", type=int, default=100, help="(default 100)")
-    group.add_argument("--steps", type=int, default=1000, help="steps to train in this call (default 1000)")
-    group.add_argument("--data", default="iris", help="'iris' (bundled) or a CSV file (default iris)")
+    group.add_argument(
+        "--activation", type=one_of(ACTIVATIONS), help=f"{', '.join(ACTIVATIONS)}, any case (default relu)"
+    )
+    group.add_argument(
+        "--optimizer", type=one_of(OPTIMIZERS), help=f"{', '.join(OPTIMIZERS)}, any case (default Adagrad)"
+    )
+    if training:
+        group.add_argument("--dropout", type=float, help="dropout rate in [0, 1) on hidden layers (default none)")
+        group.add_argument("--learning-rate", type=float, help=f"(default {DEFAULT_LEARNING_RATE})")
+        group.add_argument("--batch-size", type=int, help="(default 100)")
+        group.add_argument("--steps", type=int, help="steps to train in this call (default 1000)")
+    group.add_argument("--data", help="'iris' (bundled) or a CSV file (default iris)")
     group.add_argument("--label-column", help="label column of a CSV with a header (default: the last column)")
 
 
-def network_from_args(args: argparse.Namespace) -> NetworkConfig:
-    return NetworkConfig(
-        hidden_units=parse_int_list("hidden_units", args.hidden_units),
-        n_classes=args.n_classes,
-        activation=args.activation,
-        dropout=args.dropout,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        steps=args.steps,
-    )
+# Each flag that sets a RunSpec field: its dest -> (the part of the spec, the field; part None: the spec itself).
+SPEC_FLAGS: dict[str, tuple[str | None, str]] = {
+    **{name: ("network", name) for name in (f.name for f in fields(NetworkConfig))},
+    "data": ("data", "source"),
+    "label_column": ("data", "label_column"),
+    **{name: ("schedule", name) for name in (f.name for f in fields(ScheduleConfig))},
+    "seed": (None, "seed"),
+}
+
+
+def spec_from_flags(args: argparse.Namespace, base: RunSpec) -> tuple[RunSpec, list[str]]:
+    """``base`` with every flag given in ``args`` in place of its value; also the flags ``base`` supplied.
+
+    Those are named as flags with the value (``--hidden-units 20,20``), only where it differs from the default,
+    so that a user sees what a bare call will do differently from a fresh model_dir.
+    """
+    parts = base.to_dict()
+    given = {dest for dest in SPEC_FLAGS if getattr(args, dest, None) is not None}
+    if given & {"save_checkpoints_steps", "save_checkpoints_secs"}:
+        given |= {"save_checkpoints_steps", "save_checkpoints_secs"}  # one schedule replaces the other
+    if "data" in given:
+        given.add("label_column")  # the stored label column belongs to the stored data
+    for dest in given:
+        part, name = SPEC_FLAGS[dest]
+        (parts if part is None else parts[part])[name] = getattr(args, dest, None)
+    spec = RunSpec.from_dict(parts)
+    default = RunSpec().to_dict()
+    inherited = []
+    for dest, (part, name) in SPEC_FLAGS.items():
+        value = parts[name] if part is None else parts[part][name]
+        stock = default[name] if part is None else default[part][name]
+        if dest not in given and hasattr(args, dest) and value is not None and value != stock:
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            inherited.append(f"--{dest.replace('_', '-')} {shown}")
+    return spec, inherited
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a DNN classifier headless, checkpointing as Estimator did",
         description="Train into MODEL_DIR (a fresh temporary one if omitted). A later call on the same "
-        "model_dir resumes from its latest checkpoint and continues the global step.",
+        "model_dir resumes from its latest checkpoint, continues the global step, and takes every value it is not "
+        "given from the spec the last call stored there (ckptgui_run.json), as the window does; the defaults below "
+        "are those of a new model_dir.",
     )
     parser.add_argument("--model-dir", help="where checkpoints go (default: a fresh temporary directory)")
     add_network_arguments(parser)
@@ -65,14 +113,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     when = schedule.add_mutually_exclusive_group()
     when.add_argument("--save-checkpoints-steps", type=int, help="checkpoint every N steps")
     when.add_argument("--save-checkpoints-secs", type=float, help="checkpoint every S seconds (default 600)")
-    schedule.add_argument("--keep-checkpoint-max", type=int, default=5, help="0 keeps all (default 5)")
-    schedule.add_argument("--keep-checkpoint-every-n-hours", type=float, default=10000, help="(default 10000)")
-    schedule.add_argument("--save-summary-steps", type=int, default=100, help="(default 100)")
+    schedule.add_argument("--keep-checkpoint-max", type=int, help="0 keeps all (default 5)")
+    schedule.add_argument("--keep-checkpoint-every-n-hours", type=float, help="(default 10000)")
+    schedule.add_argument("--save-summary-steps", type=int, help="(default 100)")
     schedule.add_argument(
-        "--keep-best-max", type=int, default=0, help="also keep the K best checkpoints by --best-metric (default 0)"
+        "--keep-best-max", type=int, help="also keep the K best checkpoints by --best-metric (default 0)"
     )
     schedule.add_argument(
-        "--best-metric", default="accuracy", help="accuracy (higher wins) or loss (lower wins), on the test split"
+        "--best-metric",
+        type=one_of(BEST_METRICS),
+        help="accuracy (higher wins) or loss (lower wins), on the test split (default accuracy)",
     )
     devices = parser.add_argument_group("devices (tf.distribute)")
     devices.add_argument(
@@ -93,31 +143,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def _spec_from_args(args: argparse.Namespace) -> RunSpec:
+def _spec_from_args(args: argparse.Namespace) -> tuple[RunSpec, list[str]]:
+    """The spec of this call, and the flags the model_dir's stored spec supplied (where to run is never stored:
+    the distribution and devices are this call's)."""
+    model_dir = expand_path(args.model_dir) if args.model_dir else None
+    found = storage_for(model_dir).info(model_dir) if model_dir else None
     try:
-        return RunSpec(
-            network=network_from_args(args),
-            schedule=ScheduleConfig(
-                save_checkpoints_secs=args.save_checkpoints_secs,
-                save_checkpoints_steps=args.save_checkpoints_steps,
-                keep_checkpoint_max=args.keep_checkpoint_max,
-                keep_checkpoint_every_n_hours=args.keep_checkpoint_every_n_hours,
-                save_summary_steps=args.save_summary_steps,
-                keep_best_max=args.keep_best_max,
-                best_metric=args.best_metric,
-            ),
-            data=DataConfig(source=args.data, label_column=args.label_column),
-            model_dir=args.model_dir,
-            seed=args.seed,
-            distribution=args.distribution,
-            devices=parse_devices(args.devices),
-        )
+        # Not a folder (yet): nothing is stored; the trainer refuses a model_dir that is a file.
+        log = read_run_log(model_dir) if found is not None and found.is_dir else None
+    except RunLogError as exc:
+        raise UsageError(f"{exc}; move it away to start the model_dir afresh") from None
+    if log is not None and log.spec is None and log.spec_problem:
+        print(f"note: the spec stored in the model_dir is not used: {log.spec_problem}")
+    base = log.spec if log is not None and log.spec is not None else RunSpec()
+    try:
+        spec, inherited = spec_from_flags(args, base)
+        return replace(
+            spec, model_dir=args.model_dir, distribution=args.distribution, devices=parse_devices(args.devices)
+        ), inherited
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
-    spec = _spec_from_args(args)
+    spec, inherited = _spec_from_args(args)
     from ckptgui.engine.training import (  # loads TensorFlow: only when training, so --help stays instant
         CheckpointDeleted,
         CheckpointSaved,
@@ -155,6 +204,8 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"training steps {event.start_step} -> {event.target_step}{resumed}")
                 if trainer.distribution.strategy is not None:
                     print(f"distribution: {_describe_distribution(trainer.distribution.describe())}")
+                if inherited:
+                    print(f"from the spec stored in the model_dir: {' '.join(inherited)}")
                 for note in event.notes:
                     print(f"note: {note}")
             elif isinstance(event, Progress) and not args.quiet:

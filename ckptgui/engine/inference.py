@@ -276,9 +276,12 @@ def evaluate(
     path: str | os.PathLike,
     step: int | None = None,
     data: DataConfig | Dataset | None = None,
-    split: str = "all",
+    split: str = "test",
 ) -> EvalResult:
     """Accuracy and mean loss of one checkpoint over the data's rows (``split``: all, test or train).
+
+    The test split by default, everywhere (training's evaluations, the window, ``ckptgui eval``): the same step
+    gives the same numbers wherever it is evaluated, as Estimator evaluated on its eval input.
 
     ``data`` None: the data the run recorded in ckptgui_run.json, else the bundled Iris.
     """

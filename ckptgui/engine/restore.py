@@ -19,6 +19,10 @@ from ckptgui.modeldir.scan import CheckpointInfo
 from ckptgui.modeldir.variables import VariableInfo, list_variables
 
 FIRST_KERNEL = "dnn/hiddenlayer_0/kernel"
+# The optimizer's own step counter as ckptgui, Keras 3 and Keras 2 store it. Adam's bias correction counts it, so a
+# resume that left it at 0 would restart Adam at t=1. Estimator's checkpoints have none: its optimizers stepped once
+# per global step, which stands in for it.
+OPTIMIZER_STEP_NAMES = ("optimizer/iterations", "optimizer/_iterations", "optimizer/iter")
 
 
 class RestoreError(ValueError):
@@ -47,9 +51,10 @@ def load_weights(
 
     ``strict``: every network variable must be there with the right shape (else :class:`RestoreError`);
     otherwise absent or reshaped ones are skipped (a warm start). ``training_state``: the optimizer's slots
-    come along, and when strict also the global step, after every tensor of the checkpoint was read once
-    (a resume must not start from a checkpoint with any damaged tensor). ``single_logit``: an Estimator
-    binary head, restored as two logits. TensorFlow's and h5py's read errors pass through.
+    come along, and when strict also the global step and the optimizer's step counter, after every tensor of
+    the checkpoint was read once (a resume must not start from a checkpoint with any damaged tensor). The
+    learning rate is the run spec's, not the checkpoint's: a continued run may change it. ``single_logit``: an
+    Estimator binary head, restored as two logits. TensorFlow's and h5py's read errors pass through.
     """
     stored = {info.name: info for info in list_variables(checkpoint)}
     loaded: list[str] = []
@@ -80,6 +85,9 @@ def load_weights(
         if training_state and strict:
             if "global_step" in stored:
                 classifier.global_step.assign(int(source.get(stored["global_step"].key)))
+            counter = next((stored[name] for name in OPTIMIZER_STEP_NAMES if name in stored), None)
+            iterations = classifier.global_step if counter is None else int(source.get(counter.key))
+            classifier.optimizer.iterations.assign(iterations)
             for key in source.stored_keys():
                 source.get(key)
     return loaded

@@ -154,9 +154,67 @@ def test_diff_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["summary"].startswith(f"{len(rows)} variables compared")
 
 
+def test_eval_defaults_to_the_test_split_as_estimator_and_the_window_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    expected = EXPECTED["evaluate_by_step"]["100"]["test_30"]
+    code, data = run_json(capsys, "eval", ESTIMATOR, "--step", "100")
+    assert (code, data["split"], data["examples"]) == (0, "test", 30)
+    assert data["loss"] == pytest.approx(expected["average_loss"], abs=1e-5)
+    from ckptgui.gui.engine import evaluate_on_test  # what the window's Evaluate runs
+
+    window = evaluate_on_test(f"{ESTIMATOR}/model.ckpt-100", None)
+    assert (window.split, window.examples, window.loss) == ("test", 30, pytest.approx(data["loss"]))
+    code, out, _ = run(capsys, "eval", ESTIMATOR, "--step", "100")
+    assert out.splitlines()[0].endswith("(step 100) on iris, the test split")
+    assert "--split" in main_help(capsys, "eval") and "(default)" in main_help(capsys, "eval")
+
+
+def main_help(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_check_help_lists_only_the_flags_that_decide_the_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    text = main_help(capsys, "check")
+    for flag in ("--hidden-units", "--n-classes", "--activation", "--optimizer", "--data", "--label-column"):
+        assert flag in text
+    for flag in ("--steps", "--batch-size", "--learning-rate", "--dropout", "--save-checkpoints-steps", "--seed"):
+        assert flag not in text
+
+
+@pytest.mark.parametrize("command", ["pin", "unpin", "clean"])
+def test_every_argument_of_pin_unpin_and_clean_has_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    text = main_help(capsys, command)
+    positionals = text.split("positional arguments:")[1].split("options:")[0]
+    lines = [line.split(None, 1) for line in positionals.strip().splitlines()]
+    assert [line[0] for line in lines] == (["model_dir"] if command == "clean" else ["model_dir", "step"])
+    assert all(len(line) == 2 and len(line[1]) > 10 for line in lines)
+
+
+def test_check_takes_the_optimizer_in_any_case(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", ESTIMATOR, "--optimizer", "adam", "--activation", "RELU")
+    assert code == 0
+    assert any("this config uses Adam" in note for note in data["notes"])
+    code, _, err = run(capsys, "check", ESTIMATOR, "--optimizer", "adamw")
+    assert code == 2
+    assert "expected one of Adagrad, SGD, Adam, RMSprop" in err
+
+
+def test_sizes_read_in_binary_units_as_in_the_window(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "inspect", ESTIMATOR)
+    assert code == 0
+    sizes = [line.split()[2:4] for line in out.splitlines() if line.split()[:2] in (["0", "ok"], ["200", "ok"])]
+    assert sizes and all(unit == "KiB" for _, unit in sizes)
+    assert " KB" not in out and " MB" not in out
+
+
 def test_eval_json_matches_estimator(capsys: pytest.CaptureFixture[str]) -> None:
     expected = EXPECTED["evaluate_by_step"]["100"]["all_150_one_batch"]
     for argv in (["eval", ESTIMATOR, "--step", "100"], ["eval", f"{ESTIMATOR}@100", "--data", "iris"]):
+        argv = [*argv, "--split", "all"]
         code, data = run_json(capsys, *argv)
         assert code == 0
         assert (data["step"], data["examples"]) == (100, 150)

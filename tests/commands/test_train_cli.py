@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -93,3 +94,23 @@ def test_an_incompatible_network_exits_3_naming_both_shapes(tmp_path, capsys):
     assert main(["train", "--model-dir", str(tmp_path), "--steps", "10", "--hidden-units", "20,20"]) == 3
     err = capsys.readouterr().err
     assert "dnn/hiddenlayer_0/kernel: checkpoint [4, 10], config [4, 20]" in err
+
+
+@pytest.mark.slow
+def test_a_second_train_continues_with_the_stored_spec_and_says_which_values_it_took(tmp_path, capsys):
+    first = ["--hidden-units", "20,20", "--optimizer", "adam", "--steps", "40", "--save-checkpoints-steps", "20"]
+    assert main(["train", "--model-dir", str(tmp_path), *first, "--quiet"]) == 0
+    assert "from the spec stored" not in capsys.readouterr().out
+    assert main(["train", "--model-dir", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "training steps 40 -> 80, resuming from" in out
+    taken = "from the spec stored in the model_dir: --hidden-units 20,20 --optimizer Adam --steps 40"
+    assert f"{taken} --save-checkpoints-steps 20" in out.splitlines()
+    assert {20, 40, 60, 80} <= {int(p.name.split("-")[1].split(".")[0]) for p in tmp_path.glob("model.ckpt-*.index")}
+    assert main(["train", "--model-dir", str(tmp_path), "--steps", "10", "--save-checkpoints-secs", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "training steps 80 -> 90, resuming from" in out
+    line = next(line for line in out.splitlines() if line.startswith("from the spec stored"))
+    assert line == "from the spec stored in the model_dir: --hidden-units 20,20 --optimizer Adam"
+    spec = json.loads((tmp_path / "ckptgui_run.json").read_text())["spec"]
+    assert (spec["network"]["steps"], spec["schedule"]["save_checkpoints_steps"]) == (10, None)

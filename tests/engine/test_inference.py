@@ -79,7 +79,9 @@ def test_estimator_input_order_is_by_name_whatever_the_csv_order(tmp_path: Path)
         for row, label in zip(iris.features, iris.labels, strict=True):
             values = [f"{row[iris.feature_names.index(name)]:.1f}" for name in order]
             writer.writerow([values[0], int(label), *values[1:]])
-    result = inference.evaluate(ESTIMATOR, step=100, data=DataConfig(source=str(path), label_column="Species"))
+    result = inference.evaluate(
+        ESTIMATOR, step=100, data=DataConfig(source=str(path), label_column="Species"), split="all"
+    )
     expected = EXPECTED["evaluate_by_step"]["100"]["all_150_one_batch"]
     assert result.feature_names == order
     assert result.loss == pytest.approx(expected["average_loss"], abs=TOLERANCE)
@@ -140,7 +142,7 @@ def test_single_logit_binary_head(tmp_path: Path) -> None:
     y = rng.integers(0, 2, size=40)
     data = tmp_path / "binary.csv"
     data.write_text("a,b,c,y\n" + "".join(f"{r[0]},{r[1]},{r[2]},{label}\n" for r, label in zip(x, y, strict=True)))
-    result = inference.evaluate(tmp_path, data=DataConfig(source=str(data)))
+    result = inference.evaluate(tmp_path, data=DataConfig(source=str(data)), split="all")
     hidden = np.maximum(
         0, x.astype(np.float64) @ weights["dnn/hiddenlayer_0/kernel"] + weights["dnn/hiddenlayer_0/bias"]
     )

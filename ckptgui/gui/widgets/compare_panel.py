@@ -34,11 +34,12 @@ from PySide6.QtWidgets import (
 from ckptgui.gui.engine import Comparison, compare_checkpoints, histograms
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
-from ckptgui.gui.widgets.directory_view import format_time, human_size
+from ckptgui.gui.widgets.directory_view import format_time
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
 from ckptgui.modeldir.scan import CheckpointInfo, scan
 from ckptgui.modeldir.snapshot import Snapshot
+from ckptgui.units import human_size
 from ckptgui.workspace.model import Workspace
 
 if TYPE_CHECKING:

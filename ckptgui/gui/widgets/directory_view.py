@@ -33,6 +33,7 @@ from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.scan import CheckpointInfo
 from ckptgui.modeldir.snapshot import FileEntry, Snapshot, kept_text
+from ckptgui.units import human_size
 from ckptgui.workspace.model import Workspace
 
 HIGHLIGHT_MS = 1500
@@ -45,14 +46,6 @@ PREFIX_ROLE = Qt.ItemDataRole.UserRole + 2
 
 def _step_key(step: int | None) -> int:
     return -1 if step is None else step
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"  # pragma: no cover - the loop returns
 
 
 def format_time(timestamp: float) -> str:
