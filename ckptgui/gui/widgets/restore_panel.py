@@ -8,7 +8,6 @@ checkpoints are never touched (a trainer resuming in place would sweep them).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from ckptgui.gui import engine
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.widgets.export_dialog import ExportDialog
+from ckptgui.gui.widgets.new_dir_dialog import NewDirDialog, ask_new_dir, default_new_dir
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import CompatReport, check
 from ckptgui.modeldir.config import NetworkConfig
@@ -42,6 +42,7 @@ from ckptgui.modeldir.fork import copy_checkpoint
 from ckptgui.modeldir.scan import CheckpointInfo, locate
 from ckptgui.modeldir.snapshot import Snapshot
 from ckptgui.modeldir.variables import list_variables
+from ckptgui.storage import name_of, parent_of
 from ckptgui.workspace.model import Workspace
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class RestorePanel(QWidget):
         self.workspace = workspace
         self._pool = pool
         self.export_dialog: ExportDialog | None = None
+        self.new_dir_dialog: NewDirDialog | None = None
         self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.report: CompatReport | None = None
@@ -399,12 +401,21 @@ class RestorePanel(QWidget):
     # Continue ------------------------------------------------------------------------------------
     @Slot()
     def continue_training(self, new_dir: str | None = None) -> None:
+        """Copy the selected checkpoint into ``new_dir`` and continue there; without one, ask where first."""
         checkpoint = self.current_checkpoint()
         if checkpoint is None:
             return
         if new_dir is None:
-            tag = f"{Path(checkpoint.prefix).parent.name}-from-{checkpoint.step}-"
-            new_dir = tempfile.mkdtemp(prefix=f"ckptgui-{tag}")
+            source = parent_of(checkpoint.prefix)
+            self.new_dir_dialog = ask_new_dir(
+                self,
+                "Continue training in a new model_dir",
+                f"Copy {name_of(checkpoint.prefix)} of {source} into a new model_dir and continue training there "
+                "(the original is left untouched). Where should it go?",
+                default_new_dir(source, f"from-{checkpoint.step}"),
+                self.continue_training,
+            )
+            return
         self.status.emit(f"Copying {Path(checkpoint.prefix).name} into {new_dir}…")
         self._copy_task.start(lambda: (new_dir, copy_checkpoint(checkpoint, new_dir)))
 
