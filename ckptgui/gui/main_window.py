@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.config_dock)
-        # Wide enough for the form at 1280×720 (it scrolls); the plots keep the rest.
+        # Wide enough for the form at 1280x720 (it scrolls); the plots keep the rest.
         self.resizeDocks([self.config_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
 
         self.panels = Panels(self.pool, self.workspace, self.config, self)
@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
 
         self.config.validityChanged.connect(self._update_actions)
         self.workspace.run_spec_changed.connect(self._run_spec_changed)
+        self.workspace.model_dir_changed.connect(self._model_dir_changed)
         panels.restore.continueRequested.connect(self.continue_from)
         panels.checkpointsChanged.connect(self._update_actions)
         panels.status.connect(self.show_status)
@@ -306,6 +307,10 @@ class MainWindow(QMainWindow):
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
         if spec is not None:
             self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
+
+    def _model_dir_changed(self, _path: str | None) -> None:
+        if self.training_controller.session is None:  # a run's own new model_dir keeps its progress
+            self.controls.reset()
 
     def _fill_recent_menu(self) -> None:
         self.window_actions.fill_recent_menu(self.settings.recent_dirs(), self.open_model_dir, self._clear_recent)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from checkpoint_dirs import ESTIMATOR_20
-from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, save_screenshot, small_spec
-from PySide6.QtCore import Qt, QTimer
+from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, configure, save_screenshot, small_spec, train
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -170,3 +170,33 @@ def test_quit_offers_to_delete_only_the_temporary_model_dirs_it_created(qtbot, m
     qtbot.waitUntil(lambda: not window.isVisible())
     assert not temporary.exists()
     assert mine.is_dir()  # never anything else
+
+
+@pytest.mark.slow
+def test_after_a_run_eval_is_raw_and_switching_model_dir_leaves_nothing_stale(qtbot, window, tmp_path: Path):
+    model_dir = tmp_path / "run"
+    finished = train(qtbot, window, small_spec(model_dir, steps=200, save_summary_steps=10))
+    assert finished.step == 200
+    plots = window.panels.plots
+    qtbot.waitUntil(lambda: plots.point_count("eval", "loss") >= 3, timeout=WINDOW_TIMEOUT_MS)
+    # Eval: drawn raw as points joined by a line, the legend on it; the smoothed copy is not shown.
+    eval_curve = plots._curves[("eval", "loss")]
+    assert eval_curve.raw_item.opts["symbol"] == "o" and not eval_curve.smooth_item.isVisible()
+    train_curve = plots._curves[(".", "loss")]
+    assert train_curve.smooth_item.isVisible()  # the dense training series stays smoothed
+    for width, height in ((1280, 720), (1920, 1080)):
+        window.resize(width, height)
+        qtbot.wait(200)
+        save_screenshot(window, f"window-after-run-{width}x{height}")
+    assert "finished at step 200" in window.controls.bar.text()
+
+    # The hover read-out goes when the pointer leaves the plots.
+    assert "step 100" in plots.show_crosshair(100.0, "loss")
+    QApplication.sendEvent(plots.graphics, QEvent(QEvent.Type.Leave))
+    assert "hover a plot" in plots.readout.text()
+
+    # Another model_dir: the last run's progress does not stay on screen.
+    other = tmp_path / "other"
+    other.mkdir()
+    window.open_model_dir(str(other))
+    assert window.controls.bar.text() == "idle" and window.controls.rate.text() == "– steps/s"

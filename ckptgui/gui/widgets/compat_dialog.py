@@ -56,9 +56,7 @@ class IncompatibleDialog(QDialog):
         self.new_dir_button = QPushButton(icon("new-dir"), "New model_dir…")
         self.new_dir_button.setToolTip("Leave this model_dir alone and start fresh in a new one (you choose where)")
         fit = len(report.fitting)
-        self.warm_start_button = QPushButton(
-            icon("continue"), f"Warm-start {fit} fitting variable{'s' * (fit != 1)}…"
-        )
+        self.warm_start_button = QPushButton(icon("continue"), f"Warm-start {fit} fitting variable{'s' * (fit != 1)}…")
         self.warm_start_button.setToolTip(
             "Start a new model_dir whose variables are copied from this checkpoint where the shapes fit"
         )

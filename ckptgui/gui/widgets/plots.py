@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
@@ -92,6 +92,16 @@ class CheckpointMarkers(pg.GraphicsObject):
         painter.drawLines(self._lines[1])
 
 
+class _Graphics(pg.GraphicsLayoutWidget):
+    """The plots' canvas, saying when the pointer leaves it (an event filter would see every paint)."""
+
+    left = Signal()
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.left.emit()
+
+
 @dataclass
 class _Curve:
     run: str
@@ -114,6 +124,11 @@ def poll_reader(reader: ScalarReader) -> list[tuple[ScalarSeries, bool]]:
     for part in reader.poll():
         changed[(part.run, part.tag)] = changed.get((part.run, part.tag), False) or part.reset
     return [(reader.series(run, tag), reset) for (run, tag), reset in sorted(changed.items())]
+
+
+def is_sparse(run: str) -> bool:
+    """Evaluation runs (``eval``, ``eval_*``: one point per checkpoint) are drawn raw; training series smoothed."""
+    return run == "eval" or run.startswith("eval_")
 
 
 def run_label(run: str) -> str:
@@ -175,7 +190,8 @@ class PlotPanel(QWidget):
         bar.addWidget(self.all_tags)
         bar.addStretch(1)
         layout.addLayout(bar)
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _Graphics()
+        self.graphics.left.connect(self.hide_crosshair)
         self.graphics.setBackground("w")
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
@@ -450,8 +466,14 @@ class PlotPanel(QWidget):
             color = QColor(self._color(series.run))
             faint = QColor(color)
             faint.setAlpha(70)
-            raw = plot.plot(pen=pg.mkPen(faint, width=1))
-            smooth = plot.plot(pen=pg.mkPen(color, width=2), name=run_label(series.run))
+            if is_sparse(series.run):  # raw, as points joined by a line: an average of a few points misleads
+                raw = plot.plot(pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6, symbolBrush=color,
+                                symbolPen=None, name=run_label(series.run))  # fmt: skip
+                smooth = plot.plot(pen=None)
+                smooth.hide()
+            else:
+                raw = plot.plot(pen=pg.mkPen(faint, width=1))
+                smooth = plot.plot(pen=pg.mkPen(color, width=2), name=run_label(series.run))
             curve = _Curve(series.run, series.tag, steps, values, raw, smooth)
             self._curves[key] = curve
             self._draw_markers(series.tag)
@@ -517,8 +539,13 @@ class PlotPanel(QWidget):
                 step = plot.vb.mapSceneToView(position).x()
                 self.show_crosshair(step, tag)
                 return
+        self.hide_crosshair()
+
+    def hide_crosshair(self) -> None:
+        """The pointer left the plots: no crosshair, and the read-out says what is plotted again."""
         for line in self._crosshairs.values():
             line.hide()
+        self._update_readout_idle()
 
     def show_crosshair(self, step: float, tag: str | None = None) -> str:
         """Move the crosshair of every plot to ``step`` and describe the nearest values; returns the text."""
