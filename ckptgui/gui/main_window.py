@@ -49,7 +49,7 @@ from ckptgui.storage import scheme_of
 from ckptgui.workspace.model import Workspace
 
 POOL_THREADS = 4
-DOCK_WIDTH = 420
+DOCK_WIDTH = 360  # the form's width: a field's one-line message fits its reserved line
 
 
 class MainWindow(QMainWindow):
@@ -106,6 +106,11 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.config)
+        # Never narrower than the form: no field is clipped at the right, only the form scrolls (vertically).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(
+            max(self.config.minimumSizeHint().width(), DOCK_WIDTH) + scroll.verticalScrollBar().sizeHint().width() + 4
+        )
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -118,8 +123,6 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.config_dock)
-        # Wide enough for the form at 1280x720 (it scrolls); the plots keep the rest.
-        self.resizeDocks([self.config_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
 
         self.panels = Panels(self.pool, self.workspace, self.config, self)
         self.setCentralWidget(self.panels.tabs)

@@ -13,7 +13,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from ckptgui.engine.training import Trainer
-from ckptgui.gui.panels import RESTORE
+from ckptgui.gui.panels import MONITOR, RESTORE
+from ckptgui.gui.widgets.compare_panel import HISTOGRAM_HINT
 from ckptgui.modeldir.scan import scan
 
 
@@ -190,6 +191,50 @@ def test_after_a_run_eval_is_raw_and_switching_model_dir_leaves_nothing_stale(qt
         save_screenshot(window, f"window-after-run-{width}x{height}")
     assert "finished at step 200" in window.controls.bar.text()
 
+    # Legends: the runs are named in the title row, above the data, not on it.
+    loss_plot = plots._plots["loss"]
+    assert loss_plot.legend is None
+    assert "train" in loss_plot.titleLabel.text and "eval" in loss_plot.titleLabel.text
+
+    # A long run continued: the x axis follows the data with headroom, not the planned 3M steps.
+    plots.set_training((0, 3_000_000))
+    assert 200 < loss_plot.vb.viewRange()[0][1] < 200 * 1.5 * 1.1
+    plots.set_training(None)
+    # Checkpoint markers are thinned to what the view can tell apart.
+    plots.set_checkpoints(list(range(201)), [])
+    window.grab()  # paints the markers
+    live, _ = plots.marker_items("loss")
+    assert 0 < len(live._lines[1]) <= loss_plot.vb.width() / 6 + 1
+
+    # Nothing clipped: predicted probabilities (one column per class) and the Compare tables and labels.
+    restore = window.panels.restore
+    window.panels.show_tab(RESTORE)
+    restore.select_prefix(scan(model_dir).checkpoint(200).prefix)
+    qtbot.waitUntil(lambda: restore.predict_button.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.mouseClick(restore.predict_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: restore.last_predictions is not None, timeout=WINDOW_TIMEOUT_MS)
+    results = restore.results
+    assert results.horizontalHeaderItem(1).text() == "P(setosa)" and results.columnCount() == 4
+    for column in range(results.columnCount()):
+        assert results.columnWidth(column) >= results.sizeHintForColumn(column)
+    save_screenshot(window, "window-restore-1920x1080")
+    window.panels.compare_prefix(scan(model_dir).checkpoint(200).prefix)
+    compare = window.panels.compare
+    qtbot.mouseClick(compare.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: compare.histogram_of is not None, timeout=WINDOW_TIMEOUT_MS)
+    for width, height in ((1280, 720), (1920, 1080)):
+        window.resize(width, height)
+        qtbot.wait(200)
+        metrics = compare.metrics
+        assert metrics.viewport().width() >= sum(metrics.columnWidth(c) for c in range(metrics.columnCount()))
+        for column in range(metrics.columnCount()):  # the delta column included
+            assert metrics.columnWidth(column) >= metrics.sizeHintForColumn(column)
+        label = compare.side_b.dir_label
+        assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+        assert label.text().endswith("run")  # the folder's name stays readable
+        save_screenshot(window, f"window-compare-{width}x{height}")
+    window.panels.show_tab(MONITOR)
+
     # The hover read-out goes when the pointer leaves the plots.
     assert "step 100" in plots.show_crosshair(100.0, "loss")
     QApplication.sendEvent(plots.graphics, QEvent(QEvent.Type.Leave))
@@ -200,3 +245,7 @@ def test_after_a_run_eval_is_raw_and_switching_model_dir_leaves_nothing_stale(qt
     other.mkdir()
     window.open_model_dir(str(other))
     assert window.controls.bar.text() == "idle" and window.controls.rate.text() == "– steps/s"
+    assert compare.histogram_title.text() == HISTOGRAM_HINT and compare.histogram_data() == []
+    qtbot.waitUntil(lambda: plots.point_count() == 0)
+    assert loss_plot.titleLabel.text == "loss"
+    assert loss_plot.vb.viewRange()[0][1] <= 1.5  # the empty plots forgot the last model_dir's axes

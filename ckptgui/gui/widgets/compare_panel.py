@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtCore import QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from ckptgui.gui.engine import Comparison, compare_checkpoints, histograms
 from ckptgui.gui.icons import icon
+from ckptgui.gui.training_controller import short_path
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
 from ckptgui.gui.workers import Task
@@ -46,7 +47,40 @@ if TYPE_CHECKING:
 
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
+HISTOGRAM_HINT = "Select a variable to see its values in A and B"
 VARIABLE_COLUMNS = ("Variable", "Shape A", "Shape B", "‖A‖", "‖B‖", "‖B−A‖", "max |Δ|", "Relative", "Cosine", "Note")
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, with "…" in the middle (the folder name at the
+    end stays readable), the whole text in its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.width()))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
+
+
+def fit_width(table: QTableWidget) -> None:
+    """Columns as wide as their contents, and the table never narrower than them (a splitter cannot clip one)."""
+    table.resizeColumnsToContents()
+    columns = sum(table.columnWidth(c) for c in range(table.columnCount()))
+    header = table.verticalHeader().sizeHint().width() if table.verticalHeader().isVisible() else 0
+    table.setMinimumWidth(columns + header + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width())
 
 
 def scan_job(path: str) -> list[CheckpointInfo]:
@@ -83,7 +117,7 @@ class _Side(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         name = QLabel(f"<b style='color:{color.name()}'>{label}</b>")
-        self.dir_label = QLabel("–")
+        self.dir_label = ElidedLabel("–")
         self.dir_label.setMinimumWidth(120)
         self.combo = QComboBox()
         self.combo.setMinimumWidth(150)
@@ -95,10 +129,14 @@ class _Side(QWidget):
         for widget in (name, self.dir_label, self.combo, self.other):
             layout.addWidget(widget, 1 if widget is self.dir_label else 0)
 
-    def set_model_dir(self, path: str | None) -> None:
+    def show_dir(self, path: str | None) -> None:
+        """The model_dir this side reads: its path, shortened in the middle when it does not fit."""
         self.model_dir = path
-        self.dir_label.setText(Path(path).name if path else "–")
+        self.dir_label.set_full_text(short_path(path) if path else "–")
         self.dir_label.setToolTip(path or "")
+
+    def set_model_dir(self, path: str | None) -> None:
+        self.show_dir(path)
         self.set_checkpoints([])
         if path:
             self._scan.start(scan_job, path)
@@ -216,7 +254,7 @@ class ComparePanel(QWidget):
 
         histogram = QGroupBox("Weight histogram")
         histogram_layout = QVBoxLayout(histogram)
-        self.histogram_title = QLabel("Select a variable to see its values in A and B")
+        self.histogram_title = QLabel(HISTOGRAM_HINT)
         self.histogram = pg.PlotWidget(background="w")
         self.histogram.addLegend(offset=(-10, 10))
         self.histogram.setLabel("bottom", "value")
@@ -238,9 +276,7 @@ class ComparePanel(QWidget):
     def _model_dir_changed(self, path: str | None) -> None:
         self.model_dir = path
         for side in (self.side_a, self.side_b):
-            side.model_dir = path
-            side.dir_label.setText(Path(path).name if path else "–")
-            side.dir_label.setToolTip(path or "")
+            side.show_dir(path)
             side.set_checkpoints([])
         self._clear()
 
@@ -299,6 +335,7 @@ class ComparePanel(QWidget):
         self.variables.setRowCount(0)
         self.histogram.clear()
         self.histogram_of = None
+        self.histogram_title.setText(HISTOGRAM_HINT)
         self.warnings_box.hide()
         self.summary.setText("Choose two checkpoints and press Compare")
 
@@ -353,6 +390,7 @@ class ComparePanel(QWidget):
             row = len(rows) + offset
             self.metrics.setSpan(row, 0, 1, 3)
             self.metrics.setItem(row, 0, QTableWidgetItem(problem))
+        fit_width(self.metrics)
 
     def _fill_variables(self, report: DiffReport) -> None:
         table = self.variables
