@@ -139,15 +139,23 @@ def test_disabled_values_read_as_values_and_placeholders_as_hints(qtbot, window)
         form.setEnabled(True)
 
 
-def test_model_dir_is_at_the_top_of_the_dock_at_1280x720(qtbot, window):
+def test_model_dir_is_at_the_top_and_a_message_does_not_move_the_fields(qtbot, window):
     window.resize(1280, 720)
     form = window.config
     qtbot.waitUntil(lambda: form.valid, timeout=WINDOW_TIMEOUT_MS)
     top = form.model_dir.mapTo(form, form.model_dir.rect().topLeft()).y()
     assert top < form.hidden_units.mapTo(form, form.hidden_units.rect().topLeft()).y()
     assert form.model_dir.visibleRegion().isEmpty() is False  # on screen without scrolling
+    form.data_kind.setCurrentIndex(1)  # a CSV: its path field gets the form's width, not a sliver
+    qtbot.wait(50)
+    assert form.data_path.width() >= form.hidden_units.width() - form.data_browse.width() - 12
+    form.data_kind.setCurrentIndex(0)
+    qtbot.wait(50)
+    below = form.save_every.mapTo(form, form.save_every.rect().topLeft()).y()
     form.steps.setText("x")
     qtbot.waitUntil(lambda: "steps" in form.errors)
+    qtbot.wait(50)
+    assert form.save_every.mapTo(form, form.save_every.rect().topLeft()).y() == below  # the message had room
     label = form.findChild(type(form.data_info), "error_steps")
     assert label.isVisible() and label.text() == form.errors["steps"]
     save_screenshot(window, "window-1280x720-invalid-field")
@@ -222,13 +230,17 @@ def test_after_a_run_eval_is_raw_and_switching_model_dir_leaves_nothing_stale(qt
     compare = window.panels.compare
     qtbot.mouseClick(compare.compare_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: compare.histogram_of is not None, timeout=WINDOW_TIMEOUT_MS)
+    assert compare.histogram.getPlotItem().legend is None and "B</span>" in compare.histogram_title.text()
     for width, height in ((1280, 720), (1920, 1080)):
         window.resize(width, height)
         qtbot.wait(200)
+        assert window.width() == width  # the window fits the screen: nothing forces it wider
         metrics = compare.metrics
-        assert metrics.viewport().width() >= sum(metrics.columnWidth(c) for c in range(metrics.columnCount()))
+        header = metrics.horizontalHeader()
+        wanted = [max(metrics.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(metrics.columnCount())]
+        assert metrics.viewport().width() >= sum(wanted)
         for column in range(metrics.columnCount()):  # the delta column included
-            assert metrics.columnWidth(column) >= metrics.sizeHintForColumn(column)
+            assert metrics.columnWidth(column) >= wanted[column]
         label = compare.side_b.dir_label
         assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
         assert label.text().endswith("run")  # the folder's name stays readable

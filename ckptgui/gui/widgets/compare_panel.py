@@ -36,6 +36,7 @@ from ckptgui.gui.icons import icon
 from ckptgui.gui.training_controller import short_path
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time, human_size
+from ckptgui.gui.widgets.plots import title_with_legend
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
 from ckptgui.modeldir.scan import CheckpointInfo, scan
@@ -76,11 +77,13 @@ class ElidedLabel(QLabel):
 
 
 def fit_width(table: QTableWidget) -> None:
-    """Columns as wide as their contents, and the table never narrower than them (a splitter cannot clip one)."""
+    """Columns as wide as their contents, and the table never narrower than them (a splitter cannot clip one).
+
+    For tables without a vertical header (its width is not known before the table is laid out)."""
     table.resizeColumnsToContents()
-    columns = sum(table.columnWidth(c) for c in range(table.columnCount()))
-    header = table.verticalHeader().sizeHint().width() if table.verticalHeader().isVisible() else 0
-    table.setMinimumWidth(columns + header + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width())
+    header = table.horizontalHeader()
+    columns = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(table.columnCount()))
+    table.setMinimumWidth(columns + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width())
 
 
 def scan_job(path: str) -> list[CheckpointInfo]:
@@ -218,10 +221,10 @@ class ComparePanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         metrics_box = QGroupBox("Metrics (test split)")
         metrics_layout = QVBoxLayout(metrics_box)
-        self.metrics = QTableWidget(0, 3)
-        self.metrics.setHorizontalHeaderLabels(["A", "B", "B − A"])
+        self.metrics = QTableWidget(0, 4)  # the row names in a column of their own: fit_width then sees them
+        self.metrics.setHorizontalHeaderLabels(["", "A", "B", "B − A"])
+        self.metrics.verticalHeader().hide()
         self.metrics.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.metrics.horizontalHeader().setStretchLastSection(True)
         self.metrics.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.metrics.setWordWrap(False)
         metrics_layout.addWidget(self.metrics)
@@ -233,7 +236,8 @@ class ComparePanel(QWidget):
         self.warnings_box.hide()
         left_layout.addWidget(self.warnings_box, 1)
 
-        variables_box = QGroupBox("Variables (click a row for its histogram; click a header to sort)")
+        variables_box = QGroupBox("Variables")  # a long title would set the box's minimum width
+        variables_box.setToolTip("Click a row for its histogram; click a header to sort")
         variables_layout = QVBoxLayout(variables_box)
         self.variables = QTableWidget(0, len(VARIABLE_COLUMNS))
         self.variables.setHorizontalHeaderLabels(list(VARIABLE_COLUMNS))
@@ -256,7 +260,6 @@ class ComparePanel(QWidget):
         histogram_layout = QVBoxLayout(histogram)
         self.histogram_title = QLabel(HISTOGRAM_HINT)
         self.histogram = pg.PlotWidget(background="w")
-        self.histogram.addLegend(offset=(-10, 10))
         self.histogram.setLabel("bottom", "value")
         self.histogram.setLabel("left", "count")
         histogram_layout.addWidget(self.histogram_title)
@@ -367,8 +370,8 @@ class ComparePanel(QWidget):
     def _fill_metrics(self, result: Comparison) -> None:
         rows: list[tuple[str, str, str, str]] = []
         a, b = result.a, result.b
-        self.metrics.horizontalHeaderItem(0).setToolTip(a.prefix)
-        self.metrics.horizontalHeaderItem(1).setToolTip(b.prefix)
+        self.metrics.horizontalHeaderItem(1).setToolTip(a.prefix)
+        self.metrics.horizontalHeaderItem(2).setToolTip(b.prefix)
         if a.step is None or b.step is None:
             rows.append(("Checkpoint", Path(a.prefix).name, Path(b.prefix).name, ""))
         else:
@@ -381,15 +384,16 @@ class ComparePanel(QWidget):
         rows.append(("Size", human_size(a.total_bytes), human_size(b.total_bytes), ""))
         rows.append(("Written", format_time(a.mtime), format_time(b.mtime), ""))
         problems = [f"{side}: {e}" for side, e in zip("AB", result.evals, strict=True) if isinstance(e, str)]
+        self.metrics.clearSpans()
         self.metrics.setRowCount(len(rows) + len(problems))
-        self.metrics.setVerticalHeaderLabels([r[0] for r in rows] + ["Note"] * len(problems))
-        for row, (_, va, vb, delta) in enumerate(rows):
-            for column, text in enumerate((va, vb, delta)):
+        for row, texts in enumerate(rows):
+            for column, text in enumerate(texts):
                 self.metrics.setItem(row, column, QTableWidgetItem(str(text)))
         for offset, problem in enumerate(problems):
             row = len(rows) + offset
-            self.metrics.setSpan(row, 0, 1, 3)
-            self.metrics.setItem(row, 0, QTableWidgetItem(problem))
+            self.metrics.setItem(row, 0, QTableWidgetItem("Note"))
+            self.metrics.setSpan(row, 1, 1, 3)
+            self.metrics.setItem(row, 1, QTableWidgetItem(problem))
         fit_width(self.metrics)
 
     def _fill_variables(self, report: DiffReport) -> None:
@@ -444,7 +448,8 @@ class ComparePanel(QWidget):
             self.histogram.plot(
                 edges, counts, stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(color, width=1.5), name=label
             )
-        self.histogram_title.setText(f"{name}: {int(counts_a.sum()):,} values per checkpoint")
+        keys = [("A", A_COLOR.name(), False), ("B", B_COLOR.name(), False)]
+        self.histogram_title.setText(title_with_legend(f"{name}: {int(counts_a.sum()):,} values per checkpoint", keys))
 
     def histogram_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(edges, counts) of each plotted histogram, for tests."""

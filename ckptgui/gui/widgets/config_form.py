@@ -55,6 +55,7 @@ MODEL_DIR_TYPING_MS = 300
 # Values read as values even in a disabled field (while training), placeholders as hints in every state.
 VALUE_TEXT = {QPalette.ColorGroup.Disabled: QColor(70, 70, 70)}
 HINT_TEXT = QColor(150, 150, 150)
+INVALID_BACKGROUND = QColor(253, 226, 224)
 
 
 def _number(text: str, kind: type) -> Any:
@@ -263,7 +264,12 @@ class ConfigForm(QWidget):
         browse.setToolTip("Choose a CSV file")
         browse.clicked.connect(self._browse_csv)
         self.data_browse = browse
-        source_row = side_by_side(self.data_kind, self.data_path, browse, stretch=self.data_path)
+        source_row = QWidget()  # the kind above the path: the path gets the form's whole width, not a third
+        source_layout = QVBoxLayout(source_row)
+        source_layout.setContentsMargins(0, 0, 0, 0)
+        source_layout.setSpacing(2)
+        source_layout.addWidget(self.data_kind)
+        source_layout.addWidget(side_by_side(self.data_path, browse))
         self._add_row(form, "Source", "data", source_row)
         self.label_column = self._line_edit("last column", "Name of the label column (CSV files with a header)")
         self._add_row(form, "Label column", "label_column", self.label_column)
@@ -321,7 +327,9 @@ class ConfigForm(QWidget):
         policy = error.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         error.setSizePolicy(policy)
-        error.setMinimumHeight(error.fontMetrics().height())
+        error.setText("X")
+        error.setMinimumHeight(error.sizeHint().height())  # one line, as a shown message takes it
+        error.setText("")
         error.hide()
         layout.addWidget(error)
         form.addRow(label, box)
@@ -491,7 +499,7 @@ class ConfigForm(QWidget):
             widget = self._field_widgets[field]
             if bool(widget.property(INVALID_PROPERTY)) != bool(message):
                 widget.setProperty(INVALID_PROPERTY, bool(message))
-                widget.setStyleSheet("QLineEdit, QComboBox { border: 1px solid #b3261e; }" if message else "")
+                _mark_invalid(widget, bool(message))
 
     # Data loading --------------------------------------------------------------------------------
     def _request_data(self, n_classes_ok: bool) -> None:
@@ -577,6 +585,20 @@ class ConfigForm(QWidget):
     def refresh(self) -> None:
         """Revalidate now (e.g. after the model_dir was created on disk)."""
         self._revalidate()
+
+
+def _mark_invalid(widget: QWidget, invalid: bool) -> None:
+    """A tinted background on the field's inputs. Not a style sheet: that changes a field's frame and height,
+    and the fields below would jump as it is set and cleared."""
+    inputs = [w for w in (widget, *widget.findChildren(QWidget)) if isinstance(w, QLineEdit | QComboBox | QSpinBox)]
+    for field in inputs:
+        if invalid:
+            palette = field.palette()
+            palette.setColor(QPalette.ColorRole.Base, INVALID_BACKGROUND)
+            palette.setColor(QPalette.ColorRole.Button, INVALID_BACKGROUND)
+            field.setPalette(palette)
+        else:
+            field.setPalette(QPalette())  # back to the form's
 
 
 def _check_fields(cls: Callable[..., Any], values: dict[str, Any], errors: dict[str, str]) -> None:
