@@ -209,7 +209,8 @@ class TrainingController(QObject):
             self._train_in_new_dir(spec, report.prefix, "warm", "warm-started from")
         elif choice == ADOPT:
             self.status.emit(self.config.adopt_network(report.checkpoint_network), STATUS_MS)
-            QTimer.singleShot(0, self.start)  # checks again: the data may still not fit
+            # Checks again (the data may still not fit); a foreign folder was already asked about, or is ours.
+            QTimer.singleShot(0, lambda: self.start(into_foreign=True))
         else:
             self.status.emit("Training not started: the checkpoint does not fit the config", STATUS_MS)
 

@@ -261,3 +261,20 @@ def test_after_a_run_eval_is_raw_and_switching_model_dir_leaves_nothing_stale(qt
     qtbot.waitUntil(lambda: plots.point_count() == 0)
     assert loss_plot.titleLabel.text == "loss"
     assert loss_plot.vb.viewRange()[0][1] <= 1.5  # the empty plots forgot the last model_dir's axes
+
+
+@pytest.mark.slow
+def test_train_into_the_foreign_folder_then_use_its_network_asks_once(qtbot, window, tmp_path: Path):
+    estimator = tmp_path / "estimator"
+    shutil.copytree(ESTIMATOR_20, estimator)
+    configure(qtbot, window, small_spec(estimator, steps=20))  # [10, 10]: does not fit its [20, 20]
+    controller = window.training_controller
+    window.window_actions.start.trigger()
+    qtbot.waitUntil(lambda: controller.foreign_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+    controller.into_button.click()
+    qtbot.waitUntil(lambda: controller.incompatible_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+    with qtbot.waitSignal(controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
+        controller.incompatible_dialog.adopt_button.click()
+    assert controller.foreign_dialog is None  # not asked a second time
+    assert Path(started.args[0].model_dir) == estimator and started.args[0].start_step == 100
+    qtbot.waitUntil(lambda: controller.session is None, timeout=TRAIN_TIMEOUT_MS)
