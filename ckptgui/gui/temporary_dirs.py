@@ -15,6 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from ckptgui.gui.widgets.directory_view import human_size
+
 PREFIX = "ckptgui-"
 
 
@@ -53,8 +55,7 @@ class TemporaryDirs:
 
 
 def _size(path: Path) -> str:
-    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return f"{total / 1024:,.0f} KiB" if total < 1024**2 else f"{total / 1024**2:,.1f} MiB"
+    return human_size(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()))
 
 
 class LeftoversDialog(QDialog):

@@ -167,17 +167,22 @@ def test_quit_offers_to_delete_only_the_temporary_model_dirs_it_created(qtbot, m
     mine.mkdir()
     window.open_model_dir(str(mine))
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # File > New temporary model_dir
+    kept = Path(window.config.model_dir_text())
+    qtbot.mouseClick(window.config.new_temp_button, Qt.MouseButton.LeftButton)  # and another one
     temporary = Path(window.config.model_dir_text())
-    assert temporary != mine and temporary.is_dir()
+    assert len({mine, kept, temporary}) == 3 and kept.is_dir() and temporary.is_dir()
     (temporary / "note.txt").write_text("written while it was open")
     window.close()
     qtbot.waitUntil(lambda: window.leftovers_dialog is not None)
     dialog = window.leftovers_dialog
-    assert dialog.list.count() == 1 and str(temporary) in dialog.list.item(0).text()
+    rows = [dialog.list.item(i) for i in range(dialog.list.count())]
+    assert [str(kept) in r.text() for r in rows] == [True, False] and str(temporary) in rows[1].text()
+    assert "25 B" in rows[1].text()
+    rows[0].setCheckState(Qt.CheckState.Unchecked)  # the user keeps this one
     save_screenshot(dialog, "dialog-temporary-model-dirs")
     qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.isVisible())
-    assert not temporary.exists()
+    assert not temporary.exists() and kept.is_dir()
     assert mine.is_dir()  # never anything else
 
 
