@@ -6,12 +6,14 @@ connected by the window, which owns the views the actions act on.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDockWidget,
     QMainWindow,
@@ -65,9 +67,15 @@ class WindowActions:
             self._action("", name, f"Ctrl+{i + 1}", f"Show the {name} view") for i, name in enumerate(TAB_NAMES)
         ]
         self.recent_menu = QMenu("Open &recent", window)
+        self.over_fields = ShortcutsOverFields(self.all(), window)
+
+    def all(self) -> list[QAction]:
+        """Every action with keys."""
+        return [a for a in vars(self).values() if isinstance(a, QAction)] + self.tabs
 
     def _action(self, name: str, text: str, shortcut: Keys, tip: str) -> QAction:
         action = QAction(icon(name), text, self._window)
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # the floating dock too; modal blocks
         if shortcut is not None:
             keys = shortcut if isinstance(shortcut, list) else [shortcut]
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -141,6 +149,43 @@ class WindowActions:
             keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
             rows.append((action.text().replace("&", "").replace("…", ""), keys))
         return rows
+
+
+class ShortcutsOverFields(QObject):
+    """The window's shortcuts win over a text field's own key bindings (Ctrl+E is "end of line" in a QLineEdit).
+
+    A focused text field accepts ``ShortcutOverride`` for keys it binds, and Qt then hands it the key instead of
+    the shortcut. This filter sits on the focused widget only (not on the application, which would put Python in
+    the path of every event) and withholds that override for the keys of an enabled window action.
+    """
+
+    def __init__(self, actions: list[QAction], parent: QObject) -> None:
+        super().__init__(parent)
+        self._actions = actions
+        self._watched: QWidget | None = None
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if self._watched is not None:
+            with contextlib.suppress(RuntimeError):  # already deleted by Qt
+                self._watched.removeEventFilter(self)
+        self._watched = new
+        if new is not None:
+            new.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride or not isinstance(event, QKeyEvent):
+            return False
+        top = watched.window() if isinstance(watched, QWidget) else None
+        if top is not self.parent() and not isinstance(top, QDockWidget):
+            return False  # a dialog's field keeps its keys: the window's shortcuts are blocked there anyway
+        pressed = QKeySequence(event.keyCombination())
+        for action in self._actions:
+            if action.isEnabled() and any(k.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+                                          for k in action.shortcuts()):  # fmt: skip
+                event.ignore()
+                return True  # not delivered: the field does not claim the key, the shortcut fires
+        return False
 
 
 def show_about(parent: QWidget) -> None:

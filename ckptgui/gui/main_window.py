@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -39,6 +39,7 @@ from ckptgui.gui.actions import WindowActions, show_about, show_shortcuts
 from ckptgui.gui.icons import app_icon, icon
 from ckptgui.gui.panels import COMPARE, MONITOR, Panels
 from ckptgui.gui.settings import Settings
+from ckptgui.gui.temporary_dirs import LeftoversDialog, ask_about_leftovers
 from ckptgui.gui.training_controller import STATUS_MS, TrainingController, short_path
 from ckptgui.gui.widgets.config_form import ConfigForm
 from ckptgui.gui.widgets.train_controls import TrainControls
@@ -48,6 +49,7 @@ from ckptgui.storage import scheme_of
 from ckptgui.workspace.model import Workspace
 
 POOL_THREADS = 4
+DOCK_WIDTH = 360  # the form's width: a field's one-line message fits its reserved line
 
 
 class MainWindow(QMainWindow):
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self._painted = False
         self._error_box: QMessageBox | None = None
+        self._leftovers: LeftoversDialog | None = None
+        self._leftovers_answered = False
         # Not a child of the window: a QThreadPool destroyed inside the window's C++ destructor waits for its
         # jobs while holding the GIL, and a job that needs the GIL to finish would then never finish.
         self.pool = QThreadPool()
@@ -81,6 +85,10 @@ class MainWindow(QMainWindow):
         self.window_actions.build_toolbar()
         self.window_actions.build_menus(self.config_dock, lambda: show_about(self))
         self._fill_recent_menu()
+        # F5 while Start is disabled: say why instead of nothing (enabled only then: never ambiguous with Start).
+        self.start_refused = QShortcut(self)
+        self.start_refused.setKeys(self.window_actions.start.shortcuts())
+        self.start_refused.setContext(Qt.ShortcutContext.ApplicationShortcut)
         self.training_controller = TrainingController(
             self, self.workspace, self.config, self.panels.plots, self.panels.directory, self.controls,
             self._engine_ready, self.settings.set_last_spec,
@@ -98,6 +106,11 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.config)
+        # Never narrower than the form: no field is clipped at the right, only the form scrolls (vertically).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(
+            max(self.config.minimumSizeHint().width(), DOCK_WIDTH) + scroll.verticalScrollBar().sizeHint().width() + 4
+        )
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -127,7 +140,9 @@ class MainWindow(QMainWindow):
         actions.export_png.triggered.connect(panels.export_png)
         actions.export_csv.triggered.connect(panels.export_csv)
         actions.quit.triggered.connect(self.close)
-        actions.start.triggered.connect(training.start)
+        actions.start.triggered.connect(lambda: training.start())
+        self.start_refused.activated.connect(self._start_refused)
+        self.config.message.connect(lambda text: self.show_status(text, 30_000))
         actions.pause.triggered.connect(training.toggle_pause)
         actions.stop.triggered.connect(training.stop)
         actions.restore.triggered.connect(panels.restore_selected)
@@ -140,6 +155,7 @@ class MainWindow(QMainWindow):
 
         self.config.validityChanged.connect(self._update_actions)
         self.workspace.run_spec_changed.connect(self._run_spec_changed)
+        self.workspace.model_dir_changed.connect(self._model_dir_changed)
         panels.restore.continueRequested.connect(self.continue_from)
         panels.checkpointsChanged.connect(self._update_actions)
         panels.status.connect(self.show_status)
@@ -295,6 +311,10 @@ class MainWindow(QMainWindow):
         if spec is not None:
             self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
 
+    def _model_dir_changed(self, _path: str | None) -> None:
+        if self.training_controller.session is None:  # a run's own new model_dir keeps its progress
+            self.controls.reset()
+
     def _fill_recent_menu(self) -> None:
         self.window_actions.fill_recent_menu(self.settings.recent_dirs(), self.open_model_dir, self._clear_recent)
 
@@ -338,7 +358,7 @@ class MainWindow(QMainWindow):
         self.workspace.set_model_dir(new_dir)
         self.panels.show_tab(MONITOR)
         self.show_status(f"Continuing from {Path(prefix).name} in {short_path(new_dir)}")
-        self.training_controller.start()
+        self.training_controller.start(into_foreign=True)  # the user chose this copy: no question
 
     @Slot()
     def _update_actions(self) -> None:
@@ -347,6 +367,12 @@ class MainWindow(QMainWindow):
         stopping = training and session.stopping
         paused = training and session.paused
         actions.start.setEnabled(not training and self.config.valid)
+        self.start_refused.setEnabled(not training and not self.config.valid)
+        actions.start.setToolTip(
+            f"Start training with this config ({actions.start.shortcut().toString()})"
+            if self.config.valid or training
+            else f"Cannot start: {self.config.problems()}"
+        )
         actions.pause.setEnabled(training and not stopping)
         actions.pause.setText("&Resume" if paused else "&Pause")
         actions.pause.setIcon(icon("start" if paused else "pause"))
@@ -359,11 +385,27 @@ class MainWindow(QMainWindow):
         actions.restore.setEnabled(has_checkpoints)
         actions.compare.setEnabled(has_checkpoints)
 
+    @Slot()
+    def _start_refused(self) -> None:
+        self.show_status(f"Cannot start: {self.config.problems()}", 30_000)
+
     # Closing -------------------------------------------------------------------------------------
+    @property
+    def leftovers_dialog(self) -> LeftoversDialog | None:
+        try:
+            return self._leftovers if self._leftovers is not None and self._leftovers.isVisible() else None
+        except RuntimeError:
+            return None
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.training_controller.session is not None:
             event.ignore()
             self.training_controller.ask_stop_to_close()
+            return
+        if not self._leftovers_answered and self.config.temporary.leftovers():
+            event.ignore()
+            if self.leftovers_dialog is None:
+                self._leftovers = ask_about_leftovers(self, self.config.temporary, self._leftovers_chosen)
             return
         self.save_settings()
         self.panels.directory.watcher.set_path(None)
@@ -372,6 +414,16 @@ class MainWindow(QMainWindow):
         self.pool.waitForDone(30_000)
         self.garbage_collector.stop()
         event.accept()
+
+    def _leftovers_chosen(self, close: bool, problems: list[str]) -> None:
+        self._leftovers = None
+        if problems:
+            detail = "\n".join(problems)
+            self.report_error("Some temporary model_dirs were not deleted.", detail, "Temporary model_dirs")
+            return
+        if close:
+            self._leftovers_answered = True
+            self.close()
 
     @Slot()
     def _training_ended(self) -> None:

@@ -8,7 +8,6 @@ the GUI thread loads data.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,12 +19,14 @@ from ckptgui.gui import engine
 from ckptgui.gui.widgets.compat_dialog import ADOPT, NEW_DIR, WARM_START, IncompatibleDialog
 from ckptgui.gui.widgets.config_form import ConfigForm
 from ckptgui.gui.widgets.directory_view import DirectoryView
+from ckptgui.gui.widgets.new_dir_dialog import NewDirDialog, ask_new_dir, default_new_dir
 from ckptgui.gui.widgets.plots import PlotPanel
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import TrainingSession, describe_exception
 from ckptgui.modeldir.compat import CompatReport
 from ckptgui.modeldir.config import RunSpec
-from ckptgui.modeldir.scan import CheckpointError, locate
+from ckptgui.modeldir.records import RunLogError, read_run_log
+from ckptgui.modeldir.scan import CheckpointError, locate, scan
 from ckptgui.modeldir.variables import list_variables
 from ckptgui.workspace.model import Workspace
 
@@ -83,28 +84,44 @@ class TrainingController(QObject):
         self.close_after_stop = False  # the window closes once this session ends
         self._incompatible: IncompatibleDialog | None = None
         self._close_box: QMessageBox | None = None
+        self._foreign_box: QMessageBox | None = None
+        self._new_dir: NewDirDialog | None = None
 
     @property
     def incompatible_dialog(self) -> IncompatibleDialog | None:
         return open_or_none(self._incompatible)
 
+    @property
+    def foreign_dialog(self) -> QMessageBox | None:
+        return open_or_none(self._foreign_box)
+
+    @property
+    def new_dir_dialog(self) -> NewDirDialog | None:
+        return open_or_none(self._new_dir)
+
     # Starting ------------------------------------------------------------------------------------
     @Slot()
-    def start(self) -> None:
-        """Start the form's config; a resumable checkpoint that does not fit it opens the incompatible dialog."""
+    def start(self, into_foreign: bool = False) -> None:
+        """Start the form's config; a resumable checkpoint that does not fit it opens the incompatible dialog.
+
+        A folder with checkpoints that ckptgui did not write (Estimator's, anyone's) is asked about first
+        (``into_foreign`` is the answer "train into it anyway")."""
         if self.session is not None:
             return
         dataset = self.config.dataset
         if not self.config.valid or dataset is None:
-            problems = "; ".join(f"{k}: {v}" for k, v in self.config.errors.items()) or "the data is still loading"
-            self.status.emit(f"Cannot start: {problems}", STATUS_MS)
+            self.status.emit(f"Cannot start: {self.config.problems()}", STATUS_MS)
             return
         spec = self.config.spec()
         if spec.model_dir is None:
-            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.workspace.set_model_dir(spec.model_dir)
+            spec.model_dir = self.config.use_new_temporary_dir()
         else:
             self.config.apply_model_dir()
+        if not into_foreign:
+            foreign = _foreign_checkpoint(spec.model_dir)
+            if foreign is not None:
+                self._ask_foreign(spec, foreign)
+                return
         if not self._engine_ready():
             return
         try:
@@ -116,6 +133,59 @@ class TrainingController(QObject):
             self._ask_incompatible(spec, report)
             return
         self._launch(spec)
+
+    def _ask_foreign(self, spec: RunSpec, prefix: str) -> None:
+        """Ask before writing ckptgui checkpoints beside another program's (and rewriting its state file)."""
+        model_dir = spec.model_dir or ""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Not a ckptgui model_dir",
+            f"<b>{model_dir}</b> holds checkpoints that ckptgui did not write (it has no ckptgui_run.json). "
+            "Training into it would write ckptgui checkpoints beside them and rewrite its <i>checkpoint</i> file.",
+            QMessageBox.StandardButton.NoButton,
+            self._dialog_parent,
+        )
+        box.setObjectName("foreignDialog")
+        box.setInformativeText(
+            f"Start a new model_dir whose variables are copied from {Path(prefix).name}, leaving this folder untouched?"
+        )
+        self.warm_button = box.addButton("New model_dir warm-started from it…", QMessageBox.ButtonRole.AcceptRole)
+        self.into_button = box.addButton("Train into this folder", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(self.warm_button)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+
+        def answered(button: object) -> None:
+            if button is self.warm_button:
+                self._train_in_new_dir(spec, prefix, "ckptgui", "warm-started from")
+            elif button is self.into_button:
+                QTimer.singleShot(0, lambda: self.start(into_foreign=True))
+            else:
+                self.status.emit("Training not started", STATUS_MS)
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(box.deleteLater)
+        self._foreign_box = box
+        box.open()
+
+    def _train_in_new_dir(self, spec: RunSpec, warm_start_from: str | None, suffix: str, how: str) -> None:
+        """Ask where the new model_dir goes (beside the source by default), then train there."""
+        source = spec.model_dir or ""
+        what = f"{how} {Path(warm_start_from).name} of {source}" if warm_start_from else f"instead of {source}"
+        self._new_dir = ask_new_dir(
+            self._dialog_parent,
+            "New model_dir",
+            f"Train in a new model_dir, {what}. Where should it go?",
+            default_new_dir(source, suffix),
+            lambda path: self._launch_in(spec, path, warm_start_from),
+        )
+
+    def _launch_in(self, spec: RunSpec, new_dir: str, warm_start_from: str | None) -> None:
+        self._new_dir = None
+        spec.model_dir = new_dir
+        Path(new_dir).mkdir(parents=True, exist_ok=True)
+        self.workspace.set_model_dir(new_dir)
+        self._launch(spec, warm_start_from=warm_start_from)
 
     def _ask_incompatible(self, spec: RunSpec, report: CompatReport) -> None:
         dataset = self.config.dataset
@@ -133,13 +203,14 @@ class TrainingController(QObject):
 
     def _incompatible_chosen(self, choice: str, spec: RunSpec, report: CompatReport) -> None:
         self._incompatible = None
-        if choice in (NEW_DIR, WARM_START):
-            spec.model_dir = tempfile.mkdtemp(prefix="ckptgui-")
-            self.workspace.set_model_dir(spec.model_dir)
-            self._launch(spec, warm_start_from=report.prefix if choice == WARM_START else None)
+        if choice == NEW_DIR:
+            self._train_in_new_dir(spec, None, "new", "")
+        elif choice == WARM_START:
+            self._train_in_new_dir(spec, report.prefix, "warm", "warm-started from")
         elif choice == ADOPT:
             self.status.emit(self.config.adopt_network(report.checkpoint_network), STATUS_MS)
-            QTimer.singleShot(0, self.start)  # checks again: the data may still not fit
+            # Checks again (the data may still not fit); a foreign folder was already asked about, or is ours.
+            QTimer.singleShot(0, lambda: self.start(into_foreign=True))
         else:
             self.status.emit("Training not started: the checkpoint does not fit the config", STATUS_MS)
 
@@ -273,3 +344,16 @@ class TrainingController(QObject):
         self.plots.poll()
         self.changed.emit()
         self.ended.emit()
+
+
+def _foreign_checkpoint(model_dir: str | None) -> str | None:
+    """The newest checkpoint of a folder ckptgui did not write (checkpoints, no run log); None otherwise."""
+    if not model_dir:
+        return None
+    try:
+        if read_run_log(model_dir) is not None:
+            return None
+        chosen = scan(model_dir).restore_checkpoint
+    except (OSError, RunLogError, CheckpointError):
+        return None  # unreadable: preflight says why
+    return chosen.prefix if chosen is not None else None

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from ckptgui.formats.statefile import CheckpointState, read_state, write_state
+from ckptgui.modeldir.records import RunLog, RunLogError, read_run_log, write_run_log
 from ckptgui.modeldir.scan import CheckpointInfo
 
 
@@ -30,4 +31,17 @@ def copy_checkpoint(checkpoint: CheckpointInfo, new_dir: str) -> str:
         shutil.copy2(source_dir / name, destination)
     name = Path(checkpoint.prefix).name
     write_state(target, CheckpointState(name, [name]))
+    _carry_run_log(str(source_dir), str(target))
     return str(target / name)
+
+
+def _carry_run_log(source_dir: str, target: str) -> None:
+    """The source's config and data description (feature and class names, in the checkpoint's input order) go
+    with the copy: without them the copy's first layer would be fed in the data's order, unchecked. Its history
+    and preserved steps stay behind: they describe the source's checkpoints."""
+    try:
+        log = read_run_log(source_dir)
+    except RunLogError:
+        return  # unreadable: the copy is then as any foreign checkpoint
+    if log is not None:
+        write_run_log(target, RunLog(spec=log.spec, data=dict(log.data)))

@@ -55,6 +55,8 @@ def make_window(qtbot) -> Iterator[Callable[..., MainWindow]]:
             if dialog is not None:
                 dialog.reject()
         window.close()
+        if window.leftovers_dialog is not None:  # temporary model_dirs under the test's tmp_path: kept
+            window.leftovers_dialog.keep_button.click()
         window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 

@@ -52,11 +52,20 @@ def test_dialog_shows_mismatches_and_cancel_writes_nothing(qtbot, window, traine
 def test_new_model_dir_leaves_the_old_one_alone(qtbot, window, trained_10_10: Path):
     before = listing(trained_10_10)
     dialog = ask(qtbot, window, trained_10_10, [20, 20])
+    mismatched = dialog.table.mismatched_rows()
+    first_rows = [dialog.table.table.item(r, 0).text() for r in range(len(mismatched))]
+    assert first_rows == mismatched  # mismatches first
+    assert "--" not in dialog.table.notes.text()  # ways out in words and buttons, not CLI flags
     with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
         dialog.new_dir_button.click()
+        qtbot.waitUntil(lambda: window.training_controller.new_dir_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+        where = window.training_controller.new_dir_dialog
+        assert Path(where.chosen_path()) == trained_10_10.parent / "trained-new"  # beside the source, editable
+        where.path.setText(str(trained_10_10.parent / "elsewhere"))
+        where.ok_button.click()
     assert finished.args[0].step == 20
     new_dir = Path(window.config.model_dir_text())
-    assert new_dir != trained_10_10 and scan(new_dir).latest_step == 20
+    assert new_dir == trained_10_10.parent / "elsewhere" and scan(new_dir).latest_step == 20
     assert listing(trained_10_10) == before
 
 
@@ -66,8 +75,10 @@ def test_warm_start_copies_the_variables_that_fit(qtbot, window, trained_10_10: 
     assert set(fitting) == {"dnn/hiddenlayer_0/kernel", "dnn/hiddenlayer_0/bias", "dnn/logits/bias"}
     with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
         dialog.warm_start_button.click()
+        qtbot.waitUntil(lambda: window.training_controller.new_dir_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+        window.training_controller.new_dir_dialog.ok_button.click()
     event = started.args[0]
-    assert Path(event.model_dir) != trained_10_10
+    assert Path(event.model_dir) == trained_10_10.parent / "trained-warm"
     assert any(f"warm-started {len(fitting)} variables" in note for note in event.notes), event.notes
     qtbot.waitUntil(lambda: window.training_controller.session is None, timeout=TRAIN_TIMEOUT_MS)
 

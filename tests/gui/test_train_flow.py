@@ -104,6 +104,8 @@ def test_train_watch_restore_compare_continue(qtbot, window, tmp_path: Path):
     restore.select_prefix(scan(model_dir).checkpoint(100).prefix)
     with qtbot.waitSignal(window.training_controller.started, timeout=TRAIN_TIMEOUT_MS) as started:
         restore.continue_button.click()
+        qtbot.waitUntil(lambda: restore.new_dir_dialog is not None, timeout=WINDOW_TIMEOUT_MS)
+        restore.new_dir_dialog.ok_button.click()
     event = started.args[0]
     assert Path(event.resumed_from).name == "model.ckpt-100"
     assert event.start_step == 100

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtCore import QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,8 +33,10 @@ from PySide6.QtWidgets import (
 
 from ckptgui.gui.engine import Comparison, compare_checkpoints, histograms
 from ckptgui.gui.icons import icon
+from ckptgui.gui.training_controller import short_path
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time
+from ckptgui.gui.widgets.plots import title_with_legend
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
 from ckptgui.modeldir.scan import CheckpointInfo, scan
@@ -47,7 +49,42 @@ if TYPE_CHECKING:
 
 A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
+HISTOGRAM_HINT = "Select a variable to see its values in A and B"
 VARIABLE_COLUMNS = ("Variable", "Shape A", "Shape B", "‖A‖", "‖B‖", "‖B−A‖", "max |Δ|", "Relative", "Cosine", "Note")
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, with "…" in the middle (the folder name at the
+    end stays readable), the whole text in its tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.width()))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
+
+
+def fit_width(table: QTableWidget) -> None:
+    """Columns as wide as their contents, and the table never narrower than them (a splitter cannot clip one).
+
+    For tables without a vertical header (its width is not known before the table is laid out)."""
+    table.resizeColumnsToContents()
+    header = table.horizontalHeader()
+    columns = sum(max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(table.columnCount()))
+    table.setMinimumWidth(columns + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width())
 
 
 def scan_job(path: str) -> list[CheckpointInfo]:
@@ -84,7 +121,7 @@ class _Side(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         name = QLabel(f"<b style='color:{color.name()}'>{label}</b>")
-        self.dir_label = QLabel("–")
+        self.dir_label = ElidedLabel("–")
         self.dir_label.setMinimumWidth(120)
         self.combo = QComboBox()
         self.combo.setMinimumWidth(150)
@@ -96,10 +133,14 @@ class _Side(QWidget):
         for widget in (name, self.dir_label, self.combo, self.other):
             layout.addWidget(widget, 1 if widget is self.dir_label else 0)
 
-    def set_model_dir(self, path: str | None) -> None:
+    def show_dir(self, path: str | None) -> None:
+        """The model_dir this side reads: its path, shortened in the middle when it does not fit."""
         self.model_dir = path
-        self.dir_label.setText(Path(path).name if path else "–")
+        self.dir_label.set_full_text(short_path(path) if path else "–")
         self.dir_label.setToolTip(path or "")
+
+    def set_model_dir(self, path: str | None) -> None:
+        self.show_dir(path)
         self.set_checkpoints([])
         if path:
             self._scan.start(scan_job, path)
@@ -181,10 +222,10 @@ class ComparePanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         metrics_box = QGroupBox("Metrics (test split)")
         metrics_layout = QVBoxLayout(metrics_box)
-        self.metrics = QTableWidget(0, 3)
-        self.metrics.setHorizontalHeaderLabels(["A", "B", "B − A"])
+        self.metrics = QTableWidget(0, 4)  # the row names in a column of their own: fit_width then sees them
+        self.metrics.setHorizontalHeaderLabels(["", "A", "B", "B − A"])
+        self.metrics.verticalHeader().hide()
         self.metrics.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.metrics.horizontalHeader().setStretchLastSection(True)
         self.metrics.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.metrics.setWordWrap(False)
         metrics_layout.addWidget(self.metrics)
@@ -196,7 +237,8 @@ class ComparePanel(QWidget):
         self.warnings_box.hide()
         left_layout.addWidget(self.warnings_box, 1)
 
-        variables_box = QGroupBox("Variables (click a row for its histogram; click a header to sort)")
+        variables_box = QGroupBox("Variables")  # a long title would set the box's minimum width
+        variables_box.setToolTip("Click a row for its histogram; click a header to sort")
         variables_layout = QVBoxLayout(variables_box)
         self.variables = QTableWidget(0, len(VARIABLE_COLUMNS))
         self.variables.setHorizontalHeaderLabels(list(VARIABLE_COLUMNS))
@@ -217,9 +259,8 @@ class ComparePanel(QWidget):
 
         histogram = QGroupBox("Weight histogram")
         histogram_layout = QVBoxLayout(histogram)
-        self.histogram_title = QLabel("Select a variable to see its values in A and B")
+        self.histogram_title = QLabel(HISTOGRAM_HINT)
         self.histogram = pg.PlotWidget(background="w")
-        self.histogram.addLegend(offset=(-10, 10))
         self.histogram.setLabel("bottom", "value")
         self.histogram.setLabel("left", "count")
         histogram_layout.addWidget(self.histogram_title)
@@ -239,9 +280,7 @@ class ComparePanel(QWidget):
     def _model_dir_changed(self, path: str | None) -> None:
         self.model_dir = path
         for side in (self.side_a, self.side_b):
-            side.model_dir = path
-            side.dir_label.setText(Path(path).name if path else "–")
-            side.dir_label.setToolTip(path or "")
+            side.show_dir(path)
             side.set_checkpoints([])
         self._clear()
 
@@ -300,6 +339,7 @@ class ComparePanel(QWidget):
         self.variables.setRowCount(0)
         self.histogram.clear()
         self.histogram_of = None
+        self.histogram_title.setText(HISTOGRAM_HINT)
         self.warnings_box.hide()
         self.summary.setText("Choose two checkpoints and press Compare")
 
@@ -331,8 +371,8 @@ class ComparePanel(QWidget):
     def _fill_metrics(self, result: Comparison) -> None:
         rows: list[tuple[str, str, str, str]] = []
         a, b = result.a, result.b
-        self.metrics.horizontalHeaderItem(0).setToolTip(a.prefix)
-        self.metrics.horizontalHeaderItem(1).setToolTip(b.prefix)
+        self.metrics.horizontalHeaderItem(1).setToolTip(a.prefix)
+        self.metrics.horizontalHeaderItem(2).setToolTip(b.prefix)
         if a.step is None or b.step is None:
             rows.append(("Checkpoint", Path(a.prefix).name, Path(b.prefix).name, ""))
         else:
@@ -345,15 +385,17 @@ class ComparePanel(QWidget):
         rows.append(("Size", human_size(a.total_bytes), human_size(b.total_bytes), ""))
         rows.append(("Written", format_time(a.mtime), format_time(b.mtime), ""))
         problems = [f"{side}: {e}" for side, e in zip("AB", result.evals, strict=True) if isinstance(e, str)]
+        self.metrics.clearSpans()
         self.metrics.setRowCount(len(rows) + len(problems))
-        self.metrics.setVerticalHeaderLabels([r[0] for r in rows] + ["Note"] * len(problems))
-        for row, (_, va, vb, delta) in enumerate(rows):
-            for column, text in enumerate((va, vb, delta)):
+        for row, texts in enumerate(rows):
+            for column, text in enumerate(texts):
                 self.metrics.setItem(row, column, QTableWidgetItem(str(text)))
         for offset, problem in enumerate(problems):
             row = len(rows) + offset
-            self.metrics.setSpan(row, 0, 1, 3)
-            self.metrics.setItem(row, 0, QTableWidgetItem(problem))
+            self.metrics.setItem(row, 0, QTableWidgetItem("Note"))
+            self.metrics.setSpan(row, 1, 1, 3)
+            self.metrics.setItem(row, 1, QTableWidgetItem(problem))
+        fit_width(self.metrics)
 
     def _fill_variables(self, report: DiffReport) -> None:
         table = self.variables
@@ -407,7 +449,8 @@ class ComparePanel(QWidget):
             self.histogram.plot(
                 edges, counts, stepMode="center", fillLevel=0, brush=fill, pen=pg.mkPen(color, width=1.5), name=label
             )
-        self.histogram_title.setText(f"{name}: {int(counts_a.sum()):,} values per checkpoint")
+        keys = [("A", A_COLOR.name(), False), ("B", B_COLOR.name(), False)]
+        self.histogram_title.setText(title_with_legend(f"{name}: {int(counts_a.sum()):,} values per checkpoint", keys))
 
     def histogram_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(edges, counts) of each plotted histogram, for tests."""

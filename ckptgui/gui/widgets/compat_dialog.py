@@ -43,12 +43,20 @@ class IncompatibleDialog(QDialog):
         self.table = CompatTable()
         self.table.set_report(report, shapes)
         layout.addWidget(self.table, 1)
+        ways = QLabel(
+            "Ways out: <b>New model_dir</b> trains this config from scratch in a new folder; "
+            "<b>Warm-start</b> does so with the variables whose shapes fit copied from this checkpoint; "
+            "<b>Use its network</b> sets the form to the checkpoint's network and resumes here. "
+            "You choose where a new model_dir goes."
+        )
+        ways.setWordWrap(True)
+        layout.addWidget(ways)
 
         buttons = QDialogButtonBox()
-        self.new_dir_button = QPushButton(icon("new-dir"), "New model_dir")
-        self.new_dir_button.setToolTip("Leave this model_dir alone and start fresh in a new temporary one")
+        self.new_dir_button = QPushButton(icon("new-dir"), "New model_dir…")
+        self.new_dir_button.setToolTip("Leave this model_dir alone and start fresh in a new one (you choose where)")
         fit = len(report.fitting)
-        self.warm_start_button = QPushButton(icon("continue"), f"Warm-start {fit} fitting variable{'s' * (fit != 1)}")
+        self.warm_start_button = QPushButton(icon("continue"), f"Warm-start {fit} fitting variable{'s' * (fit != 1)}…")
         self.warm_start_button.setToolTip(
             "Start a new model_dir whose variables are copied from this checkpoint where the shapes fit"
         )

@@ -61,8 +61,9 @@ class CompatTable(QWidget):
         colour = "#1b5e20" if report.compatible else "#b3261e"
         mark = "✔" if report.compatible else "✘"
         self.summary.setText(f"<span style='color:{colour}'><b>{mark}</b> {report.summary}</span>")
-        rows = [(name, shapes.get(name), shapes.get(name), FIT_TEXT) for name in report.fitting]
-        rows += [(m.variable, m.expected, m.found, KIND_TEXT.get(m.kind, m.kind)) for m in report.mismatches]
+        # Mismatches first: they are what the reader came for.
+        rows = [(m.variable, m.expected, m.found, KIND_TEXT.get(m.kind, m.kind)) for m in report.mismatches]
+        rows += [(name, shapes.get(name), shapes.get(name), FIT_TEXT) for name in report.fitting]
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for row, (name, expected, found, verdict) in enumerate(rows):
@@ -74,7 +75,8 @@ class CompatTable(QWidget):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
-        extra = [*(f"note: {n}" for n in report.notes), *(f"• {r}" for r in report.remedies)]
+        # The report's remedies are worded as CLI flags; in the window the ways out are its buttons.
+        extra = [f"note: {n}" for n in report.notes]
         self.notes.setText("\n".join(extra))
         self.notes.setVisible(bool(extra))
 

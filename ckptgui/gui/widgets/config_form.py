@@ -8,13 +8,12 @@ loaded off the GUI thread, since a user CSV can be large.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QThreadPool, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.gui.icons import icon
+from ckptgui.gui.temporary_dirs import TemporaryDirs
 from ckptgui.gui.widgets.devices import DevicePicker
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import (
@@ -52,6 +52,10 @@ ERROR_STYLE = "color: #b3261e;"
 INVALID_PROPERTY = "invalid"
 MAX_UNITS = 100_000
 MODEL_DIR_TYPING_MS = 300
+# Values read as values even in a disabled field (while training), placeholders as hints in every state.
+VALUE_TEXT = {QPalette.ColorGroup.Disabled: QColor(70, 70, 70)}
+HINT_TEXT = QColor(150, 150, 150)
+INVALID_BACKGROUND = QColor(253, 226, 224)
 
 
 def _number(text: str, kind: type) -> Any:
@@ -159,6 +163,8 @@ class ConfigForm(QWidget):
     changed = Signal()
     validityChanged = Signal(bool)
     datasetChanged = Signal(object)  # the loaded Dataset, or None
+    message = Signal(str)  # for the status bar: what an action of the form could not do
+    open_url: Callable[[QUrl], bool] = staticmethod(QDesktopServices.openUrl)  # False: no file manager
 
     def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,18 +178,43 @@ class ConfigForm(QWidget):
         self._data_loading = False
         self._data_key: tuple | None = None
         self._data_task = Task(pool, self, self._on_data_loaded, self._on_data_failed)
+        self.temporary = TemporaryDirs()
         self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
         self._revalidate_timer.timeout.connect(self._revalidate)
         # Typing a path opens it in the workspace once the typing pauses (each open rereads the directory).
         self._model_dir_timer = QTimer(self, singleShot=True, interval=MODEL_DIR_TYPING_MS)
         self._model_dir_timer.timeout.connect(self.apply_model_dir)
         self._build()
+        self._set_text_colours()
         self.set_spec(RunSpec())
 
     # Building ------------------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
+
+        output = QGroupBox("Output")
+        form = QFormLayout(output)
+        self.model_dir = self._line_edit("a fresh temporary directory on Start", "Where checkpoints and summaries go")
+        self.model_dir.textChanged.connect(lambda _text: self._model_dir_timer.start())
+        self.workspace.model_dir_changed.connect(self._show_model_dir)
+        self.model_dir_browse = QToolButton()
+        self.model_dir_browse.setText("…")
+        self.model_dir_browse.setToolTip("Choose a model_dir")
+        self.model_dir_browse.clicked.connect(self._browse_model_dir)
+        self.new_temp_button = QToolButton()
+        self.new_temp_button.setIcon(icon("new-dir"))
+        self.new_temp_button.setToolTip("Use a new temporary model_dir")
+        self.new_temp_button.clicked.connect(self.use_new_temporary_dir)
+        self.file_manager_button = QToolButton()
+        self.file_manager_button.setIcon(icon("file-manager"))
+        self.file_manager_button.setToolTip("Open the model_dir in the file manager")
+        self.file_manager_button.clicked.connect(self.open_in_file_manager)
+        dir_row = side_by_side(self.model_dir, self.model_dir_browse, self.new_temp_button, self.file_manager_button)
+        self._add_row(form, "model_dir", "model_dir", dir_row)
+        self.seed = self._line_edit("random", "Integer seed for initial weights and shuffling; empty for random")
+        self._add_row(form, "Seed", "seed", self.seed)
+        outer.addWidget(output)
 
         network = QGroupBox("Network")
         form = QFormLayout(network)
@@ -233,7 +264,12 @@ class ConfigForm(QWidget):
         browse.setToolTip("Choose a CSV file")
         browse.clicked.connect(self._browse_csv)
         self.data_browse = browse
-        source_row = side_by_side(self.data_kind, self.data_path, browse, stretch=self.data_path)
+        source_row = QWidget()  # the kind above the path: the path gets the form's whole width, not a third
+        source_layout = QVBoxLayout(source_row)
+        source_layout.setContentsMargins(0, 0, 0, 0)
+        source_layout.setSpacing(2)
+        source_layout.addWidget(self.data_kind)
+        source_layout.addWidget(side_by_side(self.data_path, browse))
         self._add_row(form, "Source", "data", source_row)
         self.label_column = self._line_edit("last column", "Name of the label column (CSV files with a header)")
         self._add_row(form, "Label column", "label_column", self.label_column)
@@ -243,29 +279,6 @@ class ConfigForm(QWidget):
         form.addRow("", self.data_info)
         self.data_kind.currentIndexChanged.connect(self._data_kind_changed)
         outer.addWidget(data)
-
-        output = QGroupBox("Output")
-        form = QFormLayout(output)
-        self.model_dir = self._line_edit("a fresh temporary directory on Start", "Where checkpoints and summaries go")
-        self.model_dir.textChanged.connect(lambda _text: self._model_dir_timer.start())
-        self.workspace.model_dir_changed.connect(self._show_model_dir)
-        self.model_dir_browse = QToolButton()
-        self.model_dir_browse.setText("…")
-        self.model_dir_browse.setToolTip("Choose a model_dir")
-        self.model_dir_browse.clicked.connect(self._browse_model_dir)
-        self.new_temp_button = QToolButton()
-        self.new_temp_button.setIcon(icon("new-dir"))
-        self.new_temp_button.setToolTip("Use a new temporary model_dir")
-        self.new_temp_button.clicked.connect(self.use_new_temporary_dir)
-        self.file_manager_button = QToolButton()
-        self.file_manager_button.setIcon(icon("file-manager"))
-        self.file_manager_button.setToolTip("Open the model_dir in the file manager")
-        self.file_manager_button.clicked.connect(self.open_in_file_manager)
-        dir_row = side_by_side(self.model_dir, self.model_dir_browse, self.new_temp_button, self.file_manager_button)
-        self._add_row(form, "model_dir", "model_dir", dir_row)
-        self.seed = self._line_edit("random", "Integer seed for initial weights and shuffling; empty for random")
-        self._add_row(form, "Seed", "seed", self.seed)
-        outer.addWidget(output)
 
         devices = QGroupBox("Devices")
         form = QFormLayout(devices)
@@ -290,7 +303,18 @@ class ConfigForm(QWidget):
         combo.currentIndexChanged.connect(self._schedule_validation)
         return combo
 
+    def _set_text_colours(self) -> None:
+        palette = self.palette()
+        for group, colour in VALUE_TEXT.items():
+            palette.setColor(group, QPalette.ColorRole.Text, colour)
+            palette.setColor(group, QPalette.ColorRole.ButtonText, colour)
+        for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Disabled):
+            palette.setColor(group, QPalette.ColorRole.PlaceholderText, HINT_TEXT)
+        self.setPalette(palette)
+
     def _add_row(self, form: QFormLayout, label: str, field: str, widget: QWidget) -> None:
+        """The field with its message below it; one line is reserved, so a one-line message appearing never
+        pushes the fields below it down."""
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -300,6 +324,12 @@ class ConfigForm(QWidget):
         error.setObjectName(f"error_{field}")
         error.setStyleSheet(ERROR_STYLE)
         error.setWordWrap(True)
+        policy = error.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        error.setSizePolicy(policy)
+        error.setText("X")
+        error.setMinimumHeight(error.sizeHint().height())  # one line, as a shown message takes it
+        error.setText("")
         error.hide()
         layout.addWidget(error)
         form.addRow(label, box)
@@ -412,6 +442,12 @@ class ConfigForm(QWidget):
     def valid(self) -> bool:
         return self._valid
 
+    def problems(self) -> str:
+        """Why Start is refused now, for the status bar."""
+        if self._errors:
+            return "; ".join(f"{field}: {message}" for field, message in self._errors.items())
+        return "the data is still loading" if self._data_loading or self.dataset is None else ""
+
     @property
     def errors(self) -> dict[str, str]:
         """Field name -> message for every field now marked invalid."""
@@ -463,7 +499,7 @@ class ConfigForm(QWidget):
             widget = self._field_widgets[field]
             if bool(widget.property(INVALID_PROPERTY)) != bool(message):
                 widget.setProperty(INVALID_PROPERTY, bool(message))
-                widget.setStyleSheet("QLineEdit, QComboBox { border: 1px solid #b3261e; }" if message else "")
+                _mark_invalid(widget, bool(message))
 
     # Data loading --------------------------------------------------------------------------------
     def _request_data(self, n_classes_ok: bool) -> None:
@@ -525,15 +561,22 @@ class ConfigForm(QWidget):
 
     @Slot()
     def use_new_temporary_dir(self) -> str:
-        path = tempfile.mkdtemp(prefix="ckptgui-")
+        """A new temporary model_dir, offered for deletion when the window closes unless the user keeps it."""
+        path = self.temporary.create()
         self.workspace.set_model_dir(path)
         return path
 
     @Slot()
     def open_in_file_manager(self) -> None:
+        """Show the model_dir in the file manager; ``message`` says why when it cannot."""
         path = self.model_dir_text()
-        if path and Path(path).expanduser().is_dir():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).expanduser())))
+        folder = Path(path).expanduser()
+        if not path:
+            self.message.emit("No model_dir to show: the model_dir field is empty")
+        elif not folder.is_dir():
+            self.message.emit(f"Cannot show {path} in the file manager: it is not a folder (yet)")
+        elif not self.open_url(QUrl.fromLocalFile(str(folder))):
+            self.message.emit(f"No file manager could be started to show {folder}; open it yourself")
 
     def _update_file_manager_button(self) -> None:
         path = self.model_dir_text()
@@ -542,6 +585,20 @@ class ConfigForm(QWidget):
     def refresh(self) -> None:
         """Revalidate now (e.g. after the model_dir was created on disk)."""
         self._revalidate()
+
+
+def _mark_invalid(widget: QWidget, invalid: bool) -> None:
+    """A tinted background on the field's inputs. Not a style sheet: that changes a field's frame and height,
+    and the fields below would jump as it is set and cleared."""
+    inputs = [w for w in (widget, *widget.findChildren(QWidget)) if isinstance(w, QLineEdit | QComboBox | QSpinBox)]
+    for field in inputs:
+        if invalid:
+            palette = field.palette()
+            palette.setColor(QPalette.ColorRole.Base, INVALID_BACKGROUND)
+            palette.setColor(QPalette.ColorRole.Button, INVALID_BACKGROUND)
+            field.setPalette(palette)
+        else:
+            field.setPalette(QPalette())  # back to the form's
 
 
 def _check_fields(cls: Callable[..., Any], values: dict[str, Any], errors: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
@@ -36,6 +36,8 @@ RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", 
 FIXED_RUN_COLORS = {".": RUN_COLORS[0], "eval": RUN_COLORS[1]}  # training and evaluation look the same everywhere
 LIVE_MARKER = QColor(46, 125, 50, 150)
 SWEPT_MARKER = QColor(120, 120, 120, 55)
+MARKER_SPACING_PX = 6  # closest two checkpoint markers are drawn; denser ones are thinned
+X_HEADROOM = 1.5  # while training, the x axis reaches this far past the data (in steps run so far)
 MAX_MARKERS = 2000  # per kind; all drawn by one item in one call
 DEFAULT_SMOOTHING = 0.6  # TensorBoard's default
 POLL_MS_TRAINING = 2000  # while a run trains here: each redraw is GUI-thread time (GIL held) the trainer waits for
@@ -85,11 +87,26 @@ class CheckpointMarkers(pg.GraphicsObject):
             return
         area = view.viewRect()
         key = (area.left(), area.right(), area.top(), area.bottom(), self._steps.size, self._steps[-1])
+        pixels = view.width()
+        key = (*key, round(pixels))
         if self._lines[0] != key:
             shown = self._steps[(self._steps >= area.left()) & (self._steps <= area.right())]
+            room = max(1, int(pixels / MARKER_SPACING_PX))
+            if shown.size > room:  # more lines than the view can tell apart: every k-th, the newest kept
+                shown = shown[::-1][:: -(-shown.size // room)][::-1]
             self._lines = (key, [QLineF(x, area.top(), x, area.bottom()) for x in shown])
         painter.setPen(self.pen)
         painter.drawLines(self._lines[1])
+
+
+class _Graphics(pg.GraphicsLayoutWidget):
+    """The plots' canvas, saying when the pointer leaves it (an event filter would see every paint)."""
+
+    left = Signal()
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.left.emit()
 
 
 @dataclass
@@ -114,6 +131,23 @@ def poll_reader(reader: ScalarReader) -> list[tuple[ScalarSeries, bool]]:
     for part in reader.poll():
         changed[(part.run, part.tag)] = changed.get((part.run, part.tag), False) or part.reset
     return [(reader.series(run, tag), reset) for (run, tag), reset in sorted(changed.items())]
+
+
+def is_sparse(run: str) -> bool:
+    """Evaluation runs (``eval``, ``eval_*``: one point per checkpoint) are drawn raw; training series smoothed."""
+    return run == "eval" or run.startswith("eval_")
+
+
+def title_with_legend(title: str, entries: list[tuple[str, str, bool]]) -> str:
+    """A plot title naming its series in their colours — the legend outside the data, where it hides nothing.
+
+    ``entries``: (label, colour, drawn as points) per series.
+    """
+    keys = "".join(
+        f"&nbsp;&nbsp;<span style='color:{colour}'>{'●' if points else '━'} {label}</span>"
+        for label, colour, points in entries
+    )
+    return f"{title}<span style='font-size:9pt'>{keys}</span>" if keys else title
 
 
 def run_label(run: str) -> str:
@@ -175,7 +209,8 @@ class PlotPanel(QWidget):
         bar.addWidget(self.all_tags)
         bar.addStretch(1)
         layout.addLayout(bar)
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _Graphics()
+        self.graphics.left.connect(self.hide_crosshair)
         self.graphics.setBackground("w")
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
@@ -208,9 +243,12 @@ class PlotPanel(QWidget):
             self._crosshairs.pop(tag)
         self._marker_steps = ((), ())
         self._pending_markers = None
-        for tag in self._plots:
+        for tag, plot in self._plots.items():
             self._draw_markers(tag)
             self._crosshairs[tag].hide()
+            plot.setTitle(tag)
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # nothing of the last model_dir's axes stays
+            self._apply_x_range(plot)
         self._runs = []
         self._relayout()
         self.reader = ScalarReader(path) if path else None
@@ -247,8 +285,26 @@ class PlotPanel(QWidget):
         if self._fixed_x is None:
             plot.enableAutoRange()
         else:
-            plot.setXRange(*self._fixed_x, padding=0.02)
+            plot.setXRange(*self._x_target(), padding=0.02)
             plot.enableAutoRange(y=False)
+
+    def _x_target(self) -> tuple[int, int]:
+        """During a run: from the first step to the data's last step plus headroom, never past the run's end."""
+        first, end = self._fixed_x or (0, 1)
+        last = max((int(c.steps[-1]) for c in self._curves.values() if c.steps.size), default=first)
+        reach = max(last - first, min(end - first, 100)) * X_HEADROOM
+        return first, int(min(end, first + reach))
+
+    def _follow_x(self) -> None:
+        """During a run: the x axis follows the data (not the planned total, which would leave a 3M-step run a
+        sliver at the left edge), moving only when the data reaches its right end: a few times per run."""
+        if self._fixed_x is None or not self._plots:
+            return
+        plot = next(iter(self._plots.values()))  # the others are x-linked to it
+        first, right = self._x_target()
+        last = max((int(c.steps[-1]) for c in self._curves.values() if c.steps.size), default=first)
+        if last >= plot.vb.viewRange()[0][1]:
+            plot.setXRange(first, right, padding=0.02)
 
     def _follow_y(self, tag: str) -> None:
         """During a run: move the y range only when the data leaves it or fills less than a third of it.
@@ -365,6 +421,7 @@ class PlotPanel(QWidget):
                 return
         if not self._drained_tags:
             return
+        self._follow_x()
         for tag in self._drained_tags:  # once all are in: each axis moves at most once per poll
             self._follow_y(tag)
             if tag in self._plots:
@@ -404,13 +461,12 @@ class PlotPanel(QWidget):
         return [t for t, p in self._plots.items() if p in self._shown]
 
     def _new_plot(self, tag: str) -> pg.PlotItem:
-        plot = pg.PlotItem(title=tag)
+        plot = pg.PlotItem(title=tag)  # its runs are named in the title row (``_title``): no legend on the data
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.setLogMode(y=self._log)
         plot.setLabel("bottom", "step")
-        plot.addLegend(offset=(-10, 10))
         first = next(iter(self._plots.values()), None)
         if first is not None:
             plot.setXLink(first)
@@ -450,10 +506,17 @@ class PlotPanel(QWidget):
             color = QColor(self._color(series.run))
             faint = QColor(color)
             faint.setAlpha(70)
-            raw = plot.plot(pen=pg.mkPen(faint, width=1))
-            smooth = plot.plot(pen=pg.mkPen(color, width=2), name=run_label(series.run))
+            if is_sparse(series.run):  # raw, as points joined by a line: an average of a few points misleads
+                raw = plot.plot(pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6, symbolBrush=color,
+                                symbolPen=None, name=run_label(series.run))  # fmt: skip
+                smooth = plot.plot(pen=None)
+                smooth.hide()
+            else:
+                raw = plot.plot(pen=pg.mkPen(faint, width=1))
+                smooth = plot.plot(pen=pg.mkPen(color, width=2), name=run_label(series.run))
             curve = _Curve(series.run, series.tag, steps, values, raw, smooth)
             self._curves[key] = curve
+            self._title(series.tag)
             self._draw_markers(series.tag)
         extends = not reset and curve.smoothed is not None and steps.size >= curve.steps.size
         if extends:
@@ -468,6 +531,11 @@ class PlotPanel(QWidget):
         # Log scale: pyqtgraph takes log10 of y itself; non-positive values are left out rather than warned about.
         curve.raw_item.setData(curve.steps, curve.values)
         curve.smooth_item.setData(curve.steps, curve.smoothed)
+
+    def _title(self, tag: str) -> None:
+        runs = sorted(run for run, curve_tag in self._curves if curve_tag == tag)
+        plot = self._plots[tag]
+        plot.setTitle(title_with_legend(tag, [(run_label(r), self._color(r), is_sparse(r)) for r in runs]))
 
     def _draw_markers(self, tag: str) -> None:
         live, swept = self._marker_steps
@@ -517,8 +585,13 @@ class PlotPanel(QWidget):
                 step = plot.vb.mapSceneToView(position).x()
                 self.show_crosshair(step, tag)
                 return
+        self.hide_crosshair()
+
+    def hide_crosshair(self) -> None:
+        """The pointer left the plots: no crosshair, and the read-out says what is plotted again."""
         for line in self._crosshairs.values():
             line.hide()
+        self._update_readout_idle()
 
     def show_crosshair(self, step: float, tag: str | None = None) -> str:
         """Move the crosshair of every plot to ``step`` and describe the nearest values; returns the text."""

@@ -8,7 +8,6 @@ checkpoints are never touched (a trainer resuming in place would sweep them).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from ckptgui.gui import engine
 from ckptgui.gui.icons import icon
 from ckptgui.gui.widgets.compat_table import CompatTable
 from ckptgui.gui.widgets.export_dialog import ExportDialog
+from ckptgui.gui.widgets.new_dir_dialog import NewDirDialog, ask_new_dir, default_new_dir
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import CompatReport, check
 from ckptgui.modeldir.config import NetworkConfig
@@ -42,6 +42,7 @@ from ckptgui.modeldir.fork import copy_checkpoint
 from ckptgui.modeldir.scan import CheckpointInfo, locate
 from ckptgui.modeldir.snapshot import Snapshot
 from ckptgui.modeldir.variables import list_variables
+from ckptgui.storage import name_of, parent_of
 from ckptgui.workspace.model import Workspace
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class RestorePanel(QWidget):
         self.workspace = workspace
         self._pool = pool
         self.export_dialog: ExportDialog | None = None
+        self.new_dir_dialog: NewDirDialog | None = None
         self._stale = False  # the workspace's checkpoints changed while this panel was hidden
         self.dataset: Dataset | None = None
         self.report: CompatReport | None = None
@@ -100,7 +102,7 @@ class RestorePanel(QWidget):
         self.check_button = QPushButton(icon("reload"), "Check against config")
         self.check_button.clicked.connect(self.check_compatibility)
         top.addWidget(self.check_button)
-        self.continue_button = QPushButton(icon("continue"), "Continue training in a new model_dir")
+        self.continue_button = QPushButton(icon("continue"), "Continue training in a new model_dir…")
         self.continue_button.setToolTip(
             "Copy this checkpoint (and a fresh state file) into a new model_dir and train on from it; "
             "the original model_dir is left as it is"
@@ -114,10 +116,13 @@ class RestorePanel(QWidget):
             "Export this checkpoint for serving: a SavedModel with Estimator's signatures, .keras or .tflite"
         )
         self.export_button.clicked.connect(self.open_export_dialog)
-        top.addWidget(self.continue_button)
-        top.addWidget(self.adopt_button)
-        top.addWidget(self.export_button)
         layout.addLayout(top)
+        actions = QHBoxLayout()  # a row of its own: the panel fits beside the configuration at 1280 wide
+        actions.addWidget(self.continue_button)
+        actions.addWidget(self.adopt_button)
+        actions.addWidget(self.export_button)
+        actions.addStretch(1)
+        layout.addLayout(actions)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         compat_box = QGroupBox("Compatibility with the current network config")
@@ -165,8 +170,9 @@ class RestorePanel(QWidget):
         predict_layout.addLayout(buttons)
         self.results = QTableWidget(0, 2)
         self.results.setHorizontalHeaderLabels(["Predicted", "Probabilities"])
-        self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.results.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # One column per class, each as wide as its numbers: nothing is clipped; the table scrolls if need be.
+        self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.results.horizontalHeader().setStretchLastSection(True)
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.results.verticalHeader().setDefaultSectionSize(22)
         predict_layout.addWidget(self.results)
@@ -358,14 +364,17 @@ class RestorePanel(QWidget):
         self.results.clearSpans()
         self.results.setRowCount(len(predictions))
         names = self.dataset.class_names if self.dataset is not None else []
+        n_classes = max((len(p.probabilities) for p in predictions), default=0)
+        self.results.setColumnCount(1 + n_classes)
+        headers = [names[i] if i < len(names) else f"class {i}" for i in range(n_classes)]
+        self.results.setHorizontalHeaderLabels(["Predicted", *(f"P({name})" for name in headers)])
         for row, prediction in enumerate(predictions):
             best = max(prediction.probabilities)
             self.results.setItem(row, 0, QTableWidgetItem(f"{prediction.class_name} ({best:.1%})"))
-            parts = []
             for index, p in enumerate(prediction.probabilities):
-                label = names[index] if index < len(names) else str(index)
-                parts.append(f"{label} {p:.3f}")
-            self.results.setItem(row, 1, QTableWidgetItem(" · ".join(parts)))
+                item = QTableWidgetItem(f"{p:.3f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.results.setItem(row, 1 + index, item)
         self.status.emit(f"Predicted {len(predictions)} rows")
 
     @Slot(str, str)
@@ -377,7 +386,7 @@ class RestorePanel(QWidget):
         item = QTableWidgetItem(f"Cannot predict: {message}")
         item.setForeground(QColor(179, 38, 30))
         self.results.setItem(0, 0, item)
-        self.results.setSpan(0, 0, 1, 2)
+        self.results.setSpan(0, 0, 1, self.results.columnCount())
         self.last_predictions = None
 
     # Export ------------------------------------------------------------------------------------------
@@ -399,12 +408,21 @@ class RestorePanel(QWidget):
     # Continue ------------------------------------------------------------------------------------
     @Slot()
     def continue_training(self, new_dir: str | None = None) -> None:
+        """Copy the selected checkpoint into ``new_dir`` and continue there; without one, ask where first."""
         checkpoint = self.current_checkpoint()
         if checkpoint is None:
             return
         if new_dir is None:
-            tag = f"{Path(checkpoint.prefix).parent.name}-from-{checkpoint.step}-"
-            new_dir = tempfile.mkdtemp(prefix=f"ckptgui-{tag}")
+            source = parent_of(checkpoint.prefix)
+            self.new_dir_dialog = ask_new_dir(
+                self,
+                "Continue training in a new model_dir",
+                f"Copy {name_of(checkpoint.prefix)} of {source} into a new model_dir and continue training there "
+                "(the original is left untouched). Where should it go?",
+                default_new_dir(source, f"from-{checkpoint.step}"),
+                self.continue_training,
+            )
+            return
         self.status.emit(f"Copying {Path(checkpoint.prefix).name} into {new_dir}…")
         self._copy_task.start(lambda: (new_dir, copy_checkpoint(checkpoint, new_dir)))
 

@@ -32,9 +32,6 @@ class TrainControls(QWidget):
             layout.addWidget(button, 0, column)
             self.buttons.append(button)
         self.bar = LiveProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        self.bar.setFormat("idle")
         self.bar.setTextVisible(True)
         layout.addWidget(self.bar, 1, 0, 1, 3)
         self.rate = LiveLabel("– steps/s")
@@ -43,6 +40,15 @@ class TrainControls(QWidget):
         layout.addWidget(self.rate, 2, 0, 1, 2)
         layout.addWidget(self.left, 2, 2)
         self._start_step = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Another model_dir: nothing of the last run's progress stays on screen."""
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("idle")
+        self.rate.setText("– steps/s")
+        self.left.setText("")
 
     def begin(self, start_step: int, target_step: int) -> None:
         self._start_step = start_step
