@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptgui.formats.bundle import decode_array
+from ckptgui.modeldir.keras import open_weights
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, require_index
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables, read_entry_bytes
@@ -70,9 +71,7 @@ class TensorSource:
         self._reader = None
         self._index = None
         if checkpoint.format == "keras-h5":
-            import h5py
-
-            self._h5 = h5py.File(checkpoint.prefix, "r")
+            self._h5 = open_weights(checkpoint.prefix)
         elif scheme_of(checkpoint.prefix):
             self._index = require_index(checkpoint)
         else:
