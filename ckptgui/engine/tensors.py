@@ -176,6 +176,8 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
         flat_a, flat_b = flat_variables(vars_a), flat_variables(vars_b)
     else:
         flat_a, flat_b = {v.name: v for v in vars_a}, {v.name: v for v in vars_b}
+    if ckpt_a.format == ckpt_b.format == "keras-h5":  # HDF5 paths outlive Keras' per-process layer names
+        flat_a, flat_b = {v.key: v for v in flat_a.values()}, {v.key: v for v in flat_b.values()}
     names = sorted(set(flat_a) | set(flat_b), key=natural_key)
     results: list[VariableDiff] = []
     bytes_read = 0
@@ -183,7 +185,7 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
         for name in names:
             info_a, info_b = flat_a.get(name), flat_b.get(name)
             row = VariableDiff(
-                name,
+                (info_a or info_b).name,
                 info_a is not None,
                 info_b is not None,
                 info_a.shape if info_a else None,
@@ -202,7 +204,7 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
                 tensor_a = source_a.get(info_a.key)
                 tensor_b = source_b.get(info_b.key)
             except Exception as exc:  # noqa: BLE001 - any read failure: name the tensor
-                raise CheckpointError(f"{name} cannot be read ({_first_line(exc)})") from None
+                raise CheckpointError(f"{row.name} cannot be read ({_first_line(exc)})") from None
             bytes_read += tensor_a.nbytes + tensor_b.nbytes
             if not (_numeric(tensor_a.dtype) and _numeric(tensor_b.dtype)):
                 same = tensor_a.shape == tensor_b.shape and bool((tensor_a == tensor_b).all())

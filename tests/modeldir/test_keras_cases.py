@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from checkpoint_dirs import FIXTURES
 
-from ckptgui.engine.tensors import read_tensor
+from ckptgui.engine.tensors import diff, read_tensor
 from ckptgui.modeldir import compat
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.scan import locate, scan
@@ -213,3 +213,19 @@ def test_a_state_file_from_another_machine_is_matched_by_file_name(tmp_path: Pat
     assert info.latest_step == 500
     assert any("matched here by file name" in p for p in info.problems)
     assert {c.status for c in verify(folder)} == {"ok"}
+
+
+@pytest.mark.parametrize("include_slots", [False, True])
+def test_weights_of_a_rebuilt_model_pair_by_hdf5_path(include_slots: bool) -> None:
+    """A notebook rerun names the second model dense_4, dense_5: the files' paths stay and pair every array."""
+    first, second = CASES / "rebuilt" / "first.weights.h5", CASES / "rebuilt" / "second.weights.h5"
+    assert {v.name for v in list_variables(locate(first))} != {v.name for v in list_variables(locate(second))}
+    report = diff(first, second, include_slots=include_slots)
+    every = len(EXPECTED["rebuilt"]["first"]["h5"])  # 4 layer arrays, 2 counters, 8 Adam slots
+    assert len(report.variables) == (every if include_slots else 6)
+    assert all(row.in_a and row.in_b for row in report.variables)
+    assert report.summary.startswith(f"{len(report.variables)} variables compared")
+    with h5py.File(first, "r") as a, h5py.File(second, "r") as b:
+        row = next(r for r in report.variables if r.name.endswith("/kernel") and r.shape_a == [4, 5])
+        delta = b["layers/dense/vars/0"][()] - a["layers/dense/vars/0"][()]
+        assert row.delta_l2 == pytest.approx(float(np.linalg.norm(delta)), rel=1e-6)
