@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="read every tensor of every checkpoint; exit 1 if any is damaged",
         description="Read every tensor (checking its CRC) of every checkpoint in PATH. Exit 0 when every "
-        "checkpoint is healthy (ok or unlisted), 1 when one is incomplete, corrupt or missing.",
+        "checkpoint is healthy (ok or unlisted), 1 when one is incomplete, corrupt or missing. Checkpoints in a "
+        "format ckptgui does not read (TF1 V1) are listed as unsupported, not counted as damage.",
     )
     verify.add_argument("path", help=PATH_HELP)
     _json_flag(verify)
@@ -250,7 +251,10 @@ def _verify(args: argparse.Namespace) -> int:
         print("\r\033[K", end="", file=sys.stderr)
     if not results:
         raise UsageError(f"{args.path}: holds no checkpoints to verify")
-    healthy = all(c.usable for c in results)
+    unsupported = [c for c in results if c.status == "unsupported"]  # not read, so neither healthy nor damaged
+    if len(unsupported) == len(results):
+        raise UsageError(f"{args.path}: holds no checkpoints ckptgui can verify ({unsupported[0].reason})")
+    healthy = all(c.usable for c in results if c.status != "unsupported")
     if args.json:
         _emit(
             {
@@ -265,8 +269,12 @@ def _verify(args: argparse.Namespace) -> int:
         rows = [["STEP", "STATUS", "CHECKPOINT", "PROBLEM"]]
         rows += [[_step_text(c.step), c.status, name_of(c.prefix), c.reason] for c in results]
         print("\n".join(_table(rows, indent="")))
-        damaged = sum(1 for c in results if not c.usable)
-        print(f"{len(results)} checkpoints, {damaged} damaged" if damaged else f"all {len(results)} checkpoints ok")
+        damaged = sum(1 for c in results if not c.usable) - len(unsupported)
+        read = len(results) - len(unsupported)
+        summary = f"{read} checkpoints, {damaged} damaged" if damaged else f"all {read} checkpoints ok"
+        if unsupported:
+            summary = f"{summary.removeprefix('all ')}, {len(unsupported)} not read (unsupported format)"
+        print(summary)
     return 0 if healthy else EXIT_DAMAGED
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,16 @@ def test_eval_and_predict_refuse_a_wide_and_deep_checkpoint(
 def test_eval_still_reads_a_plain_tf1_dnn(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "eval", CASES / "tf1_adagrad", "--json")
     assert code == 0 and json.loads(out)["step"] == 500
+
+
+def test_verify_does_not_call_an_unsupported_format_damage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "verify", CASES / "v1")
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert "no checkpoints ckptgui can verify" in err and "V1" in err
+    mixed = tmp_path / "mixed"
+    shutil.copytree(CASES / "v1", mixed)
+    for name in ("model.ckpt-500.index", "model.ckpt-500.data-00000-of-00001"):
+        shutil.copy(CASES / "tf1_adagrad" / name, mixed / name)
+    code, out, _ = run(capsys, "verify", mixed)
+    assert code == 0
+    assert out.splitlines()[-1] == "1 checkpoints ok, 2 not read (unsupported format)"
