@@ -14,6 +14,7 @@ import json
 import math
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,11 +145,9 @@ def _readable_owner(handle: Any, owner_path: str) -> str:
 
 def _unique_names(arrays: list[WeightArray]) -> None:
     """Names shared by two arrays (layer names Keras let repeat) fall back to their HDF5 paths, which cannot."""
-    counts: dict[str, int] = {}
+    repeated = {name for name, count in Counter(array.name for array in arrays).items() if count > 1}
     for array in arrays:
-        counts[array.name] = counts.get(array.name, 0) + 1
-    for array in arrays:
-        if counts[array.name] > 1:
+        if array.name in repeated:
             array.name = array.key.replace("/vars/", "/").replace("layers/", "")
 
 

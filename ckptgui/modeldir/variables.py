@@ -7,6 +7,7 @@ takes a :class:`CheckpointInfo` from a scan, so naming a checkpoint's variables 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ckptgui.formats.bundle import (
@@ -273,11 +274,9 @@ def _qualify_collisions(tops: dict[str, VariableInfo], paths: dict[str, list[str
 
 def _make_unique(variables: list[VariableInfo]) -> None:
     """The last guarantee of one name per variable: a name still shared falls back to the raw key."""
-    counts: dict[str, int] = {}
+    repeated = {name for name, count in Counter(info.name for info in variables).items() if count > 1}
     for info in variables:
-        counts[info.name] = counts.get(info.name, 0) + 1
-    for info in variables:
-        if counts[info.name] > 1:
+        if info.name in repeated:
             info.name = info.key.removesuffix(VALUE_SUFFIX)
 
 
