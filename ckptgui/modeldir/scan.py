@@ -234,7 +234,8 @@ def _nested_checkpoint_dirs(storage: Storage, folder: str, top: str) -> list[str
         names = [entry.name for entry in storage.listdir(folder)]
     except OSError:
         return []
-    if any(INDEX_FILE.match(n) or is_keras_file(n) for n in names):
+    # Not *.keras: a whole model beside a run is an export (MODEL_DIR/export/1.keras), not a checkpoint of it.
+    if any(INDEX_FILE.match(n) or n.endswith(H5_SUFFIX) for n in names):
         return [relative_path(folder, top)]
     return []
 

@@ -7,7 +7,7 @@ takes a :class:`CheckpointInfo` from a scan, so naming a checkpoint's variables 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from ckptgui.formats.bundle import (
@@ -143,16 +143,16 @@ def _object_paths(nodes: list[_Node]) -> dict[int, list[str]]:
     (``optimizer/_trainable_variables/0``); the path through the model names the layer instead.
     """
     paths: dict[int, list[str]] = {0: []} if nodes else {}
-    deferred: list[tuple[int, list[str]]] = []
-    queue = [0] if nodes else []
+    deferred: deque[tuple[int, list[str]]] = deque()
+    queue = deque([0] if nodes else [])
     while queue or deferred:
         if not queue:  # the model is done: walk what only the optimizer reaches
-            node_id, path = deferred.pop(0)
+            node_id, path = deferred.popleft()
             if node_id in paths:
                 continue
             paths[node_id] = path
             queue.append(node_id)
-        node_id = queue.pop(0)
+        node_id = queue.popleft()
         for name, child in nodes[node_id].children:
             if child in paths or child >= len(nodes):
                 continue
@@ -214,9 +214,8 @@ def object_variables(prefix: str, index: Index) -> list[VariableInfo]:
             tops[key] = _info(key[: -len(VALUE_SUFFIX)], entry)
         else:
             tops[key] = _info(key.replace("/.ATTRIBUTES/", ":"), entry)
-    if not all(_is_readable(info.name) for info in tops.values()):
+    if not all(_is_readable(info.name) for info in tops.values()):  # key paths are unique and readable otherwise
         _name_from_object_graph(tops, _object_graph(prefix, index))
-    _make_unique(list(tops.values()))
     for owner_key, slot, entry in slot_entries:
         target = tops.get(owner_key)
         if target is None:  # a slot of something not stored itself: show it on its own
@@ -247,6 +246,7 @@ def _name_from_object_graph(tops: dict[str, VariableInfo], nodes: list[_Node]) -
             info.name = full_names[key]
             fallback[key] = path or []
     _qualify_collisions(tops, fallback)
+    _make_unique(list(tops.values()))
     by_node = {node_of[key]: info for key, info in tops.items() if key in node_of}
     for slot_node, (owner_node, slot) in _keras_slots(nodes).items():
         owner, info = by_node.get(owner_node), by_node.get(slot_node)

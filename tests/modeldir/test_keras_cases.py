@@ -229,3 +229,12 @@ def test_weights_of_a_rebuilt_model_pair_by_hdf5_path(include_slots: bool) -> No
         row = next(r for r in report.variables if r.name.endswith("/kernel") and r.shape_a == [4, 5])
         delta = b["layers/dense/vars/0"][()] - a["layers/dense/vars/0"][()]
         assert row.delta_l2 == pytest.approx(float(np.linalg.norm(delta)), rel=1e-6)
+
+
+def test_an_exported_keras_model_beside_a_run_is_not_a_nested_checkpoint_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(CASES / "tf1_adagrad", run)
+    (run / "export").mkdir()
+    shutil.copy(CASES / "towers" / "towers.keras", run / "export" / "1.keras")
+    assert not any("subfolder" in problem for problem in scan(run).problems)
+    assert [c.status for c in scan(run / "export").checkpoints] == ["ok"]
