@@ -82,3 +82,17 @@ def test_verify_does_not_call_an_unsupported_format_damage(capsys: pytest.Captur
     code, out, _ = run(capsys, "verify", mixed)
     assert code == 0
     assert out.splitlines()[-1] == "1 checkpoints ok, 2 not read (unsupported format)"
+
+
+def test_reading_keras_files_v1_and_backups_needs_no_tensorflow() -> None:
+    paths = [str(CASES / p) for p in ("towers/towers.keras", "towers", "backup", "v1", "subclassed/ckpt-1")]
+    code = (
+        "import sys; from ckptgui.cli import main; "
+        f"codes = [main(['inspect', p, '--json']) for p in {paths!r}]; "
+        f"codes.append(main(['verify', {str(CASES / 'towers')!r}])); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'; print(codes, file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[0, 0, 0, 0, 0, 0]"
