@@ -1,7 +1,7 @@
 """``ckptgui inspect | verify | diff | check | eval | predict``: read any model_dir from the command line.
 
 Every command takes a model_dir, a checkpoint prefix (``model.ckpt-200``),
-``DIR@STEP`` or a Keras ``*.weights.h5`` file, prints a readable report or,
+``DIR@STEP`` or a Keras ``*.weights.h5`` / ``*.keras`` file, prints a readable report or,
 with ``--json``, a stable JSON object. Bad input exits 2 with one line saying
 what is wrong; ``verify`` exits 1 when a checkpoint is damaged and ``check``
 exits 3 when the network does not fit. ``inspect``, ``verify`` and ``check`` never import TensorFlow.
@@ -28,7 +28,9 @@ from ckptgui.modeldir.verify import verify
 from ckptgui.storage import name_of, storage_for
 
 EXIT_DAMAGED = 1
-PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
+PATH_HELP = (
+    "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 or *.keras file"
+)
 BAD_INPUT = (CheckpointError, ConfigError, DataError, RunLogError)
 
 
