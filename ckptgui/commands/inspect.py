@@ -166,6 +166,7 @@ def _inspect(args: argparse.Namespace) -> int:
             "n_features": network.n_features,
             "n_classes": network.n_classes,
             "optimizer": network.optimizer,
+            "outside_dnn": network.unexplained,
         }
     if args.json:
         _emit(
@@ -203,9 +204,11 @@ def _inspect(args: argparse.Namespace) -> int:
     if chosen is not None:
         if network is not None:
             optimizer = f", optimizer {network.optimizer}" if network.optimizer else ""
+            outside = network.unexplained
+            extra = f"; plus {len(outside)} weights outside the DNN ({', '.join(outside)})" if outside else ""
             print(
                 f"network: hidden_units {network.hidden_units}, {network.n_features} features, "
-                f"{network.n_classes} classes{optimizer}"
+                f"{network.n_classes} classes{optimizer}{extra}"
             )
         print(f"global step: {_step_text(step_value)}")
         print(f"variables of {name_of(chosen.prefix)}:")

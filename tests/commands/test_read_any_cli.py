@@ -96,3 +96,11 @@ def test_reading_keras_files_v1_and_backups_needs_no_tensorflow() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[0, 0, 0, 0, 0, 0]"
+
+
+def test_inspect_names_the_weights_outside_the_dnn(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "inspect", CASES / "wide_deep", "--json")
+    linear = ["linear/linear_model/bias_weights", "linear/linear_model/features/weights"]
+    assert code == 0 and sorted(json.loads(out)["network"]["outside_dnn"]) == linear
+    code, out, _ = run(capsys, "inspect", CASES / "wide_deep")
+    assert "2 weights outside the DNN" in next(line for line in out.splitlines() if line.startswith("network:"))
