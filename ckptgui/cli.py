@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a Unix tool killed by SIGPIPE (``ckptgui inspect DIR | head -1``)
 
 
 class UsageError(Exception):
@@ -56,10 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]  # the window is the default command
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or EXIT_OK)
+        status = int(args.func(args) or EXIT_OK)
+        sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (UsageError, StorageError) as exc:  # StorageError: a missing extra, credentials, the network
         print(f"ckptgui {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"ckptgui {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout (``head``, a pager) is gone: point stdout at /dev/null so the exit flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -1,7 +1,7 @@
 """``ckptgui inspect | verify | diff | check | eval | predict``: read any model_dir from the command line.
 
 Every command takes a model_dir, a checkpoint prefix (``model.ckpt-200``),
-``DIR@STEP`` or a Keras ``*.weights.h5`` file, prints a readable report or,
+``DIR@STEP`` or a Keras ``*.weights.h5`` / ``*.keras`` file, prints a readable report or,
 with ``--json``, a stable JSON object. Bad input exits 2 with one line saying
 what is wrong; ``verify`` exits 1 when a checkpoint is damaged and ``check``
 exits 3 when the network does not fit. ``inspect``, ``verify`` and ``check`` never import TensorFlow.
@@ -30,7 +30,9 @@ from ckptgui.storage import name_of, storage_for
 from ckptgui.units import human_size
 
 EXIT_DAMAGED = 1
-PATH_HELP = "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 file"
+PATH_HELP = (
+    "a model_dir, a checkpoint prefix (e.g. DIR/model.ckpt-200), DIR@STEP, or a Keras *.weights.h5 or *.keras file"
+)
 BAD_INPUT = (CheckpointError, ConfigError, DataError, RunLogError)
 
 
@@ -49,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="read every tensor of every checkpoint; exit 1 if any is damaged",
         description="Read every tensor (checking its CRC) of every checkpoint in PATH. Exit 0 when every "
-        "checkpoint is healthy (ok or unlisted), 1 when one is incomplete, corrupt or missing.",
+        "checkpoint is healthy (ok or unlisted), 1 when one is incomplete, corrupt or missing. Checkpoints in a "
+        "format ckptgui does not read (TF1 V1) are listed as unsupported, not counted as damage.",
     )
     verify.add_argument("path", help=PATH_HELP)
     _json_flag(verify)
@@ -163,6 +166,7 @@ def _inspect(args: argparse.Namespace) -> int:
             "n_features": network.n_features,
             "n_classes": network.n_classes,
             "optimizer": network.optimizer,
+            "outside_dnn": network.unexplained,
         }
     if args.json:
         _emit(
@@ -200,9 +204,11 @@ def _inspect(args: argparse.Namespace) -> int:
     if chosen is not None:
         if network is not None:
             optimizer = f", optimizer {network.optimizer}" if network.optimizer else ""
+            outside = network.unexplained
+            extra = f"; plus {len(outside)} weights outside the DNN ({', '.join(outside)})" if outside else ""
             print(
                 f"network: hidden_units {network.hidden_units}, {network.n_features} features, "
-                f"{network.n_classes} classes{optimizer}"
+                f"{network.n_classes} classes{optimizer}{extra}"
             )
         print(f"global step: {_step_text(step_value)}")
         print(f"variables of {name_of(chosen.prefix)}:")
@@ -250,7 +256,10 @@ def _verify(args: argparse.Namespace) -> int:
         print("\r\033[K", end="", file=sys.stderr)
     if not results:
         raise UsageError(f"{args.path}: holds no checkpoints to verify")
-    healthy = all(c.usable for c in results)
+    unsupported = [c for c in results if c.status == "unsupported"]  # not read, so neither healthy nor damaged
+    if len(unsupported) == len(results):
+        raise UsageError(f"{args.path}: holds no checkpoints ckptgui can verify ({unsupported[0].reason})")
+    healthy = all(c.usable for c in results if c.status != "unsupported")
     if args.json:
         _emit(
             {
@@ -265,8 +274,12 @@ def _verify(args: argparse.Namespace) -> int:
         rows = [["STEP", "STATUS", "CHECKPOINT", "PROBLEM"]]
         rows += [[_step_text(c.step), c.status, name_of(c.prefix), c.reason] for c in results]
         print("\n".join(_table(rows, indent="")))
-        damaged = sum(1 for c in results if not c.usable)
-        print(f"{len(results)} checkpoints, {damaged} damaged" if damaged else f"all {len(results)} checkpoints ok")
+        damaged = sum(1 for c in results if not c.usable) - len(unsupported)
+        read = len(results) - len(unsupported)
+        summary = f"{read} checkpoints, {damaged} damaged" if damaged else f"all {read} checkpoints ok"
+        if unsupported:
+            summary = f"{summary.removeprefix('all ')}, {len(unsupported)} not read (unsupported format)"
+        print(summary)
     return 0 if healthy else EXIT_DAMAGED
 
 

@@ -196,6 +196,12 @@ def _require_dnn(checkpoint: CheckpointInfo) -> InferredNetwork:
             f"{checkpoint.prefix} holds no DNN classifier (no dnn/hiddenlayer_N, dnn/logits variables); eval and "
             "predict need a checkpoint written by ckptgui or tf.estimator.DNNClassifier"
         )
+    if network.unexplained:
+        raise InferenceError(
+            f"{checkpoint.prefix} holds weights outside the DNN ({', '.join(network.unexplained)}): its logits "
+            "depend on them (a wide & deep model's linear part or embeddings?), so the DNN alone would give wrong "
+            "answers; eval and predict read plain DNN classifiers only"
+        )
     return network
 
 

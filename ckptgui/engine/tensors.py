@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptgui.formats.bundle import decode_array
+from ckptgui.modeldir.keras import open_weights
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, require_index
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables, read_entry_bytes
@@ -70,9 +71,7 @@ class TensorSource:
         self._reader = None
         self._index = None
         if checkpoint.format == "keras-h5":
-            import h5py
-
-            self._h5 = h5py.File(checkpoint.prefix, "r")
+            self._h5 = open_weights(checkpoint.prefix)
         elif scheme_of(checkpoint.prefix):
             self._index = require_index(checkpoint)
         else:
@@ -177,6 +176,8 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
         flat_a, flat_b = flat_variables(vars_a), flat_variables(vars_b)
     else:
         flat_a, flat_b = {v.name: v for v in vars_a}, {v.name: v for v in vars_b}
+    if ckpt_a.format == ckpt_b.format == "keras-h5":  # HDF5 paths outlive Keras' per-process layer names
+        flat_a, flat_b = {v.key: v for v in flat_a.values()}, {v.key: v for v in flat_b.values()}
     names = sorted(set(flat_a) | set(flat_b), key=natural_key)
     results: list[VariableDiff] = []
     bytes_read = 0
@@ -184,7 +185,7 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
         for name in names:
             info_a, info_b = flat_a.get(name), flat_b.get(name)
             row = VariableDiff(
-                name,
+                (info_a or info_b).name,
                 info_a is not None,
                 info_b is not None,
                 info_a.shape if info_a else None,
@@ -203,7 +204,7 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
                 tensor_a = source_a.get(info_a.key)
                 tensor_b = source_b.get(info_b.key)
             except Exception as exc:  # noqa: BLE001 - any read failure: name the tensor
-                raise CheckpointError(f"{name} cannot be read ({_first_line(exc)})") from None
+                raise CheckpointError(f"{row.name} cannot be read ({_first_line(exc)})") from None
             bytes_read += tensor_a.nbytes + tensor_b.nbytes
             if not (_numeric(tensor_a.dtype) and _numeric(tensor_b.dtype)):
                 same = tensor_a.shape == tensor_b.shape and bool((tensor_a == tensor_b).all())

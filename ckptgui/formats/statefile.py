@@ -33,6 +33,21 @@ class CheckpointState:
     last_preserved_timestamp: float | None = None
 
 
+_WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")  # C:\..., C:/..., \\server\share
+
+
+def checkpoint_name(path: str) -> tuple[str, bool]:
+    """(the checkpoint's file name, whether the path is absolute) of a path as a state file holds it.
+
+    A state file written on Windows holds ``C:\\Users\\...\\model.ckpt-400``: its name is the part after the
+    last backslash, and it is absolute like ``/home/other/model.ckpt-400``, wherever the folder is read.
+    """
+    if _WINDOWS_ABSOLUTE.match(path):
+        return re.split(r"[\\/]", path)[-1], True
+    absolute = path.startswith("/") or "://" in path
+    return path.rstrip("/").rsplit("/", 1)[-1], absolute
+
+
 def _unescape(text: str) -> str:
     return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
 

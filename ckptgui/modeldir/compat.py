@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from ckptgui.modeldir.config import OPTIMIZER_SLOTS, NetworkConfig
 from ckptgui.modeldir.records import RunLogError, read_run_log
 from ckptgui.modeldir.scan import locate
-from ckptgui.modeldir.variables import InferredNetwork, infer_network, list_variables
+from ckptgui.modeldir.variables import InferredNetwork, infer_network, list_variables, model_weights
 from ckptgui.storage import parent_of
 
-NETWORK_SCOPE = "dnn/"  # the variables a DNN classifier owns; anything else in a checkpoint is not ours to judge
 NETWORK_DTYPE = "float32"
 
 
@@ -96,10 +95,12 @@ def check(network: NetworkConfig, n_features: int, n_classes: int, prefix: str |
             mismatches.append(Mismatch(name, shape, info.shape, "dtype", detail))
         else:
             fitting.append(name)
-    for name, info in stored.items():
-        if name.startswith(NETWORK_SCOPE) and name not in expected and _is_layer_variable(name):
-            mismatches.append(Mismatch(name, None, info.shape, "unexpected"))
     inferred = infer_network(variables)
+    # Weights beside the DNN's (a deeper network's layers, a linear part, embeddings); a checkpoint of some other
+    # model altogether is not ours to list weight by weight.
+    for info in model_weights(variables) if inferred is not None else []:
+        if info.name not in expected:
+            mismatches.append(Mismatch(info.name, None, info.shape, "unexpected"))
     report = CompatReport(
         compatible=not mismatches,
         mismatches=mismatches,
@@ -114,11 +115,6 @@ def check(network: NetworkConfig, n_features: int, n_classes: int, prefix: str |
     if mismatches:
         report.remedies = _remedies(report, network, n_features, len(expected))
     return report
-
-
-def _is_layer_variable(name: str) -> bool:
-    """``dnn/hiddenlayer_2/kernel``: a weight of the network, not bookkeeping stored under dnn/."""
-    return name.rsplit("/", 1)[-1] in ("kernel", "bias")
 
 
 def _check_summary(report: CompatReport, network: NetworkConfig, n_features: int, n_classes: int, n: int) -> str:
@@ -145,6 +141,12 @@ def _check_summary(report: CompatReport, network: NetworkConfig, n_features: int
         parts.append("checkpoint has Estimator's single-logit binary head; ckptgui's network has one logit per class")
     elif inferred.n_classes != n_classes:
         parts.append(f"checkpoint has {inferred.n_classes} classes; this config has {n_classes}")
+    if inferred.unexplained:
+        shown = ", ".join(inferred.unexplained[:3]) + (", ..." if len(inferred.unexplained) > 3 else "")
+        parts.append(
+            f"checkpoint also holds {len(inferred.unexplained)} weights outside the DNN ({shown}): its model is "
+            "not a plain DNN classifier (a wide & deep model's linear part or embeddings?)"
+        )
     dtypes = [m for m in report.mismatches if m.kind == "dtype"]
     if dtypes:
         parts.append(f"{len(dtypes)} variables are not stored as {NETWORK_DTYPE} ({dtypes[0].detail})")
@@ -182,7 +184,7 @@ def _remedies(report: CompatReport, network: NetworkConfig, n_features: int, n: 
     model_dir = parent_of(report.prefix)
     remedies = [f"train into a new model_dir (--model-dir NEW_DIR), or move the checkpoints out of {model_dir}"]
     inferred = report.checkpoint_network
-    if inferred is not None and not inferred.single_logit:
+    if inferred is not None and not inferred.single_logit and not inferred.unexplained:
         flags = f"--hidden-units {','.join(str(u) for u in inferred.hidden_units)}"
         if network.n_classes is not None and network.n_classes != inferred.n_classes:
             flags += f" --n-classes {inferred.n_classes}"

@@ -8,6 +8,7 @@ from typing import Any
 
 EVENTS_PREFIX = "events.out.tfevents."
 H5_SUFFIX = ".weights.h5"
+KERAS_SUFFIX = ".keras"  # a whole Keras model: a zip holding model.weights.h5
 
 INDEX_FILE = re.compile(r"^(?P<prefix>.+)\.index$")
 DATA_FILE = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<shards>\d{5})$")
@@ -22,8 +23,10 @@ _H5_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 def step_of(prefix: str) -> int | None:
     """The step in a checkpoint's name: ``model.ckpt-200`` -> 200, ``weights.05.weights.h5`` -> 5."""
     name = Path(prefix).name
-    if name.endswith(H5_SUFFIX):
-        integers = [n for n in _H5_NUMBER.findall(name[: -len(H5_SUFFIX)]) if "." not in n]
+    for suffix in (H5_SUFFIX, KERAS_SUFFIX):
+        if not name.endswith(suffix):
+            continue
+        integers = [n for n in _H5_NUMBER.findall(name[: -len(suffix)]) if "." not in n]
         return int(integers[0]) if integers else None  # weights.05-0.32.weights.h5: epoch 5, not the loss
     match = _STEP.search(name)
     return int(match.group(1)) if match else None

@@ -11,13 +11,15 @@ import os
 from dataclasses import dataclass, field, fields
 
 from ckptgui.formats.bundle import Index, parse_index
-from ckptgui.formats.statefile import STATE_FILENAME, StateFileError, read_state
+from ckptgui.formats.statefile import STATE_FILENAME, StateFileError, checkpoint_name, read_state
 from ckptgui.formats.wire import Damage, Vanished
+from ckptgui.modeldir.keras import BACKUP_METADATA, backup_epoch, is_keras_file, weights_problem
 from ckptgui.modeldir.layout import (
     DATA_FILE,
     EVENTS_PREFIX,
     H5_SUFFIX,
     INDEX_FILE,
+    KERAS_SUFFIX,
     META_FILE,
     TEMP_DIR,
     natural_key,
@@ -31,12 +33,17 @@ from ckptgui.storage import (
     name_of,
     parent_of,
     relative_path,
-    scheme_of,
     storage_for,
 )
 
-FORMATS = ("tf2-object", "tf1-name", "keras-h5", "mixed", "empty")
-STATUSES = ("ok", "incomplete", "corrupt", "missing", "unlisted")
+FORMATS = ("tf2-object", "tf1-name", "tf1-v1", "keras-h5", "mixed", "empty")
+STATUSES = ("ok", "incomplete", "corrupt", "missing", "unlisted", "unsupported")
+V1_REASON = (
+    "a TF1 V1 checkpoint (Saver(write_version=SaverDef.V1): one file, no .index): ckptgui reads only V2 "
+    "checkpoints; TensorFlow still restores it, and a V2 Saver writes one ckptgui reads"
+)
+V1_FOOTER = 48  # a table's footer: two block handles, padding, the magic number
+TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")  # LevelDB's table magic, which V1 checkpoints end with
 
 
 class CheckpointError(ValueError):
@@ -115,7 +122,7 @@ def _read_index_cached(path: str, token: str) -> Index:
 
 
 def _h5_problem(storage: Storage, path: str) -> str | None:
-    """Why a Keras weights file cannot be opened, "" when it can, None when it is gone; cached per version."""
+    """Why a Keras file's weights cannot be opened, "" when they can, None when it is gone; cached per version."""
     found = storage.info(path)
     if found is None:
         return None
@@ -124,17 +131,16 @@ def _h5_problem(storage: Storage, path: str) -> str | None:
 
 @functools.lru_cache(maxsize=512)
 def _h5_problem_cached(path: str, token: str) -> str:
-    """h5py opens a local file path itself, not through the storage seam: Keras weights files are read locally."""
-    import h5py
+    return weights_problem(path)
 
-    try:
-        with h5py.File(path, "r"):
-            return ""
-    except OSError as exc:
-        text = str(exc)
-        if "truncated" in text:
-            return "the HDF5 file is truncated (a save was interrupted or the copy is incomplete)"
-        return f"not a readable HDF5 file ({text.splitlines()[0][:160]})"
+
+def _v1_problem(storage: Storage, path: str) -> str:
+    """Why one lone file named in the state file is not a TF1 V1 checkpoint (a table with its magic); "" if it is."""
+    found = storage.info(path)
+    if found is None or found.size < V1_FOOTER:
+        return "too short to be a TF1 V1 checkpoint"
+    footer = storage.read(path, found.size - 8, found.size)
+    return "" if footer == TABLE_MAGIC else "not a TF1 V1 checkpoint (no table footer)"
 
 
 @dataclass
@@ -148,6 +154,7 @@ class _Group:
     temp: list[str] = field(default_factory=list)
     mtime: float = 0.0
     h5: bool = False
+    v1: bool = False  # one file, a TF1 Saver(write_version=V1) checkpoint named in the state file
 
     @property
     def files(self) -> dict[str, int]:
@@ -173,9 +180,12 @@ def _walk_size(storage: Storage, folder: str, relative_to: str) -> tuple[dict[st
 
 
 def _collect(
-    storage: Storage, directory: str, listing: list[FileInfo], only: str | None
+    storage: Storage, directory: str, listing: list[FileInfo], only: str | None, listed: set[str]
 ) -> tuple[dict[str, _Group], list[str]]:
-    """Group the directory's checkpoint files by prefix; also name subfolders that hold checkpoints."""
+    """Group the directory's checkpoint files by prefix; also name subfolders that hold checkpoints.
+
+    ``listed`` are the names the state file gives: a lone file of such a name is a TF1 V1 checkpoint.
+    """
     groups: dict[str, _Group] = {}
     nested: list[str] = []
     for item in listing:
@@ -197,8 +207,10 @@ def _collect(
             if match:
                 prefix, kind = match["prefix"], label
                 break
-        if prefix is None and name.endswith(H5_SUFFIX):
+        if prefix is None and is_keras_file(name):
             prefix, kind = name, "h5"
+        elif prefix is None and name in listed:
+            prefix, kind = name, "v1"
         if prefix is None or (only is not None and prefix != only):
             continue
         group = groups.setdefault(prefix, _Group(prefix))
@@ -210,7 +222,8 @@ def _collect(
             if kind == "index":
                 group.index_file = item
             group.h5 |= kind == "h5"
-    lone_meta = [p for p, g in groups.items() if not (g.index_file or g.shards or g.temp or g.h5)]
+            group.v1 |= kind == "v1"
+    lone_meta = [p for p, g in groups.items() if not (g.index_file or g.shards or g.temp or g.h5 or g.v1)]
     for prefix in lone_meta:
         del groups[prefix]
     return groups, nested
@@ -221,6 +234,7 @@ def _nested_checkpoint_dirs(storage: Storage, folder: str, top: str) -> list[str
         names = [entry.name for entry in storage.listdir(folder)]
     except OSError:
         return []
+    # Not *.keras: a whole model beside a run is an export (MODEL_DIR/export/1.keras), not a checkpoint of it.
     if any(INDEX_FILE.match(n) or n.endswith(H5_SUFFIX) for n in names):
         return [relative_path(folder, top)]
     return []
@@ -250,6 +264,11 @@ def _judge_files(storage: Storage, directory: str, group: _Group) -> tuple[str, 
         if problem is None:
             return "missing", "deleted while the folder was being read", "keras-h5", None
         return ("corrupt", problem, "keras-h5", None) if problem else ("ok", "", "keras-h5", None)
+    if group.v1 and group.index_file is None and not group.shards:
+        problem = _v1_problem(storage, prefix)
+        if problem:
+            return "corrupt", problem, "", None
+        return "unsupported", V1_REASON, "tf1-v1", None
     if group.index_file is None:
         if group.shards:
             return "incomplete", "no .index file: a save in progress, or one interrupted before its index", "", None
@@ -301,15 +320,17 @@ def _state_paths(directory: str, problems: list[str]) -> tuple[list[str] | None,
 
     def local(path: str) -> str:
         nonlocal moved
-        if (os.path.isabs(path) or scheme_of(path)) and parent_of(path) != directory:
+        name, absolute = checkpoint_name(path)
+        if absolute and parent_of(path) != directory:
             moved = True
-        return name_of(path)
+        return name
 
     listed = [local(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]]
     if moved:
         problems.append(
             f"the `{STATE_FILENAME}` state file names checkpoints by absolute paths outside this folder (was the "
-            "model_dir moved?); they were matched here by file name, but TensorFlow will look for the old paths"
+            "model_dir moved, or written on another machine?); they were matched here by file name, but "
+            "TensorFlow will look for the old paths"
         )
     return list(dict.fromkeys(listed)), local(state.model_checkpoint_path)
 
@@ -334,6 +355,14 @@ def _event_runs(storage: Storage, listing: list[FileInfo]) -> list[str]:
     return sorted(runs, key=natural_key)
 
 
+def _step(prefix: str, group: _Group, backup: bool) -> int | None:
+    """The step in the name; for a BackupAndRestore backup (``latest.weights.h5``), the epoch its metadata holds."""
+    step = step_of(prefix)
+    if step is None and group.h5 and backup:
+        return backup_epoch(prefix)
+    return step
+
+
 def _order(checkpoint: CheckpointInfo) -> tuple:
     return (checkpoint.step is None, checkpoint.step or 0, checkpoint.mtime, checkpoint.prefix)
 
@@ -345,10 +374,11 @@ def _scan_dir(directory: str, only: str | None = None) -> ModelDirInfo:
         listing = storage.listdir(directory)
     except OSError as exc:
         raise CheckpointError(f"{directory}: cannot be listed ({exc.strerror})") from None
-    groups, nested = _collect(storage, directory, listing, only)
     listed, latest = _state_paths(directory, problems)
     listed_names = set(listed or ())
+    groups, nested = _collect(storage, directory, listing, only, listed_names)
     checkpoints = []
+    backup = any(item.name == BACKUP_METADATA for item in listing)
     for name, group in groups.items():
         status, reason, fmt, index = _judge(storage, directory, group)
         is_listed = name in listed_names
@@ -358,7 +388,7 @@ def _scan_dir(directory: str, only: str | None = None) -> ModelDirInfo:
         files = group.files
         checkpoints.append(
             CheckpointInfo(
-                step_of(name),
+                _step(storage.join(directory, name), group, backup),
                 storage.join(directory, name),
                 sorted(files, key=natural_key),
                 sum(files.values()),
@@ -471,10 +501,11 @@ def scan(path: str | os.PathLike) -> ModelDirInfo:
         if step is not None:
             chosen = _pick_step(info, step, text)
             info.checkpoints = [chosen]
+            info.restore_step = chosen.step if chosen.usable else None  # as for the checkpoint's own prefix
         return info
     if step is not None:
         raise CheckpointError(f"{text}: no such model_dir (DIR@STEP needs a folder before the @)")
-    if found is not None and target.endswith(H5_SUFFIX):
+    if found is not None and is_keras_file(target):
         return _scan_dir(parent_of(target), only=name_of(target))
     prefix = _as_prefix(storage, target, found)
     if prefix is None:
@@ -485,7 +516,7 @@ def scan(path: str | os.PathLike) -> ModelDirInfo:
             raise CheckpointError(f"{text}: no such file or directory")
         raise CheckpointError(
             f"{text}: not a checkpoint; expected a model_dir, a checkpoint prefix (e.g. model.ckpt-200, without "
-            f"the .index/.data suffix), DIR@STEP, or a Keras *{H5_SUFFIX} file"
+            f"the .index/.data suffix), DIR@STEP, or a Keras *{H5_SUFFIX} or *{KERAS_SUFFIX} file"
         )
     return _scan_dir(parent_of(prefix), only=name_of(prefix))
 
@@ -497,7 +528,8 @@ def _listed_in_state(prefix: str) -> bool:
         return False
     if state is None:
         return False
-    return name_of(prefix) in {name_of(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]}
+    paths = [*state.all_model_checkpoint_paths, state.model_checkpoint_path]
+    return name_of(prefix) in {checkpoint_name(p)[0] for p in paths}
 
 
 def _pick_step(info: ModelDirInfo, step: int, where: str) -> CheckpointInfo:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ckptgui.formats.bundle import Entry, check_entry
 from ckptgui.formats.wire import Damage, Vanished
+from ckptgui.modeldir.keras import open_weights
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, read_index, scan
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables
 from ckptgui.storage import name_of, parent_of, storage_for
@@ -151,10 +152,8 @@ def _pieces(
 
 
 def _read_h5(checkpoint: CheckpointInfo, progress: Callable[[int], None]) -> None:
-    """Every weight array of a Keras weights file; h5py opens the local path itself (see ``h5_datasets``)."""
-    import h5py
-
-    with h5py.File(checkpoint.prefix, "r") as handle:
+    """Every weight array of a Keras weights file (or of the weights inside a ``.keras`` zip)."""
+    with open_weights(checkpoint.prefix) as handle:
         for _, key, *_ in h5_datasets(checkpoint.prefix):
             try:
                 array = np.asarray(handle[key][()])

@@ -46,7 +46,8 @@ def test_inspect_json(capsys: pytest.CaptureFixture[str]) -> None:
         (100, "ok", "model.ckpt-100"),
         (200, "ok", "model.ckpt-200"),
     ]
-    assert data["network"] == {"hidden_units": [10, 10], "n_features": 4, "n_classes": 3, "optimizer": "Adagrad"}
+    network = {"hidden_units": [10, 10], "n_features": 4, "n_classes": 3, "optimizer": "Adagrad", "outside_dnn": []}
+    assert data["network"] == network
     assert data["global_step"] == 200
     variables = {v["name"]: v for v in data["variables"]}
     assert variables["dnn/hiddenlayer_0/kernel"]["shape"] == [4, 10]
