@@ -128,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         Progress,
         Started,
         Trainer,
+        TrainingError,
     )
 
     try:
@@ -139,13 +140,20 @@ def _run(args: argparse.Namespace) -> int:
         for remedy in exc.report.remedies:
             print(f"  - {remedy}", file=sys.stderr)
         return EXIT_INCOMPATIBLE
+    except TrainingError as exc:  # another trainer holds the model_dir, or its newest checkpoint is unreadable
+        print(f"ckptgui train: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
-    def stop_on_interrupt(signum: int, frame: object) -> None:
-        print("\nstopping: writing a final checkpoint (press Ctrl-C again to abort)", file=sys.stderr)
+    def stop_on_signal(signum: int, frame: object) -> None:
+        """Ctrl-C and SIGTERM (kill, Docker, systemd, SLURM): a final checkpoint at the step reached, within
+        one chunk of steps; the same signal again ends the process at once."""
+        again = "press Ctrl-C again" if signum == signal.SIGINT else "send SIGTERM again"
+        print(f"\nstopping: writing a final checkpoint ({again} to abort)", file=sys.stderr)
         trainer.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, stop_on_interrupt)
+    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     last_print = 0.0
     try:
         for event in trainer.events():
@@ -178,7 +186,9 @@ def _run(args: argparse.Namespace) -> int:
                 how = "stopped" if event.stopped else "finished"
                 print(f"{how} at step {event.step}; model_dir: {trainer.destination}")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        trainer.close()
     return 0
 
 

@@ -47,8 +47,10 @@ from ckptgui.engine.model import Classifier
 from ckptgui.engine.restore import load_weights
 from ckptgui.formats.statefile import StateFileError, read_state
 from ckptgui.modeldir import compat
+from ckptgui.modeldir.cleanup import cannot_open
 from ckptgui.modeldir.config import ConfigError, RunSpec
 from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.lock import ModelDirLock, ModelDirLocked
 from ckptgui.modeldir.mirror import Mirror
 from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
@@ -272,7 +274,21 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._notes: list[str] = []
-        self._resume_from = self._pick_resume_checkpoint()
+        # Held from before the resume checkpoint is picked until training ends; only the chief writes.
+        self._lock = ModelDirLock(self.model_dir)
+        try:
+            if self.distribution.is_chief:
+                self._lock.acquire()
+            self._resume_from = self._pick_resume_checkpoint()
+        except ModelDirLocked as exc:
+            raise TrainingError(str(exc)) from None
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Let go of the model_dir's lock; ``events()`` does it when training ends (a Trainer never run calls it)."""
+        self._lock.release()
 
     @property
     def destination(self) -> str:
@@ -333,6 +349,8 @@ class Trainer:
             yield Failed(f"cannot write to {where}: {exc.strerror or exc}", traceback.format_exc())
         except tf.errors.OpError as exc:
             yield Failed(self._op_failure(exc), traceback.format_exc())
+        finally:
+            self._lock.release()
 
     # Internals.
     def _op_failure(self, exc: tf.errors.OpError) -> str:
@@ -348,6 +366,13 @@ class Trainer:
         if note:
             self._notes.append(note)
         for prefix in candidates:
+            problem = cannot_open(prefix)
+            if problem:
+                raise TrainingError(
+                    f"{prefix.name} cannot be read now ({problem}); it may be healthy, so training does not fall "
+                    "back to an older checkpoint (whose retention could then delete it). Make it readable and "
+                    "train again, or move it out of the model_dir"
+                )
             try:
                 report = compat.check(self.spec.network, self.n_features, self.n_classes, str(prefix))
             except Exception as exc:  # noqa: BLE001 - any damage means: try the previous checkpoint
@@ -391,7 +416,8 @@ class Trainer:
         start_step = int(classifier.global_step.numpy())
         target = start_step + spec.network.steps
         log = self._open_run_log(start_step, resumed, write=chief)
-        manager = Retention(self.model_dir, schedule_config, log) if chief else None
+        resumed_step = start_step if resumed is not None else None
+        manager = Retention(self.model_dir, schedule_config, log, resumed_step) if chief else None
         self._push()
         yield Started(self.destination, start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
@@ -454,6 +480,7 @@ class Trainer:
                 summaries.close()
                 log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
                 write_run_log(self.model_dir, log)
+            self._lock.release()
         self._push()
         yield Finished(step, stopped)
 

@@ -20,6 +20,31 @@ from ckptgui.storage import expand_path, name_of, parent_of, storage_for
 _ATOMIC_TMP = re.compile(r"^\.(checkpoint|ckptgui_run\.json|ckptgui_pins\.json)\..+\.tmp$")
 
 
+def cannot_open(prefix: str | os.PathLike) -> str:
+    """Why a local checkpoint's files cannot be opened now (EACCES, EIO), "" when they can or are gone.
+
+    Unreadable is not damaged: such a checkpoint may be healthy for its owner or a moment later, so nothing
+    that deletes or passes over damaged checkpoints may treat it as one.
+    """
+    folder, name = os.path.split(os.fspath(prefix))
+    try:
+        names = [n for n in os.listdir(folder or ".") if n == f"{name}.index" or n.startswith(f"{name}.data-")]
+    except OSError:
+        return ""
+    for file_name in names:
+        path = os.path.join(folder, file_name)
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"{file_name}: {exc.strerror or exc}"
+    return ""
+
+
 def leftovers(model_dir: str | os.PathLike) -> list[tuple[str, str]]:
     """``(path, why)`` for everything an interrupted save left in ``model_dir`` (a local folder or a bucket's)."""
     model_dir = expand_path(model_dir)
