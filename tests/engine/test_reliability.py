@@ -300,3 +300,96 @@ def test_a_huge_csv_loads_and_trains(tmp_path):
     trainer = Trainer(spec)
     assert trainer.dataset.features.shape == (200_000, 4) and trainer.n_classes == 2
     assert trainer.run().step == 20
+
+
+# Two trainers, signals, unreadable checkpoints ---------------------------------------------------------
+
+
+def train_cli(model_dir: Path, *args: str, prefix: tuple[str, ...] = (), **popen) -> subprocess.Popen:
+    """``ckptgui train`` in a subprocess, its stderr piped (the refusals and notes are read from it)."""
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "ckptgui", "train", "--model-dir", str(model_dir), "--quiet", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **popen.pop("env", {})},
+        **popen,
+    )
+
+
+def test_a_second_trainer_is_refused_naming_the_holder_and_writes_nothing(tmp_path):
+    from ckptgui.engine.training import TrainingError
+    from ckptgui.modeldir.lock import ModelDirLock
+
+    Trainer(spec_for(tmp_path, 10)).run()
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with ModelDirLock(tmp_path), pytest.raises(TrainingError, match=rf"being trained by pid {os.getpid()} on "):
+        Trainer(spec_for(tmp_path, 10))
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    events = list(Trainer(spec_for(tmp_path, 10)).events())  # free again once the holder let go
+    assert isinstance(events[-1], Finished) and events[-1].step == 20
+
+
+@pytest.mark.slow
+def test_two_cli_trainers_on_one_model_dir_the_second_is_refused(tmp_path):
+    first = start_training(tmp_path)
+    try:
+        wait_for(lambda: len(read_written(tmp_path)[0]) >= 2)
+        second = train_cli(tmp_path, "--steps", "10")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 1, err
+        assert f"being trained by pid {first.pid} on " in err
+        assert first.poll() is None  # the holder trains on
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    third = train_cli(tmp_path, "--steps", "10")  # a SIGKILLed holder leaves no lock behind
+    _, err = third.communicate(timeout=120)
+    assert third.returncode == 0, err
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_final_checkpoint_and_closes_the_history(tmp_path):
+    from ckptgui.modeldir.records import read_run_log
+
+    process = train_cli(tmp_path, "--steps", "100000000")  # checkpoints every 600 s: only the first and the final
+    wait_for(lambda: 0 in read_written(tmp_path)[0])
+    time.sleep(2.0)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert process.returncode == 0, err
+    steps = sorted(read_written(tmp_path)[0])
+    assert steps[0] == 0 and steps[-1] > 0
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith(f"model.ckpt-{steps[-1]}")
+    history = read_run_log(tmp_path).history[-1]
+    assert history["stopped"] is True and history["end_step"] == steps[-1] and "finished" in history
+    print(f"\nSIGTERM: final checkpoint at step {steps[-1]}, process ended {took:.2f} s after the signal")
+
+
+def _bound_by_permissions() -> tuple[str, ...]:
+    """A command prefix under which file permissions hold: root reads any file unless it drops these capabilities."""
+    if os.geteuid() != 0:
+        return ()
+    caps = "-dac_override,-dac_read_search"
+    return ("setpriv", "--bounding-set", caps, "--inh-caps", caps, "--")
+
+
+@pytest.mark.slow
+def test_an_unreadable_newest_checkpoint_is_neither_passed_over_nor_swept(tmp_path):
+    model_dir = tmp_path / "run"
+    prefix = _bound_by_permissions()
+    first = train_cli(model_dir, "--steps", "20", "--save-checkpoints-steps", "10", prefix=prefix)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    newest = model_dir / "model.ckpt-20.index"
+    newest.chmod(0)
+    try:
+        second = train_cli(model_dir, "--steps", "10", "--keep-checkpoint-max", "1", prefix=prefix)
+        _, err = second.communicate(timeout=120)
+    finally:
+        newest.chmod(0o644)
+    assert second.returncode == 1, err
+    assert "model.ckpt-20 cannot be read now (model.ckpt-20.index: Permission denied)" in err
+    assert [c.step for c in verify(model_dir) if c.status == "ok"] == [0, 10, 20]
