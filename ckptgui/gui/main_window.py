@@ -346,7 +346,14 @@ class MainWindow(QMainWindow):
         training = session is not None
         stopping = training and session.stopping
         paused = training and session.paused
-        actions.start.setEnabled(not training and self.config.valid)
+        elsewhere = self.training_controller.trainer_elsewhere()
+        actions.start.setEnabled(not training and self.config.valid and elsewhere is None)
+        actions.start.setText("Training elsewhere" if elsewhere else "&Start")
+        actions.start.setStatusTip(
+            f"{elsewhere.describe()} trains in this model_dir" if elsewhere else "Start training with this config"
+        )
+        if elsewhere is not None:
+            QTimer.singleShot(2000, self._update_actions)  # look again: Start comes back when that run ends
         actions.pause.setEnabled(training and not stopping)
         actions.pause.setText("&Resume" if paused else "&Pause")
         actions.pause.setIcon(icon("start" if paused else "pause"))
