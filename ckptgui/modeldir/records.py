@@ -69,13 +69,45 @@ def _path(model_dir: str | os.PathLike, name: str) -> str:
     return storage_for(model_dir).join(model_dir, name)
 
 
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # a run log or pins file beyond this is not one of ours
+
+
 def _read_json(path: str) -> Any:
+    """The JSON in ``path``, None when there is none; any damage is a :class:`RunLogError` naming the file.
+
+    Damage includes what ``json`` raises beyond ``JSONDecodeError``: a directory in the file's place, deep
+    nesting (RecursionError), a huge file, and non-finite numbers (``1e400`` decodes to inf).
+    """
+    storage = storage_for(path)
     try:
-        return json.loads(storage_for(path).read(path).decode("utf-8"))
+        found = storage.info(path)
+        if found is None:
+            return None
+        if found.is_dir or not found.is_file:
+            raise RunLogError(f"{path}: is not a regular file; move it aside")
+        if found.size > MAX_RECORD_BYTES:
+            raise RunLogError(f"{path}: {found.size:,} bytes, more than any ckptgui file holds; move it aside")
+        return json.loads(storage.read(path).decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunLogError(f"{path}: cannot be read ({exc})") from None
+    except RunLogError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "strerror", None) or exc
+        raise RunLogError(f"{path}: cannot be read ({reason}); move it aside") from None
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _steps(path: str, field: str, values: Any) -> list[int]:
+    """A list of step numbers (non-negative integers), or a RunLogError naming the file and field."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise RunLogError(f"{path}: {field!r} must be a list of step numbers (non-negative integers)")
+    return values
 
 
 def _write_json(path: str, text: str) -> None:
@@ -89,13 +121,18 @@ def read_run_log(model_dir: str | os.PathLike) -> RunLog | None:
         return None
     if not isinstance(data, dict):
         raise RunLogError(f"{path}: expected a JSON object")
+    history, described = data.get("history") or [], data.get("data") or {}
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise RunLogError(f"{path}: 'history' must be a list of objects")
+    if not isinstance(described, dict):
+        raise RunLogError(f"{path}: 'data' must be an object")
     spec, problem = _decode_spec(data.get("spec"))
     return RunLog(
         spec=spec,
         spec_problem=problem,
-        data=data.get("data") or {},
-        history=list(data.get("history") or []),
-        preserved=[int(s) for s in data.get("preserved") or []],
+        data=described,
+        history=list(history),
+        preserved=_steps(path, "preserved", data.get("preserved") or []),
     )
 
 
@@ -104,7 +141,7 @@ def _decode_spec(raw: Any) -> tuple[RunSpec | None, str]:
         return None, ""
     try:
         return RunSpec.from_dict(raw), ""
-    except (ConfigError, TypeError) as exc:
+    except (ConfigError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         return None, str(exc)
 
 
@@ -117,9 +154,9 @@ def read_pins(model_dir: str | os.PathLike) -> set[int]:
     data = _read_json(path)
     if data is None:
         return set()
-    if not isinstance(data, dict) or not isinstance(data.get("pinned"), list):
+    if not isinstance(data, dict):
         raise RunLogError(f'{path}: expected {{"pinned": [steps]}}')
-    return {int(step) for step in data["pinned"]}
+    return set(_steps(path, "pinned", data.get("pinned")))
 
 
 def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> set[int]:
