@@ -113,7 +113,7 @@ def test_devices_pipes_and_oversized_files_are_refused_unread(tmp_path):
         load_dataset(DataConfig(source="/dev/zero"))
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)  # opening it would block until a writer comes
-    with pytest.raises(DataError, match="pipe.csv: is not a regular file"):
+    with pytest.raises(DataError, match=r"pipe\.csv: is not a regular file"):
         load_dataset(DataConfig(source=str(fifo)))
     huge = tmp_path / "huge.csv"
     with open(huge, "wb") as handle:
