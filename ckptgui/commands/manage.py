@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ckptgui.cli import UsageError
 from ckptgui.modeldir.cleanup import leftovers
-from ckptgui.modeldir.records import set_pinned
+from ckptgui.modeldir.records import RunLogError, set_pinned
 from ckptgui.modeldir.retention import checkpoint_prefix
 from ckptgui.storage import expand_path, relative_path, scheme_of, storage_for
 
@@ -51,7 +51,10 @@ def _pin(args: argparse.Namespace) -> int:
     index = f"{checkpoint_prefix(model_dir, args.step)}.index"
     if args.pinned and storage_for(index).info(index) is None:
         raise UsageError(f"{model_dir}: no checkpoint model.ckpt-{args.step} to pin")
-    pins = set_pinned(model_dir, args.step, args.pinned)
+    try:
+        pins = set_pinned(model_dir, args.step, args.pinned)
+    except RunLogError as exc:  # a damaged pins file: named, never overwritten
+        raise UsageError(str(exc)) from None
     print(f"pinned steps in {model_dir}: {', '.join(map(str, sorted(pins))) or 'none'}")
     return 0
 

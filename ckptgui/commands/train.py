@@ -19,6 +19,7 @@ from ckptgui.modeldir.config import (
     parse_int_list,
 )
 from ckptgui.modeldir.data import DataError
+from ckptgui.modeldir.records import RunLogError
 
 EXIT_FAILED = 1
 EXIT_INCOMPATIBLE = 3
@@ -133,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         trainer = Trainer(spec, warm_start_from=args.warm_start_from)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, RunLogError) as exc:
         raise UsageError(str(exc)) from None
     except IncompatibleCheckpointError as exc:
         print(f"ckptgui train: {exc}", file=sys.stderr)
@@ -173,8 +174,11 @@ def _run(args: argparse.Namespace) -> int:
                         f"step {event.step}/{event.target_step}  loss {event.loss:.4f}  "
                         f"accuracy {event.accuracy:.3f}  {event.steps_per_sec:,.0f} steps/s"
                     )
-            elif isinstance(event, CheckpointSaved) and not args.quiet:
-                print(f"saved {event.prefix}")
+            elif isinstance(event, CheckpointSaved):
+                if not args.quiet:
+                    print(f"saved {event.prefix}")
+                if event.note:
+                    print(f"note: {event.note}", file=sys.stderr)
             elif isinstance(event, CheckpointDeleted) and not args.quiet:
                 print(f"deleted {event.prefix} (keep_checkpoint_max)")
             elif isinstance(event, Evaluated) and not args.quiet and event.metrics:

@@ -39,7 +39,7 @@ LEDGER_FILENAME = "ckptgui_written.txt"
 
 
 class RunLogError(ValueError):
-    """A ckptgui file in the model_dir that cannot be read."""
+    """A file in the model_dir that cannot be read (ours, or the ``checkpoint`` state file); names the file."""
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ckptgui.modeldir.layout import INDEX_FILE, step_of
 from ckptgui.modeldir.records import (
     LedgerReader,
     RunLog,
+    RunLogError,
     read_ledger,
     read_pins,
     read_run_log,
@@ -263,6 +264,7 @@ class Retention:
         self.metrics, self.files = read_ledger(model_dir)
         newest = -1 if resumed_step is None else resumed_step
         self.protected = {step for step, _ in self.listing.steps() if step > newest}
+        self.problems: list[str] = []  # why a sweep was skipped, for the trainer to report
 
     def has_checkpoint(self, step: int) -> bool:
         prefix = checkpoint_prefix(self.model_dir, step)
@@ -294,13 +296,18 @@ class Retention:
     def _sweep(self) -> list[tuple[int, str]]:
         """Apply :func:`judge` to the listing (the state file is written by the caller, before any deletion)."""
         listing = self.listing
+        try:
+            pinned = read_pins(self.model_dir)
+        except RunLogError as exc:  # damaged since the run started: delete nothing, keep saving
+            self.problems.append(f"nothing swept: {exc}")
+            return []
         ours = owned(self.model_dir, listing.paths, self.files, _entries(self.storage, self.model_dir))
         verdict = judge(
             listing.steps(),
             (),
             set(ours.values()),
             self.metrics,
-            read_pins(self.model_dir) | self.protected,
+            pinned | self.protected,
             self.log.preserved,
             self.policy,
             listing.last_preserved,

@@ -393,3 +393,134 @@ def test_an_unreadable_newest_checkpoint_is_neither_passed_over_nor_swept(tmp_pa
     assert second.returncode == 1, err
     assert "model.ckpt-20 cannot be read now (model.ckpt-20.index: Permission denied)" in err
     assert [c.step for c in verify(model_dir) if c.status == "ok"] == [0, 10, 20]
+
+
+# Damaged files of ours, bad settings: a clear message, exit 2, nothing written --------------------------
+
+DAMAGED_JSON = {
+    "garbage": b"\x00\xffnot json",
+    "empty": b"",
+    "deep nesting": b"[" * 200_000 + b"]" * 200_000,
+    "1e400": b'{"pinned": [1e400], "preserved": [1e400]}',
+    "wrong types": b'{"pinned": "all", "history": 5, "preserved": ["x"], "data": []}',
+    "NaN": b'{"pinned": [NaN], "preserved": [NaN]}',
+}
+
+
+@pytest.mark.parametrize("name", ["ckptgui_pins.json", "ckptgui_run.json"])
+def test_a_damaged_pins_or_run_log_file_refuses_train_and_pin_naming_it(tmp_path, capsys, name):
+    from ckptgui.cli import main
+
+    Trainer(spec_for(tmp_path, 10)).run()
+    kinds = {**DAMAGED_JSON, "a directory": None}
+    for kind, content in kinds.items():
+        target = tmp_path / name
+        target.unlink(missing_ok=True)
+        if content is None:
+            target.mkdir()
+        else:
+            target.write_bytes(content)
+        before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+        code = main(["train", "--model-dir", str(tmp_path), "--steps", "10", "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2, (kind, err)
+        assert f"{target}:" in err and "Traceback" not in err, (kind, err)
+        assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before, kind
+        if name == "ckptgui_pins.json":
+            assert main(["pin", str(tmp_path), "10"]) == 2, kind
+            assert f"{target}:" in capsys.readouterr().err
+        if content is None:
+            target.rmdir()
+    print(f"\n{name}: {len(kinds)} kinds of damage, each refused with exit 2 naming the file, nothing written")
+
+
+def test_a_pins_file_damaged_mid_run_skips_the_sweep_but_never_the_state_file(tmp_path):
+    from ckptgui.engine.training import CheckpointSaved
+
+    trainer = Trainer(spec_for(tmp_path, 40, keep_checkpoint_max=1))
+    saved = []
+    for event in trainer.events():
+        if isinstance(event, CheckpointSaved):
+            saved.append(event)
+            if event.step == 10:
+                (tmp_path / "ckptgui_pins.json").write_bytes(b"{broken")
+    assert [e.step for e in saved] == [0, 10, 20, 30, 40]
+    assert "nothing swept: " in saved[-1].note and "ckptgui_pins.json" in saved[-1].note
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert state.model_checkpoint_path.endswith("model.ckpt-40")
+    assert [c.step for c in verify(tmp_path) if c.status == "ok"] == [10, 20, 30, 40]  # 0 swept before the damage
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--learning-rate", "inf"], "learning_rate: inf is not allowed"),
+        (["--seed", "-1"], "seed: -1 is not allowed"),
+        (["--seed", str(2**66)], "seed: 73786976294838206464 is not allowed"),
+        (["--batch-size", "10000000"], "batch_size: 10000000 is not allowed"),
+        (["--n-classes", "1000000000"], "n_classes: 1000000000 is not allowed"),
+        (["--data", "/dev/zero"], "/dev/zero: is not a regular file"),
+        (["--warm-start-from", "/nonexistent/model.ckpt-5"], "warm_start_from: no checkpoint to warm-start from"),
+    ],
+)
+def test_bad_settings_exit_2_before_anything_is_written(tmp_path, capsys, args, message):
+    from ckptgui.cli import main
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    assert main(["train", "--model-dir", str(model_dir), "--steps", "10", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert list(model_dir.iterdir()) == []
+
+
+def test_an_empty_model_dir_argument_is_refused(tmp_path, capsys, monkeypatch):
+    from ckptgui.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model-dir", "", "--steps", "10"]) == 2
+    assert 'model_dir: "" is not a directory path' in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_start_into_a_model_dir_with_checkpoints_is_refused(tmp_path):
+    from ckptgui.modeldir.config import ConfigError
+
+    Trainer(spec_for(tmp_path / "a", 10)).run()
+    Trainer(spec_for(tmp_path / "b", 10)).run()
+    with pytest.raises(ConfigError, match=r"already has checkpoints, so training resumes from model\.ckpt-10"):
+        Trainer(spec_for(tmp_path / "b", 10), warm_start_from=str(tmp_path / "a" / "model.ckpt-10"))
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint_latest(tmp_path):
+    spec = spec_for(tmp_path, 400, save_checkpoints_steps=1000, save_summary_steps=1000)
+    spec.network.optimizer, spec.network.learning_rate = "SGD", 1e30
+    events = list(Trainer(spec).events())
+    failed = events[-1]
+    assert isinstance(failed, Failed) and "the training loss became" in failed.message, events[-3:]
+    assert "the latest checkpoint stays step 0" in failed.message
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-0")
+    assert [c.status for c in verify(tmp_path)] == ["ok"]
+
+
+@pytest.mark.parametrize("removed", ["events file", "model_dir"])
+def test_outputs_removed_mid_run_stop_the_run_with_a_clear_message(tmp_path, removed):
+    import shutil
+
+    model_dir = tmp_path / "run"
+    spec = spec_for(model_dir, 5000, save_checkpoints_steps=1000, save_summary_steps=10)
+    events = []
+    for event in Trainer(spec).events():
+        events.append(event)
+        if isinstance(event, Progress) and len(events) < 10 and not any(isinstance(e, Progress) for e in events[:-1]):
+            if removed == "model_dir":
+                shutil.rmtree(model_dir)
+            else:
+                for path in model_dir.glob("events.out.tfevents.*"):
+                    path.unlink()
+    failed = events[-1]
+    assert isinstance(failed, Failed), events[-3:]
+    if removed == "model_dir":
+        assert "was removed while training" in failed.message
+        assert not model_dir.exists()  # nothing recreated
+    else:
+        assert "was deleted while training, so later summaries would be lost" in failed.message
