@@ -524,3 +524,56 @@ def test_outputs_removed_mid_run_stop_the_run_with_a_clear_message(tmp_path, rem
         assert not model_dir.exists()  # nothing recreated
     else:
         assert "was deleted while training, so later summaries would be lost" in failed.message
+
+
+# Peak memory on hostile data ---------------------------------------------------------------------------
+
+HOSTILE_RSS_LIMIT_MB = 200  # above the interpreter with TensorFlow imported and its CPU device set up
+_PEAK_RSS = """
+import resource, sys
+import tensorflow as tf
+from ckptgui.cli import main
+tf.config.list_logical_devices()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = main(sys.argv[1:])
+print(f"{base} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} {code}")
+"""
+
+
+@pytest.mark.slow
+def test_hostile_data_stays_within_the_memory_limit(tmp_path):
+    import json
+
+    trained = tmp_path / "trained"
+    Trainer(spec_for(trained, 10)).run()
+    log = json.loads((trained / "ckptgui_run.json").read_text())
+    log["spec"]["data"]["source"] = "/dev/zero"
+    (trained / "ckptgui_run.json").write_text(json.dumps(log))
+    label = tmp_path / "label.csv"
+    label.write_text("a,b,label\n1,2,2000000000\n3,4,0\n")
+    header = tmp_path / "header.csv"
+    header.write_text("30,1000000000,x,y\n1,2,0\n3,4,1\n")
+    run = str(tmp_path / "run")
+    cases = {
+        "--data /dev/zero": ["train", "--model-dir", run, "--data", "/dev/zero"],
+        "CSV label 2000000000": ["train", "--model-dir", run, "--data", str(label)],
+        "tutorial header 30,1000000000": ["train", "--model-dir", run, "--data", str(header)],
+        "--n-classes 1000000000": ["train", "--model-dir", run, "--n-classes", "1000000000"],
+        "--batch-size 10000000": ["train", "--model-dir", run, "--batch-size", "10000000"],
+        "eval, run log data /dev/zero": ["eval", str(trained)],
+    }
+    lines = []
+    for name, args in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        base, peak, code = map(int, done.stdout.split()[-3:])
+        above = (peak - base) / 1024
+        lines.append(f"{name}: exit {code}, peak RSS {peak / 1024:.0f} MB, {above:.1f} MB above the baseline")
+        assert code == 2, (name, done.stderr[-2000:])
+        assert above <= HOSTILE_RSS_LIMIT_MB, lines[-1]
+    print("\n" + "\n".join(lines))
