@@ -39,7 +39,7 @@ from ckptgui.modeldir.records import (
     record_written,
     write_run_log,
 )
-from ckptgui.storage import Storage, storage_for
+from ckptgui.storage import Storage, scheme_of, storage_for
 
 CHECKPOINT_BASENAME = "model.ckpt"
 
@@ -98,7 +98,8 @@ def owned(
     is a regular file and not a link). A path is ours when it resolves to ``<model_dir>/<name>`` and every file
     the ledger recorded for its step has that name's prefix and is on disk, a regular file of the recorded size.
     """
-    home = os.path.normpath(os.fspath(model_dir))
+    where = os.path.normpath if scheme_of(model_dir) else os.path.abspath  # a URL has no absolute form
+    home = where(os.fspath(model_dir))
     found = {}
     for path in paths:
         step = step_of(path)
@@ -106,7 +107,7 @@ def owned(
         if not files:
             continue
         name = os.path.basename(path)
-        if os.path.normpath(resolve(model_dir, path)) != os.path.join(home, name):
+        if where(resolve(model_dir, path)) != os.path.join(home, name):
             continue
         if all(f.startswith(f"{name}.") and on_disk.get(f) == (size, True) for f, size in files.items()):
             found[path] = step

@@ -230,3 +230,13 @@ def test_checkpoints_newer_than_the_one_resumed_from_are_never_swept(tmp_path: P
     swept = retention.record(210, str(tmp_path / "model.ckpt-210"), {})
     assert sorted(step for step, _ in swept) == [100, 200]
     assert "model.ckpt-300.index" in _files(tmp_path)
+
+
+def test_a_relative_model_dir_owns_the_absolute_paths_estimator_wrote_for_it(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = Path("run")
+    run.mkdir()
+    for step in (100, 200):
+        record_written(run, step, files=_checkpoint(run, step))
+    listed = [str(tmp_path / "run" / "model.ckpt-100"), str(tmp_path / "run" / "model.ckpt-200")]
+    assert [step for step, _ in _sweep_with_keep_max_1(run, listed)] == [100, 200]
