@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from ckptgui.cli import UsageError
 from ckptgui.modeldir.cleanup import leftovers
-from ckptgui.modeldir.records import set_pinned
+from ckptgui.modeldir.records import RunLogError, set_pinned
 from ckptgui.modeldir.retention import checkpoint_prefix
 from ckptgui.storage import expand_path, relative_path, scheme_of, storage_for
 
@@ -52,7 +53,10 @@ def _pin(args: argparse.Namespace) -> int:
     index = f"{checkpoint_prefix(model_dir, args.step)}.index"
     if args.pinned and storage_for(index).info(index) is None:
         raise UsageError(f"{model_dir}: no checkpoint model.ckpt-{args.step} to pin")
-    pins = set_pinned(model_dir, args.step, args.pinned)
+    try:
+        pins = set_pinned(model_dir, args.step, args.pinned)
+    except RunLogError as exc:  # a damaged pins file: named, never overwritten
+        raise UsageError(str(exc)) from None
     print(f"pinned steps in {model_dir}: {', '.join(map(str, sorted(pins))) or 'none'}")
     return 0
 
@@ -68,13 +72,23 @@ def _clean(args: argparse.Namespace) -> int:
     if not found:
         print(f"{model_dir}: nothing to clean")
         return 0
+    failed = 0
     for path, why in found:
         print(f"{'removing' if args.yes else 'would remove'} {relative_path(path, model_dir)}  ({why})")
         if args.yes:
-            if Path(path).is_dir():
-                shutil.rmtree(path)
-            else:
-                Path(path).unlink(missing_ok=True)
+            try:
+                _remove(Path(path))
+            except OSError as exc:  # report and go on: one stubborn entry must not stop the others
+                failed += 1
+                print(f"  could not remove {relative_path(path, model_dir)}: {exc.strerror or exc}", file=sys.stderr)
     if not args.yes:
         print("run again with --yes to remove them")
-    return 0
+    return 1 if failed else 0
+
+
+def _remove(path: Path) -> None:
+    """A link itself (never what it points to), a folder with its content, or a file."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)

@@ -177,24 +177,32 @@ def _run(args: argparse.Namespace) -> int:
         Progress,
         Started,
         Trainer,
+        TrainingError,
     )
 
     try:
         trainer = Trainer(spec, warm_start_from=args.warm_start_from)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, RunLogError) as exc:
         raise UsageError(str(exc)) from None
     except IncompatibleCheckpointError as exc:
         print(f"ckptgui train: {exc}", file=sys.stderr)
         for remedy in exc.report.remedies:
             print(f"  - {remedy}", file=sys.stderr)
         return EXIT_INCOMPATIBLE
+    except TrainingError as exc:  # another trainer holds the model_dir, or its newest checkpoint is unreadable
+        print(f"ckptgui train: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
-    def stop_on_interrupt(signum: int, frame: object) -> None:
-        print("\nstopping: writing a final checkpoint (press Ctrl-C again to abort)", file=sys.stderr)
+    def stop_on_signal(signum: int, frame: object) -> None:
+        """Ctrl-C and SIGTERM (kill, Docker, systemd, SLURM): a final checkpoint at the step reached, within
+        one chunk of steps; the same signal again ends the process at once."""
+        again = "press Ctrl-C again" if signum == signal.SIGINT else "send SIGTERM again"
+        print(f"\nstopping: writing a final checkpoint ({again} to abort)", file=sys.stderr)
         trainer.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, stop_on_interrupt)
+    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     last_print = 0.0
     try:
         for event in trainer.events():
@@ -216,8 +224,11 @@ def _run(args: argparse.Namespace) -> int:
                         f"step {event.step}/{event.target_step}  loss {event.loss:.4f}  "
                         f"accuracy {event.accuracy:.3f}  {event.steps_per_sec:,.0f} steps/s"
                     )
-            elif isinstance(event, CheckpointSaved) and not args.quiet:
-                print(f"saved {event.prefix}")
+            elif isinstance(event, CheckpointSaved):
+                if not args.quiet:
+                    print(f"saved {event.prefix}")
+                if event.note:
+                    print(f"note: {event.note}", file=sys.stderr)
             elif isinstance(event, CheckpointDeleted) and not args.quiet:
                 print(f"deleted {event.prefix} (keep_checkpoint_max)")
             elif isinstance(event, Evaluated) and not args.quiet and event.metrics:
@@ -229,7 +240,9 @@ def _run(args: argparse.Namespace) -> int:
                 how = "stopped" if event.stopped else "finished"
                 print(f"{how} at step {event.step}; model_dir: {trainer.destination}")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        trainer.close()
     return 0
 
 

@@ -24,6 +24,7 @@ write ``s3://`` at all, and writes ``gs://`` only to Google's endpoint, so both 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -45,14 +46,17 @@ from ckptgui.engine.inference import first_layer_order
 from ckptgui.engine.loop import MAX_CHUNK_STEPS, CompiledLoop, Summaries
 from ckptgui.engine.model import Classifier
 from ckptgui.engine.restore import load_weights
-from ckptgui.formats.statefile import StateFileError, read_state
+from ckptgui.formats.statefile import STATE_FILENAME, StateFileError, read_state
 from ckptgui.modeldir import compat
+from ckptgui.modeldir.cleanup import cannot_open
 from ckptgui.modeldir.config import ConfigError, RunSpec
 from ckptgui.modeldir.data import Dataset, load_dataset
+from ckptgui.modeldir.layout import EVENTS_PREFIX
+from ckptgui.modeldir.lock import ModelDirLock, ModelDirLocked
 from ckptgui.modeldir.mirror import Mirror
-from ckptgui.modeldir.records import RunLog, read_run_log, write_run_log
+from ckptgui.modeldir.records import RunLog, RunLogError, read_pins, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
-from ckptgui.modeldir.scan import locate
+from ckptgui.modeldir.scan import CheckpointError, locate
 from ckptgui.storage import StorageError, expand_path, scheme_of
 
 # What a collective op raises when a peer worker died (Unavailable: within ~1 s) or froze (missed heartbeats).
@@ -108,6 +112,7 @@ class Progress:
 class CheckpointSaved:
     step: int
     prefix: str
+    note: str = ""  # e.g. why retention swept nothing this time (a damaged pins file)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,9 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     """
     try:
         state = read_state(model_dir)
+    except OSError as exc:  # a directory in its place, EACCES, EIO: not damage to step over, a file to fix
+        path = model_dir / STATE_FILENAME
+        raise RunLogError(f"{path}: cannot be read ({exc.strerror or exc}); fix it or move it aside") from None
     except StateFileError as exc:
         on_disk = [Path(prefix) for prefix in checkpoints_on_disk(model_dir)]
         note = f"the `checkpoint` state file is damaged ({exc}); resuming from the newest checkpoint on disk"
@@ -272,7 +280,26 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._notes: list[str] = []
-        self._resume_from = self._pick_resume_checkpoint()
+        self._events_files: set[Path] = set()  # this run's events files, checked before each write
+        # Held from before the resume checkpoint is picked until training ends; only the chief writes.
+        self._lock = ModelDirLock(self.model_dir)
+        try:
+            if self.distribution.is_chief:
+                self._lock.acquire()
+            # Damaged files of ours are named now, before anything is written (a sweep would meet them later).
+            read_run_log(self.model_dir)
+            read_pins(self.model_dir)
+            self._resume_from = self._pick_resume_checkpoint()
+            self._check_warm_start()
+        except ModelDirLocked as exc:
+            raise TrainingError(str(exc)) from None
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Let go of the model_dir's lock; ``events()`` does it when training ends (a Trainer never run calls it)."""
+        self._lock.release()
 
     @property
     def destination(self) -> str:
@@ -333,6 +360,8 @@ class Trainer:
             yield Failed(f"cannot write to {where}: {exc.strerror or exc}", traceback.format_exc())
         except tf.errors.OpError as exc:
             yield Failed(self._op_failure(exc), traceback.format_exc())
+        finally:
+            self._lock.release()
 
     # Internals.
     def _op_failure(self, exc: tf.errors.OpError) -> str:
@@ -348,6 +377,13 @@ class Trainer:
         if note:
             self._notes.append(note)
         for prefix in candidates:
+            problem = cannot_open(prefix)
+            if problem:
+                raise TrainingError(
+                    f"{prefix.name} cannot be read now ({problem}); it may be healthy, so training does not fall "
+                    "back to an older checkpoint (whose retention could then delete it). Make it readable and "
+                    "train again, or move it out of the model_dir"
+                )
             try:
                 report = compat.check(self.spec.network, self.n_features, self.n_classes, str(prefix))
             except Exception as exc:  # noqa: BLE001 - any damage means: try the previous checkpoint
@@ -357,6 +393,21 @@ class Trainer:
                 raise IncompatibleCheckpointError(report, str(prefix))
             return prefix
         return None
+
+    def _check_warm_start(self) -> None:
+        """A warm start needs a checkpoint to start from, and a model_dir that has none to resume."""
+        if not self.warm_start_from:
+            return
+        try:
+            locate(self.warm_start_from)
+        except (CheckpointError, OSError) as exc:
+            raise ConfigError("warm_start_from", f"no checkpoint to warm-start from: {exc}") from None
+        if self._resume_from is not None:
+            raise ConfigError(
+                "warm_start_from",
+                f"{self.model_dir} already has checkpoints, so training resumes from {self._resume_from.name} and "
+                "a warm start would be ignored; warm-start into a new model_dir",
+            )
 
     def _restore(self, classifier: Classifier) -> Path | None:
         """Restore the picked checkpoint, falling back to older ones if its data turns out damaged."""
@@ -391,7 +442,8 @@ class Trainer:
         start_step = int(classifier.global_step.numpy())
         target = start_step + spec.network.steps
         log = self._open_run_log(start_step, resumed, write=chief)
-        manager = Retention(self.model_dir, schedule_config, log) if chief else None
+        resumed_step = start_step if resumed is not None else None
+        manager = Retention(self.model_dir, schedule_config, log, resumed_step) if chief else None
         self._push()
         yield Started(self.destination, start_step, target, str(resumed) if resumed else None, tuple(self._notes))
 
@@ -399,7 +451,9 @@ class Trainer:
             raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
         seed = self.distribution.common_seed(spec.seed)
         loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, seed, self.distribution)
+        events_before = set(self.model_dir.glob(f"{EVENTS_PREFIX}*"))
         summaries = Summaries(self.model_dir) if chief else None
+        self._events_files = set(self.model_dir.glob(f"{EVENTS_PREFIX}*")) - events_before
         if chief:
             loop.write_graph(self.model_dir)
         schedule = _Schedule(
@@ -430,6 +484,12 @@ class Trainer:
                     break
                 boundary = schedule.next_boundary(step, target)
                 loss, accuracy, metrics = loop.run(boundary - step, schedule.checkpoint_expected(boundary, target))
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"the training loss became {loss} by step {boundary}: training diverged (learning rate "
+                        f"{spec.network.learning_rate}). Stopped without saving it; the latest checkpoint stays "
+                        f"step {schedule.last_save_step}. Lower the learning rate and train again"
+                    )
                 step = boundary
                 now = time.monotonic()
                 rate = (step - window_step) / max(now - window_start, 1e-9)
@@ -437,6 +497,7 @@ class Trainer:
                     window_start, window_step = now, step
                 yield Progress(step, target, loss, accuracy, rate, now - started)
                 if summaries is not None and step % schedule_config.save_summary_steps == 0:
+                    self._check_outputs(step)
                     summaries.train(
                         step,
                         loss,
@@ -453,9 +514,29 @@ class Trainer:
             if chief:
                 summaries.close()
                 log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
-                write_run_log(self.model_dir, log)
+                if self.model_dir.is_dir():  # removed mid-run: recreate nothing there
+                    write_run_log(self.model_dir, log)
+            self._lock.release()
         self._push()
         yield Finished(step, stopped)
+
+    def _check_outputs(self, step: int) -> None:
+        """Before writing: the model_dir and this run's events file must still be there.
+
+        A removed model_dir would be recreated, partially, by the next save; a deleted events file would
+        silently swallow every later summary. Either stops the run, saying so.
+        """
+        if not self.model_dir.is_dir():
+            raise TrainingError(
+                f"the model_dir {self.model_dir} was removed while training; stopped at step {step} without "
+                "writing anything (recreating it would leave a partial copy)"
+            )
+        for events in self._events_files:
+            if not events.exists():
+                raise TrainingError(
+                    f"the events file {events.name} was deleted while training, so later summaries would be lost; "
+                    f"stopped at step {step}. Train again to continue with a new events file"
+                )
 
     def _push(self) -> None:
         """Upload what changed to the bucket, when the model_dir is one (a no-op for a local one or a non-chief)."""
@@ -468,11 +549,13 @@ class Trainer:
             return
         if metrics is None:
             metrics = loop.evaluate()
+        self._check_outputs(step)
         prefix = checkpoint_prefix(self.model_dir, step)
         loop.save(prefix)
         schedule.last_save_step, schedule.last_save_time = step, time.monotonic()
         deleted = manager.record(step, prefix, metrics)
-        yield CheckpointSaved(step, prefix)
+        yield CheckpointSaved(step, prefix, "; ".join(manager.problems))
+        manager.problems.clear()
         for gone_step, gone_prefix in deleted:
             yield CheckpointDeleted(gone_step, gone_prefix)
         summaries.evaluation(step, metrics)

@@ -45,6 +45,7 @@ from ckptgui.gui.widgets.config_form import ConfigForm
 from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import MainThreadGarbageCollector, describe_exception
 from ckptgui.modeldir.config import ConfigError, RunSpec
+from ckptgui.modeldir.lock import Holder
 from ckptgui.storage import scheme_of
 from ckptgui.workspace.model import Workspace
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._error_box: QMessageBox | None = None
         self._leftovers: LeftoversDialog | None = None
+        self._start_refusal: str | None = None  # why Start is disabled now, said when F5 is pressed anyway
         self._leftovers_answered = False
         # Not a child of the window: a QThreadPool destroyed inside the window's C++ destructor waits for its
         # jobs while holding the GIL, and a job that needs the GIL to finish would then never finish.
@@ -366,13 +368,16 @@ class MainWindow(QMainWindow):
         training = session is not None
         stopping = training and session.stopping
         paused = training and session.paused
-        actions.start.setEnabled(not training and self.config.valid)
-        self.start_refused.setEnabled(not training and not self.config.valid)
-        actions.start.setToolTip(
-            f"Start training with this config ({actions.start.shortcut().toString()})"
-            if self.config.valid or training
-            else f"Cannot start: {self.config.problems()}"
-        )
+        elsewhere = None if training else self.training_controller.trainer_elsewhere()
+        self._start_refusal = None if training else _start_refusal(self.config, elsewhere)
+        actions.start.setEnabled(not training and self._start_refusal is None)
+        self.start_refused.setEnabled(self._start_refusal is not None)
+        actions.start.setText("Training elsewhere" if elsewhere else "&Start")
+        tip = self._start_refusal or f"Start training with this config ({actions.start.shortcut().toString()})"
+        actions.start.setToolTip(tip)
+        actions.start.setStatusTip(tip)
+        if elsewhere is not None:
+            QTimer.singleShot(2000, self._update_actions)  # look again: Start comes back when that run ends
         actions.pause.setEnabled(training and not stopping)
         actions.pause.setText("&Resume" if paused else "&Pause")
         actions.pause.setIcon(icon("start" if paused else "pause"))
@@ -387,7 +392,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _start_refused(self) -> None:
-        self.show_status(f"Cannot start: {self.config.problems()}", 30_000)
+        if self._start_refusal:
+            self.show_status(self._start_refusal, 30_000)
 
     # Closing -------------------------------------------------------------------------------------
     @property
@@ -441,3 +447,12 @@ class MainWindow(QMainWindow):
             session.stop()
             session.wait(timeout_ms)
         self.pool.waitForDone(timeout_ms)
+
+
+def _start_refusal(config: ConfigForm, elsewhere: Holder | None) -> str | None:
+    """Why Start cannot run now (invalid fields, or another process trains in the model_dir), or None."""
+    if not config.valid:
+        return f"Cannot start: {config.problems()}"
+    if elsewhere is not None:
+        return f"Cannot start: {elsewhere.describe()} trains in this model_dir"
+    return None

@@ -25,10 +25,11 @@ from ckptgui.gui.widgets.train_controls import TrainControls
 from ckptgui.gui.workers import TrainingSession, describe_exception
 from ckptgui.modeldir.compat import CompatReport
 from ckptgui.modeldir.config import RunSpec
+from ckptgui.modeldir.lock import Holder, lock_holder
 from ckptgui.modeldir.records import RunLogError, read_run_log
 from ckptgui.modeldir.scan import CheckpointError, locate, scan
 from ckptgui.modeldir.variables import list_variables
-from ckptgui.workspace.model import Workspace
+from ckptgui.workspace.model import Workspace, normalize_model_dir
 
 if TYPE_CHECKING:
     from ckptgui.gui.engine import Progress
@@ -100,6 +101,13 @@ class TrainingController(QObject):
         return open_or_none(self._new_dir)
 
     # Starting ------------------------------------------------------------------------------------
+    def trainer_elsewhere(self) -> Holder | None:
+        """Who trains in the form's model_dir in another process (or another session), if anyone: Start would fail."""
+        if self.session is not None:
+            return None
+        model_dir = normalize_model_dir(self.config.model_dir_text())
+        return lock_holder(model_dir) if model_dir else None
+
     @Slot()
     def start(self, into_foreign: bool = False) -> None:
         """Start the form's config; a resumable checkpoint that does not fit it opens the incompatible dialog.
@@ -107,6 +115,10 @@ class TrainingController(QObject):
         A folder with checkpoints that ckptgui did not write (Estimator's, anyone's) is asked about first
         (``into_foreign`` is the answer "train into it anyway")."""
         if self.session is not None:
+            return
+        holder = self.trainer_elsewhere()
+        if holder is not None:
+            self.status.emit(f"Cannot start: training elsewhere, by {holder.describe()}", STATUS_MS)
             return
         dataset = self.config.dataset
         if not self.config.valid or dataset is None:

@@ -9,6 +9,7 @@ validate a config the moment it is typed. Every invalid value raises
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -28,6 +29,12 @@ DISTRIBUTIONS = ("default", "one_device", "mirrored", "multi_worker")
 DEVICE_NAME = re.compile(r"^(?:/?(?:device:)?)(CPU|GPU|TPU):(\d+)$", re.IGNORECASE)
 BEST_METRICS = ("accuracy", "loss")  # accuracy: higher is better; loss: lower is better
 DEFAULT_LEARNING_RATE = 0.05  # DNNClassifier's Adagrad default
+# Bounds that keep a typo from becoming an allocation TensorFlow or numpy cannot make: the compiled loop holds
+# a 200 x batch_size index block (80 MB at the largest batch); the logits layer is n_classes wide; the seed
+# feeds stateless int64 seeds with small offsets added.
+MAX_BATCH_SIZE = 100_000
+MAX_CLASSES = 10_000
+MAX_SEED = 2**31 - 1
 
 
 class ConfigError(ValueError):
@@ -82,23 +89,24 @@ def parse_devices(value: Any) -> list[str]:
     return names
 
 
-def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False, maximum: int | None = None) -> None:
     if value is None and allow_none:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        allowed = f"an integer >= {minimum}" + (" or empty" if allow_none else "")
-        raise ConfigError(name, f"{_describe(value)} is not allowed; expected {allowed}")
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    if not ok or (maximum is not None and value > maximum):
+        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
+        raise ConfigError(name, f"{_describe(value)} is not allowed; expected {allowed}" + (" or empty" * allow_none))
 
 
 def _check_number(name: str, value: Any, *, minimum: float, inclusive: bool, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
         ok = value >= minimum if inclusive else value > minimum
     if not ok:
         bound = f">= {minimum}" if inclusive else f"> {minimum}"
-        allowed = f"a number {bound}" + (" or empty" if allow_none else "")
+        allowed = f"a finite number {bound}" + (" or empty" if allow_none else "")
         raise ConfigError(name, f"{_describe(value)} is not allowed; expected {allowed}")
 
 
@@ -147,7 +155,7 @@ class NetworkConfig(_JsonMixin):
 
     def __post_init__(self) -> None:
         self.hidden_units = parse_int_list("hidden_units", self.hidden_units)
-        _check_int("n_classes", self.n_classes, 2, allow_none=True)
+        _check_int("n_classes", self.n_classes, 2, allow_none=True, maximum=MAX_CLASSES)
         _check_choice("activation", self.activation, ACTIVATIONS)
         if self.dropout is not None:
             ok = isinstance(self.dropout, int | float) and not isinstance(self.dropout, bool)
@@ -157,7 +165,7 @@ class NetworkConfig(_JsonMixin):
                 )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_number("learning_rate", self.learning_rate, minimum=0, inclusive=False)
-        _check_int("batch_size", self.batch_size, 1)
+        _check_int("batch_size", self.batch_size, 1, maximum=MAX_BATCH_SIZE)
         _check_int("steps", self.steps, 1)
 
     def variable_shapes(self, n_features: int, n_classes: int) -> dict[str, list[int]]:
@@ -240,6 +248,11 @@ class RunSpec(_JsonMixin):
     devices: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.model_dir is not None and (not isinstance(self.model_dir, str) or not self.model_dir.strip()):
+            raise ConfigError(
+                "model_dir", f"{_describe(self.model_dir)} is not a directory path; omit it for a new one"
+            )
+        _check_int("seed", self.seed, 0, allow_none=True, maximum=MAX_SEED)
         _check_choice("distribution", self.distribution, DISTRIBUTIONS)
         self.devices = parse_devices(self.devices)
         if self.distribution in ("default", "multi_worker") and self.devices:

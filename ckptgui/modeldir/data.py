@@ -24,17 +24,21 @@ import hashlib
 import io
 import math
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
 
 from ckptgui._resources import resource_files
-from ckptgui.modeldir.config import DataConfig
-from ckptgui.storage import StorageError, storage_for
+from ckptgui.modeldir.config import MAX_CLASSES, DataConfig
+from ckptgui.storage import StorageError, scheme_of, storage_for
 
 IRIS_FEATURES = ["SepalLength", "SepalWidth", "PetalLength", "PetalWidth"]
 IRIS_LABEL = "Species"
 TEST_EVERY = 5
+# A CSV beyond this is refused unread: parsed into rows it takes several times its size in memory, and a
+# device (``/dev/zero``) or a wrong path to a huge file must not take the machine's memory.
+MAX_DATA_BYTES = 32 * 1024 * 1024
 
 
 class DataError(ValueError):
@@ -104,10 +108,16 @@ def load_dataset(config: DataConfig, n_classes: int | None = None) -> Dataset:
             raise DataError(f"{name}: no such file")
         if info.is_dir:
             raise DataError(f"{name}: is a directory, expected a CSV file")
+        if not scheme_of(name) and not stat.S_ISREG(os.stat(name).st_mode):
+            raise DataError(f"{name}: is not a regular file (a device or a pipe), expected a CSV file")
+        if info.size > MAX_DATA_BYTES:
+            raise DataError(f"{name}: {info.size:,} bytes; data files up to {MAX_DATA_BYTES // 2**20} MiB are read")
         try:
-            raw = storage.read(name)
+            raw = storage.read(name, 0, MAX_DATA_BYTES + 1)  # a file growing after the look stays bounded too
         except OSError as exc:
             raise DataError(f"{name}: cannot be read ({exc.strerror})") from None
+        if len(raw) > MAX_DATA_BYTES:
+            raise DataError(f"{name}: more than {MAX_DATA_BYTES // 2**20} MiB; data files up to that size are read")
     return parse_csv(raw, name, config.label_column, n_classes)
 
 
@@ -137,6 +147,9 @@ def _is_tutorial_header(header: list[str]) -> bool:
 
 def _parse_tutorial(header, body, name, digest, label_column, n_classes) -> Dataset:
     n_features = int(header[1])
+    found = len(body[0][1]) - 1
+    if n_features != found:
+        raise DataError(f"{name}: line 1 declares {header[1]} features, line {body[0][0]} has {found}; fix the header")
     class_names = header[2:]
     feature_names = IRIS_FEATURES if n_features == len(IRIS_FEATURES) else [f"feature_{i}" for i in range(n_features)]
     columns = [*feature_names, IRIS_LABEL]
@@ -182,8 +195,11 @@ def _parse_named(header, body, name, digest, label_column, n_classes) -> Dataset
         int_labels = np.array([index[value] for value in labels], dtype=np.int32)
         if n_classes is not None:
             class_names += [str(i) for i in range(len(class_names), n_classes)]
-    if len(set(int_labels.tolist())) < 1:
-        raise DataError(f"{name}: no labels found")
+    if len(class_names) < 2:
+        raise DataError(
+            f"{name}: column {label_column!r} holds one class only ({class_names[0]}); a classifier needs at least "
+            "2 (declare them with n_classes when the data lacks some)"
+        )
     return Dataset(name, digest, feature_names, label_column, class_names, features, int_labels)
 
 
@@ -227,6 +243,11 @@ def _integer_labels(labels, body, name, label_column) -> np.ndarray:
             number = math.nan
         if not number.is_integer():
             raise DataError(f"{name}: line {line}, column {label_column!r}: label {value!r} is not an integer class id")
+        if number >= MAX_CLASSES:  # before any array or class list is sized by it
+            raise DataError(
+                f"{name}: line {line}, column {label_column!r}: label {value} is above the largest class id "
+                f"allowed ({MAX_CLASSES - 1}); labels are class ids 0..n_classes-1"
+            )
         values.append(int(number))
     return np.array(values, dtype=np.int32)
 

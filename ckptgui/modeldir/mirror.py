@@ -22,6 +22,7 @@ import os
 
 from ckptgui.formats.statefile import STATE_FILENAME
 from ckptgui.modeldir.layout import DATA_FILE, EVENTS_PREFIX, INDEX_FILE, META_FILE, TEMP_DIR, step_of
+from ckptgui.modeldir.lock import LOCK_FILENAME
 from ckptgui.modeldir.records import read_written
 from ckptgui.storage import LOCAL, FileInfo, relative_path, storage_for
 
@@ -84,10 +85,12 @@ class Mirror:
 
 
 def _skipped(relative: str) -> bool:
-    """A save in progress (``*_temp/``) or our own temporary file of an atomic write."""
+    """A save in progress (``*_temp/``), our own temporary file of an atomic write, or the staging folder's lock."""
     parts = relative.split("/")
-    return any(TEMP_DIR.match(part) for part in parts[:-1]) or (
-        parts[-1].startswith(".") and parts[-1].endswith(".tmp")
+    return (
+        relative == LOCK_FILENAME
+        or any(TEMP_DIR.match(part) for part in parts[:-1])
+        or (parts[-1].startswith(".") and parts[-1].endswith(".tmp"))
     )
 
 

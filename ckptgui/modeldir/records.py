@@ -5,11 +5,16 @@ model_dir, done automatically: the network, schedule and data behind the
 checkpoints, versions, one history entry per train call, and the steps kept
 for good by the every-N-hours rule.
 
-``ckptgui_written.txt`` — the checkpoint steps our runs wrote, one per line
-with the evaluation metrics at that step (for keep-best retention),
-appended as each is saved (an append costs microseconds; rewriting the run
-log at every save cost more than the training steps between saves).
-Retention only ever deletes checkpoints listed here.
+``ckptgui_written.txt`` — the checkpoints our runs wrote, one per line: the
+step, the evaluation metrics at that step (for keep-best retention) and
+``files=`` the name and size of each file of the checkpoint, appended as each
+is saved (an append costs microseconds; rewriting the run log at every save
+cost more than the training steps between saves). Retention only ever deletes
+files named here, in the model_dir, while their size is still the recorded
+one: a step number alone does not identify a checkpoint (another program's
+``ckpt-3``, a state file naming ``../other/model.ckpt-3``). Lines written
+before the sizes were recorded identify nothing, so their checkpoints are
+never deleted.
 
 ``ckptgui_pins.json`` — steps the user pinned; retention never deletes them.
 Kept in a separate file so the window can pin while a trainer is writing the
@@ -34,7 +39,7 @@ LEDGER_FILENAME = "ckptgui_written.txt"
 
 
 class RunLogError(ValueError):
-    """A ckptgui file in the model_dir that cannot be read."""
+    """A file in the model_dir that cannot be read (ours, or the ``checkpoint`` state file); names the file."""
 
 
 @dataclass
@@ -64,13 +69,45 @@ def _path(model_dir: str | os.PathLike, name: str) -> str:
     return storage_for(model_dir).join(model_dir, name)
 
 
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # a run log or pins file beyond this is not one of ours
+
+
 def _read_json(path: str) -> Any:
+    """The JSON in ``path``, None when there is none; any damage is a :class:`RunLogError` naming the file.
+
+    Damage includes what ``json`` raises beyond ``JSONDecodeError``: a directory in the file's place, deep
+    nesting (RecursionError), a huge file, and non-finite numbers (``1e400`` decodes to inf).
+    """
+    storage = storage_for(path)
     try:
-        return json.loads(storage_for(path).read(path).decode("utf-8"))
+        found = storage.info(path)
+        if found is None:
+            return None
+        if found.is_dir or not found.is_file:
+            raise RunLogError(f"{path}: is not a regular file; move it aside")
+        if found.size > MAX_RECORD_BYTES:
+            raise RunLogError(f"{path}: {found.size:,} bytes, more than any ckptgui file holds; move it aside")
+        return json.loads(storage.read(path).decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunLogError(f"{path}: cannot be read ({exc})") from None
+    except RunLogError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "strerror", None) or exc
+        raise RunLogError(f"{path}: cannot be read ({reason}); move it aside") from None
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _steps(path: str, field: str, values: Any) -> list[int]:
+    """A list of step numbers (non-negative integers), or a RunLogError naming the file and field."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise RunLogError(f"{path}: {field!r} must be a list of step numbers (non-negative integers)")
+    return values
 
 
 def _write_json(path: str, text: str) -> None:
@@ -84,13 +121,18 @@ def read_run_log(model_dir: str | os.PathLike) -> RunLog | None:
         return None
     if not isinstance(data, dict):
         raise RunLogError(f"{path}: expected a JSON object")
+    history, described = data.get("history") or [], data.get("data") or {}
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise RunLogError(f"{path}: 'history' must be a list of objects")
+    if not isinstance(described, dict):
+        raise RunLogError(f"{path}: 'data' must be an object")
     spec, problem = _decode_spec(data.get("spec"))
     return RunLog(
         spec=spec,
         spec_problem=problem,
-        data=data.get("data") or {},
-        history=list(data.get("history") or []),
-        preserved=[int(s) for s in data.get("preserved") or []],
+        data=described,
+        history=list(history),
+        preserved=_steps(path, "preserved", data.get("preserved") or []),
     )
 
 
@@ -99,7 +141,7 @@ def _decode_spec(raw: Any) -> tuple[RunSpec | None, str]:
         return None, ""
     try:
         return RunSpec.from_dict(raw), ""
-    except (ConfigError, TypeError) as exc:
+    except (ConfigError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         return None, str(exc)
 
 
@@ -112,9 +154,9 @@ def read_pins(model_dir: str | os.PathLike) -> set[int]:
     data = _read_json(path)
     if data is None:
         return set()
-    if not isinstance(data, dict) or not isinstance(data.get("pinned"), list):
+    if not isinstance(data, dict):
         raise RunLogError(f'{path}: expected {{"pinned": [steps]}}')
-    return {int(step) for step in data["pinned"]}
+    return set(_steps(path, "pinned", data.get("pinned")))
 
 
 def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> set[int]:
@@ -128,27 +170,60 @@ def set_pinned(model_dir: str | os.PathLike, step: int, pinned: bool = True) -> 
     return pins
 
 
-def _parse_ledger(text: str, metrics: dict[int, dict[str, float]]) -> None:
-    """Add the ledger lines in ``text`` to ``metrics`` (step -> metrics); malformed lines are skipped."""
+FILES_KEY = "files"  # the ledger field naming the checkpoint's files and sizes: files=a.index:123,a.data-…:456
+
+
+def _parse_files(text: str) -> dict[str, int]:
+    """``a.index:123,a.data-00000-of-00001:456`` -> name -> size; a name with a folder in it is refused."""
+    files = {}
+    for item in text.split(","):
+        name, _, size = item.rpartition(":")
+        bad = not name or name in (".", "..") or any(c in name for c in "/\\, \t\n")
+        if bad or not size.isdigit():
+            raise ValueError(item)
+        files[name] = int(size)
+    return files
+
+
+def _parse_ledger(
+    text: str, metrics: dict[int, dict[str, float]], files: dict[int, dict[str, int]] | None = None
+) -> None:
+    """Add the ledger lines in ``text`` to ``metrics`` (step -> metrics) and ``files`` (step -> name -> size).
+
+    Malformed lines are skipped. A step written again replaces its earlier line (a line without files clears
+    the files: what it names is no longer known to be ours).
+    """
     for line in text.splitlines():
         fields = line.split()
         if not fields or not fields[0].isdigit():
             continue
         try:
-            metrics[int(fields[0])] = {key: float(value) for key, value in (f.split("=", 1) for f in fields[1:])}
+            pairs = dict(f.split("=", 1) for f in fields[1:])
+            named = _parse_files(pairs.pop(FILES_KEY)) if FILES_KEY in pairs else {}
+            values = {key: float(value) for key, value in pairs.items()}
         except ValueError:
             continue
+        metrics[int(fields[0])] = values
+        if files is not None:
+            files[int(fields[0])] = named
 
 
-def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict[str, float]]]:
-    """Steps of the checkpoints ckptgui wrote here, and their evaluation metrics (a torn last line is ignored)."""
+def read_ledger(model_dir: str | os.PathLike) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, int]]]:
+    """Step -> evaluation metrics, and step -> the files (name -> size) of each checkpoint ckptgui wrote here."""
     path = _path(model_dir, LEDGER_FILENAME)
     try:
         text = storage_for(path).read(path).decode("ascii", errors="replace")
     except FileNotFoundError:
-        return set(), {}
+        return {}, {}
     metrics: dict[int, dict[str, float]] = {}
-    _parse_ledger(text, metrics)
+    files: dict[int, dict[str, int]] = {}
+    _parse_ledger(text, metrics, files)
+    return metrics, files
+
+
+def read_written(model_dir: str | os.PathLike) -> tuple[set[int], dict[int, dict[str, float]]]:
+    """Steps of the checkpoints ckptgui wrote here, and their evaluation metrics (a torn last line is ignored)."""
+    metrics, _ = read_ledger(model_dir)
     return set(metrics), metrics
 
 
@@ -170,6 +245,7 @@ class LedgerReader:
         self._offset = 0
         self._last_line = b""  # the bytes just before _offset: the last complete line parsed
         self._metrics: dict[int, dict[str, float]] = {}
+        self.files: dict[int, dict[str, int]] = {}  # step -> file name -> size, as of the last read()
 
     def read(self) -> dict[int, dict[str, float]]:
         """Step -> metrics of every checkpoint ckptgui wrote here; the caller must not change it."""
@@ -188,18 +264,32 @@ class LedgerReader:
             self._token = info.token
         complete = added.rfind(b"\n") + 1
         if complete > self._offset - start:
-            _parse_ledger(added[self._offset - start : complete].decode("ascii", errors="replace"), self._metrics)
+            text = added[self._offset - start : complete].decode("ascii", errors="replace")
+            _parse_ledger(text, self._metrics, self.files)
             self._last_line = added[added.rfind(b"\n", 0, complete - 1) + 1 : complete]
             self._offset = start + complete
         return self._metrics
 
     def _restart(self, token: str | None) -> None:
-        self._token, self._offset, self._last_line, self._metrics = token, 0, b"", {}
+        self._token, self._offset, self._last_line, self._metrics, self.files = token, 0, b"", {}, {}
 
 
-def record_written(model_dir: str | os.PathLike, step: int, metrics: dict[str, float] | None = None) -> None:
-    """Append one line ``<step> accuracy=… loss=…``: cheap enough to do at every save."""
+def record_written(
+    model_dir: str | os.PathLike,
+    step: int,
+    metrics: dict[str, float] | None = None,
+    files: dict[str, int] | None = None,
+) -> None:
+    """Append one line ``<step> accuracy=… loss=… files=<name>:<size>,…``: cheap enough to do at every save.
+
+    ``files``: the checkpoint's files in the model_dir (bare names) and their sizes, as just written; only
+    these may ever be deleted by retention.
+    """
     values = " ".join(f"{key}={value!r}" for key, value in (metrics or {}).items())
+    if files:
+        named = ",".join(f"{name}:{size}" for name, size in sorted(files.items()))
+        _parse_files(named)  # refuses a path, or a name the line could not hold
+        values += f" {FILES_KEY}={named}"
     path = _path(model_dir, LEDGER_FILENAME)
     with storage_for(path).open(path, "ab") as ledger:
         ledger.write(f"{step} {values}".rstrip().encode("ascii") + b"\n")

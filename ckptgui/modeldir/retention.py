@@ -9,8 +9,11 @@ Guarantees of the sweeper:
 
 * It maintains the ``checkpoint`` state file itself (``tf.train.CheckpointManager`` would delete every listed
   checkpoint it did not write, tensorflow#34234).
-* It only ever deletes checkpoints that are listed in the state file *and* in ``ckptgui_written.txt`` (written by
-  our runs) — never a foreign one, never a pinned one.
+* It only ever deletes checkpoints that are listed in the state file *and* recorded in ``ckptgui_written.txt``
+  by our runs, and of those only the files the ledger names: inside the model_dir (a state-file path that
+  leads elsewhere, ``../other/model.ckpt-100`` or an absolute path into a copied-from folder, is never ours),
+  regular files, not links, each still of its recorded size. A step number alone identifies nothing: a
+  foreign ``ckpt-3`` is not our ``model.ckpt-3``. Never a pinned one.
 * The state file is rewritten before any file is deleted, so it never names a checkpoint that is gone.
 
 Every file access goes through :mod:`ckptgui.storage`.
@@ -29,13 +32,14 @@ from ckptgui.modeldir.layout import INDEX_FILE, step_of
 from ckptgui.modeldir.records import (
     LedgerReader,
     RunLog,
+    RunLogError,
+    read_ledger,
     read_pins,
     read_run_log,
-    read_written,
     record_written,
     write_run_log,
 )
-from ckptgui.storage import Storage, storage_for
+from ckptgui.storage import Storage, scheme_of, storage_for
 
 CHECKPOINT_BASENAME = "model.ckpt"
 
@@ -70,6 +74,53 @@ def checkpoints_on_disk(model_dir: str | os.PathLike) -> list[str]:
 def resolve(model_dir: str | os.PathLike, path: str) -> str:
     """A state-file path as a prefix: relative ones are relative to the model_dir."""
     return path if os.path.isabs(path) else storage_for(model_dir).join(model_dir, path)
+
+
+def checkpoint_files(model_dir: str | os.PathLike, name: str) -> dict[str, int]:
+    """The regular files (not links) of checkpoint ``name`` in ``model_dir`` (``.index``, ``.data-*``) by size."""
+    index, shard = f"{name}.index", f"{name}.data-"
+    return {
+        entry.name: entry.size
+        for entry in storage_for(model_dir).listdir(model_dir)
+        if (entry.name == index or entry.name.startswith(shard)) and entry.is_file and not entry.is_link
+    }
+
+
+def owned(
+    model_dir: str | os.PathLike,
+    paths: Iterable[str],
+    recorded: Mapping[int, Mapping[str, int]],
+    on_disk: Mapping[str, tuple[int, bool]],
+) -> dict[str, int]:
+    """The state-file paths that are exactly a checkpoint ckptgui wrote here, with its step.
+
+    ``recorded``: the ledger's step -> file name -> size; ``on_disk``: the model_dir's entries, name -> (size,
+    is a regular file and not a link). A path is ours when it resolves to ``<model_dir>/<name>`` and every file
+    the ledger recorded for its step has that name's prefix and is on disk, a regular file of the recorded size.
+    """
+    where = os.path.normpath if scheme_of(model_dir) else os.path.abspath  # a URL has no absolute form
+    home = where(os.fspath(model_dir))
+    found = {}
+    for path in paths:
+        step = step_of(path)
+        files = recorded.get(step) if step is not None else None
+        if not files:
+            continue
+        name = os.path.basename(path)
+        if where(resolve(model_dir, path)) != os.path.join(home, name):
+            continue
+        if all(f.startswith(f"{name}.") and on_disk.get(f) == (size, True) for f, size in files.items()):
+            found[path] = step
+    return found
+
+
+def _entries(storage: Storage, model_dir: str | os.PathLike) -> dict[str, tuple[int, bool]]:
+    """Name -> (size, regular file and not a link) of what the model_dir holds now."""
+    try:
+        listing = storage.listdir(model_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {entry.name: (entry.size, entry.is_file and not entry.is_link) for entry in listing}
 
 
 @dataclass
@@ -177,7 +228,10 @@ class _Listing:
 
 
 def _listing(model_dir: str | os.PathLike, storage: Storage) -> _Listing:
-    """The state file's list; a damaged one is replaced by the checkpoints on disk (nothing is deleted for it)."""
+    """The state file's list; a damaged one is replaced by the checkpoints on disk.
+
+    Of those, as of any listing, the sweep deletes only what :func:`owned` finds ours: never a foreign one.
+    """
     try:
         state = read_state(model_dir) or CheckpointState()
     except StateFileError:
@@ -198,13 +252,20 @@ def _saved_at(storage: Storage, prefix: str) -> float:
 class Retention:
     """Keeps the state file and the directory in line with the policy, one save at a time."""
 
-    def __init__(self, model_dir: str | os.PathLike, schedule: ScheduleConfig, log: RunLog) -> None:
+    def __init__(
+        self, model_dir: str | os.PathLike, schedule: ScheduleConfig, log: RunLog, resumed_step: int | None = None
+    ) -> None:
+        """``resumed_step``: the step this run resumed from; listed checkpoints newer than it are never swept
+        (one that could not be read just now may be healthy: unreadable is not corrupt)."""
         self.model_dir = model_dir
         self.storage = storage_for(model_dir)
         self.policy = Policy.from_schedule(schedule)
         self.log = log
         self.listing = _listing(model_dir, self.storage)
-        self.ours, self.metrics = read_written(model_dir)
+        self.metrics, self.files = read_ledger(model_dir)
+        newest = -1 if resumed_step is None else resumed_step
+        self.protected = {step for step, _ in self.listing.steps() if step > newest}
+        self.problems: list[str] = []  # why a sweep was skipped, for the trainer to report
 
     def has_checkpoint(self, step: int) -> bool:
         prefix = checkpoint_prefix(self.model_dir, step)
@@ -219,27 +280,35 @@ class Retention:
             del listing.paths[index], listing.timestamps[index]
         listing.paths.append(relative)
         listing.timestamps.append(time.time())
-        record_written(self.model_dir, step, metrics)
-        self.ours.add(step)
+        files = checkpoint_files(self.model_dir, relative)
+        record_written(self.model_dir, step, metrics, files)
         self.metrics[step] = metrics
+        self.files[step] = files
+        self.protected.discard(step)
         swept = self._sweep()
         write_state(
             self.model_dir,
             CheckpointState(relative, list(listing.paths), list(listing.timestamps), listing.last_preserved),
         )
-        for _, gone in swept:
-            self._delete_checkpoint_files(gone)
+        for gone_step, _ in swept:
+            self._delete_checkpoint_files(gone_step)
         return swept
 
     def _sweep(self) -> list[tuple[int, str]]:
         """Apply :func:`judge` to the listing (the state file is written by the caller, before any deletion)."""
         listing = self.listing
+        try:
+            pinned = read_pins(self.model_dir)
+        except RunLogError as exc:  # damaged since the run started: delete nothing, keep saving
+            self.problems.append(f"nothing swept: {exc}")
+            return []
+        ours = owned(self.model_dir, listing.paths, self.files, _entries(self.storage, self.model_dir))
         verdict = judge(
             listing.steps(),
             (),
-            self.ours,
+            set(ours.values()),
             self.metrics,
-            read_pins(self.model_dir),
+            pinned | self.protected,
             self.log.preserved,
             self.policy,
             listing.last_preserved,
@@ -249,20 +318,18 @@ class Retention:
             write_run_log(self.model_dir, self.log)
         listing.last_preserved = verdict.last_preserved
         dropped, swept = verdict.dropped, set(verdict.swept)
-        kept = [(p, t) for p, t in zip(listing.paths, listing.timestamps, strict=True) if step_of(p) not in dropped]
-        gone = [(step_of(p), resolve(self.model_dir, p)) for p in listing.paths if step_of(p) in swept]
+        kept = [(p, t) for p, t in zip(listing.paths, listing.timestamps, strict=True) if ours.get(p) not in dropped]
+        gone = [(step, resolve(self.model_dir, p)) for p, step in ours.items() if step in swept]
         listing.paths, listing.timestamps = [p for p, _ in kept], [t for _, t in kept]
         return gone
 
-    def _delete_checkpoint_files(self, prefix: str) -> None:
-        """Only the checkpoint's own ``.index`` and ``.data-*`` shards: nothing else that shares the name."""
-        name = os.path.basename(prefix)
-        index, shard = f"{name}.index", f"{name}.data-"
-        folder = os.path.dirname(prefix)
-        for entry in self.storage.listdir(folder):
-            if entry.name == index or entry.name.startswith(shard):
+    def _delete_checkpoint_files(self, step: int) -> None:
+        """Only the files the ledger recorded for ``step``, in the model_dir, still regular and of their size."""
+        entries = _entries(self.storage, self.model_dir)
+        for name, size in self.files.get(step, {}).items():
+            if entries.get(name) == (size, True):
                 try:
-                    self.storage.delete(entry.path)
+                    self.storage.delete(self.storage.join(self.model_dir, name))
                 except FileNotFoundError:
                     continue  # already gone (deleted by hand)
 
@@ -276,13 +343,15 @@ def why_kept(model_dir: str | os.PathLike, ledger: LedgerReader | None = None) -
     storage = storage_for(model_dir)
     log = read_run_log(model_dir) or RunLog()
     policy = Policy.from_schedule(log.spec.schedule if log.spec else ScheduleConfig())
-    metrics = (ledger or LedgerReader(model_dir)).read()
+    ledger = ledger or LedgerReader(model_dir)
+    metrics = ledger.read()
     listing = _listing(model_dir, storage)
-    on_disk = [step_of(prefix) for prefix in checkpoints_on_disk(model_dir)]
+    on_disk = [os.path.basename(prefix) for prefix in checkpoints_on_disk(model_dir)]
+    ours = owned(model_dir, [*listing.paths, *on_disk], ledger.files, _entries(storage, model_dir))
     verdict = judge(
         listing.steps(),
-        on_disk,
-        metrics.keys(),
+        map(step_of, on_disk),
+        set(ours.values()),
         metrics,
         read_pins(model_dir),
         log.preserved,

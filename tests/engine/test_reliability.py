@@ -300,3 +300,280 @@ def test_a_huge_csv_loads_and_trains(tmp_path):
     trainer = Trainer(spec)
     assert trainer.dataset.features.shape == (200_000, 4) and trainer.n_classes == 2
     assert trainer.run().step == 20
+
+
+# Two trainers, signals, unreadable checkpoints ---------------------------------------------------------
+
+
+def train_cli(model_dir: Path, *args: str, prefix: tuple[str, ...] = (), **popen) -> subprocess.Popen:
+    """``ckptgui train`` in a subprocess, its stderr piped (the refusals and notes are read from it)."""
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "ckptgui", "train", "--model-dir", str(model_dir), "--quiet", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **popen.pop("env", {})},
+        **popen,
+    )
+
+
+def test_a_second_trainer_is_refused_naming_the_holder_and_writes_nothing(tmp_path):
+    from ckptgui.engine.training import TrainingError
+    from ckptgui.modeldir.lock import ModelDirLock
+
+    Trainer(spec_for(tmp_path, 10)).run()
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with ModelDirLock(tmp_path), pytest.raises(TrainingError, match=rf"being trained by pid {os.getpid()} on "):
+        Trainer(spec_for(tmp_path, 10))
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    events = list(Trainer(spec_for(tmp_path, 10)).events())  # free again once the holder let go
+    assert isinstance(events[-1], Finished) and events[-1].step == 20
+
+
+@pytest.mark.slow
+def test_two_cli_trainers_on_one_model_dir_the_second_is_refused(tmp_path):
+    first = start_training(tmp_path)
+    try:
+        wait_for(lambda: len(read_written(tmp_path)[0]) >= 2)
+        second = train_cli(tmp_path, "--steps", "10")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 1, err
+        assert f"being trained by pid {first.pid} on " in err
+        assert first.poll() is None  # the holder trains on
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    third = train_cli(tmp_path, "--steps", "10")  # a SIGKILLed holder leaves no lock behind
+    _, err = third.communicate(timeout=120)
+    assert third.returncode == 0, err
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_final_checkpoint_and_closes_the_history(tmp_path):
+    from ckptgui.modeldir.records import read_run_log
+
+    process = train_cli(tmp_path, "--steps", "100000000")  # checkpoints every 600 s: only the first and the final
+    wait_for(lambda: 0 in read_written(tmp_path)[0])
+    time.sleep(2.0)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert process.returncode == 0, err
+    steps = sorted(read_written(tmp_path)[0])
+    assert steps[0] == 0 and steps[-1] > 0
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith(f"model.ckpt-{steps[-1]}")
+    history = read_run_log(tmp_path).history[-1]
+    assert history["stopped"] is True and history["end_step"] == steps[-1] and "finished" in history
+    print(f"\nSIGTERM: final checkpoint at step {steps[-1]}, process ended {took:.2f} s after the signal")
+
+
+def _bound_by_permissions() -> tuple[str, ...]:
+    """A command prefix under which file permissions hold: root reads any file unless it drops these capabilities."""
+    if os.geteuid() != 0:
+        return ()
+    caps = "-dac_override,-dac_read_search"
+    return ("setpriv", "--bounding-set", caps, "--inh-caps", caps, "--")
+
+
+@pytest.mark.slow
+def test_an_unreadable_newest_checkpoint_is_neither_passed_over_nor_swept(tmp_path):
+    model_dir = tmp_path / "run"
+    prefix = _bound_by_permissions()
+    first = train_cli(model_dir, "--steps", "20", "--save-checkpoints-steps", "10", prefix=prefix)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    newest = model_dir / "model.ckpt-20.index"
+    newest.chmod(0)
+    try:
+        second = train_cli(model_dir, "--steps", "10", "--keep-checkpoint-max", "1", prefix=prefix)
+        _, err = second.communicate(timeout=120)
+    finally:
+        newest.chmod(0o644)
+    assert second.returncode == 1, err
+    assert "model.ckpt-20 cannot be read now (model.ckpt-20.index: Permission denied)" in err
+    assert [c.step for c in verify(model_dir) if c.status == "ok"] == [0, 10, 20]
+
+
+# Damaged files of ours, bad settings: a clear message, exit 2, nothing written --------------------------
+
+DAMAGED_JSON = {
+    "garbage": b"\x00\xffnot json",
+    "empty": b"",
+    "deep nesting": b"[" * 200_000 + b"]" * 200_000,
+    "1e400": b'{"pinned": [1e400], "preserved": [1e400]}',
+    "wrong types": b'{"pinned": "all", "history": 5, "preserved": ["x"], "data": []}',
+    "NaN": b'{"pinned": [NaN], "preserved": [NaN]}',
+}
+
+
+@pytest.mark.parametrize("name", ["ckptgui_pins.json", "ckptgui_run.json"])
+def test_a_damaged_pins_or_run_log_file_refuses_train_and_pin_naming_it(tmp_path, capsys, name):
+    from ckptgui.cli import main
+
+    Trainer(spec_for(tmp_path, 10)).run()
+    kinds = {**DAMAGED_JSON, "a directory": None}
+    for kind, content in kinds.items():
+        target = tmp_path / name
+        target.unlink(missing_ok=True)
+        if content is None:
+            target.mkdir()
+        else:
+            target.write_bytes(content)
+        before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+        code = main(["train", "--model-dir", str(tmp_path), "--steps", "10", "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2, (kind, err)
+        assert f"{target}:" in err and "Traceback" not in err, (kind, err)
+        assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before, kind
+        if name == "ckptgui_pins.json":
+            assert main(["pin", str(tmp_path), "10"]) == 2, kind
+            assert f"{target}:" in capsys.readouterr().err
+        if content is None:
+            target.rmdir()
+    print(f"\n{name}: {len(kinds)} kinds of damage, each refused with exit 2 naming the file, nothing written")
+
+
+def test_a_pins_file_damaged_mid_run_skips_the_sweep_but_never_the_state_file(tmp_path):
+    from ckptgui.engine.training import CheckpointSaved
+
+    trainer = Trainer(spec_for(tmp_path, 40, keep_checkpoint_max=1))
+    saved = []
+    for event in trainer.events():
+        if isinstance(event, CheckpointSaved):
+            saved.append(event)
+            if event.step == 10:
+                (tmp_path / "ckptgui_pins.json").write_bytes(b"{broken")
+    assert [e.step for e in saved] == [0, 10, 20, 30, 40]
+    assert "nothing swept: " in saved[-1].note and "ckptgui_pins.json" in saved[-1].note
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert state.model_checkpoint_path.endswith("model.ckpt-40")
+    assert [c.step for c in verify(tmp_path) if c.status == "ok"] == [10, 20, 30, 40]  # 0 swept before the damage
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--learning-rate", "inf"], "learning_rate: inf is not allowed"),
+        (["--seed", "-1"], "seed: -1 is not allowed"),
+        (["--seed", str(2**66)], "seed: 73786976294838206464 is not allowed"),
+        (["--batch-size", "10000000"], "batch_size: 10000000 is not allowed"),
+        (["--n-classes", "1000000000"], "n_classes: 1000000000 is not allowed"),
+        (["--data", "/dev/zero"], "/dev/zero: is not a regular file"),
+        (["--warm-start-from", "/nonexistent/model.ckpt-5"], "warm_start_from: no checkpoint to warm-start from"),
+    ],
+)
+def test_bad_settings_exit_2_before_anything_is_written(tmp_path, capsys, args, message):
+    from ckptgui.cli import main
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    assert main(["train", "--model-dir", str(model_dir), "--steps", "10", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert list(model_dir.iterdir()) == []
+
+
+def test_an_empty_model_dir_argument_is_refused(tmp_path, capsys, monkeypatch):
+    from ckptgui.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model-dir", "", "--steps", "10"]) == 2
+    assert 'model_dir: "" is not a directory path' in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_start_into_a_model_dir_with_checkpoints_is_refused(tmp_path):
+    from ckptgui.modeldir.config import ConfigError
+
+    Trainer(spec_for(tmp_path / "a", 10)).run()
+    Trainer(spec_for(tmp_path / "b", 10)).run()
+    with pytest.raises(ConfigError, match=r"already has checkpoints, so training resumes from model\.ckpt-10"):
+        Trainer(spec_for(tmp_path / "b", 10), warm_start_from=str(tmp_path / "a" / "model.ckpt-10"))
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_checkpoint_latest(tmp_path):
+    spec = spec_for(tmp_path, 400, save_checkpoints_steps=1000, save_summary_steps=1000)
+    spec.network.optimizer, spec.network.learning_rate = "SGD", 1e30
+    events = list(Trainer(spec).events())
+    failed = events[-1]
+    assert isinstance(failed, Failed) and "the training loss became" in failed.message, events[-3:]
+    assert "the latest checkpoint stays step 0" in failed.message
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-0")
+    assert [c.status for c in verify(tmp_path)] == ["ok"]
+
+
+@pytest.mark.parametrize("removed", ["events file", "model_dir"])
+def test_outputs_removed_mid_run_stop_the_run_with_a_clear_message(tmp_path, removed):
+    import shutil
+
+    model_dir = tmp_path / "run"
+    spec = spec_for(model_dir, 5000, save_checkpoints_steps=1000, save_summary_steps=10)
+    events = []
+    for event in Trainer(spec).events():
+        events.append(event)
+        if isinstance(event, Progress) and len(events) < 10 and not any(isinstance(e, Progress) for e in events[:-1]):
+            if removed == "model_dir":
+                shutil.rmtree(model_dir)
+            else:
+                for path in model_dir.glob("events.out.tfevents.*"):
+                    path.unlink()
+    failed = events[-1]
+    assert isinstance(failed, Failed), events[-3:]
+    if removed == "model_dir":
+        assert "was removed while training" in failed.message
+        assert not model_dir.exists()  # nothing recreated
+    else:
+        assert "was deleted while training, so later summaries would be lost" in failed.message
+
+
+# Peak memory on hostile data ---------------------------------------------------------------------------
+
+HOSTILE_RSS_LIMIT_MB = 200  # above the interpreter with TensorFlow imported and its CPU device set up
+_PEAK_RSS = """
+import resource, sys
+import tensorflow as tf
+from ckptgui.cli import main
+tf.config.list_logical_devices()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = main(sys.argv[1:])
+print(f"{base} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} {code}")
+"""
+
+
+@pytest.mark.slow
+def test_hostile_data_stays_within_the_memory_limit(tmp_path):
+    import json
+
+    trained = tmp_path / "trained"
+    Trainer(spec_for(trained, 10)).run()
+    log = json.loads((trained / "ckptgui_run.json").read_text())
+    log["spec"]["data"]["source"] = "/dev/zero"
+    (trained / "ckptgui_run.json").write_text(json.dumps(log))
+    label = tmp_path / "label.csv"
+    label.write_text("a,b,label\n1,2,2000000000\n3,4,0\n")
+    header = tmp_path / "header.csv"
+    header.write_text("30,1000000000,x,y\n1,2,0\n3,4,1\n")
+    run = str(tmp_path / "run")
+    cases = {
+        "--data /dev/zero": ["train", "--model-dir", run, "--data", "/dev/zero"],
+        "CSV label 2000000000": ["train", "--model-dir", run, "--data", str(label)],
+        "tutorial header 30,1000000000": ["train", "--model-dir", run, "--data", str(header)],
+        "--n-classes 1000000000": ["train", "--model-dir", run, "--n-classes", "1000000000"],
+        "--batch-size 10000000": ["train", "--model-dir", run, "--batch-size", "10000000"],
+        "eval, run log data /dev/zero": ["eval", str(trained)],
+    }
+    lines = []
+    for name, args in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        base, peak, code = map(int, done.stdout.split()[-3:])
+        above = (peak - base) / 1024
+        lines.append(f"{name}: exit {code}, peak RSS {peak / 1024:.0f} MB, {above:.1f} MB above the baseline")
+        assert code == 2, (name, done.stderr[-2000:])
+        assert above <= HOSTILE_RSS_LIMIT_MB, lines[-1]
+    print("\n" + "\n".join(lines))

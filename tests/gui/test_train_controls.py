@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from pathlib import Path
 
@@ -125,3 +126,25 @@ def test_start_trains_on_the_forms_dataset_without_loading_it_again(qtbot, windo
     train(qtbot, window, small_spec(model_dir, steps=100))
     train(qtbot, window, small_spec(model_dir, steps=200))  # resumes: preflight checks the checkpoint first
     assert loads == []
+
+
+def test_a_model_dir_another_process_trains_shows_training_elsewhere(qtbot, window, tmp_path: Path):
+    from ckptgui.modeldir.lock import ModelDirLock
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    configure(qtbot, window, small_spec(model_dir, steps=10))
+    lock = ModelDirLock(model_dir)
+    lock.acquire()
+    try:
+        window.config.validityChanged.emit(True)  # any look at the actions sees the lock
+        qtbot.waitUntil(lambda: not window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
+        assert window.window_actions.start.text() == "Training elsewhere"
+        assert f"pid {os.getpid()}" in window.window_actions.start.statusTip()
+        window.training_controller.start()  # a Start that slips through (a shortcut) is refused, nothing written
+        assert window.training_controller.session is None
+        assert [p.name for p in model_dir.iterdir()] == ["ckptgui.lock"]
+    finally:
+        lock.release()
+    qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)  # it looks again
+    assert window.window_actions.start.text() == "&Start"

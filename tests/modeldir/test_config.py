@@ -36,16 +36,22 @@ def test_defaults_match_dnnclassifier_and_runconfig():
         ({"hidden_units": ""}, 'hidden_units: "" is not a list of positive integers (e.g. 10,10)'),
         ({"hidden_units": [10, 0]}, "hidden_units: [10, 0] is not a list of positive integers (e.g. 10,10)"),
         ({"hidden_units": [1.5]}, "hidden_units: [1.5] is not a list of positive integers (e.g. 10,10)"),
-        ({"n_classes": 1}, "n_classes: 1 is not allowed; expected an integer >= 2 or empty"),
+        ({"n_classes": 1}, "n_classes: 1 is not allowed; expected an integer from 2 to 10,000 or empty"),
         (
             {"activation": "swish"},
             'activation: "swish" is not allowed; expected one of relu, tanh, sigmoid, elu, linear',
         ),
         ({"dropout": 1.0}, "dropout: 1.0 is not allowed; expected a number in [0, 1) or empty"),
         ({"optimizer": "Lion"}, 'optimizer: "Lion" is not allowed; expected one of Adagrad, SGD, Adam, RMSprop'),
-        ({"learning_rate": 0}, "learning_rate: 0 is not allowed; expected a number > 0"),
-        ({"learning_rate": float("nan")}, "learning_rate: nan is not allowed; expected a number > 0"),
-        ({"batch_size": 0}, "batch_size: 0 is not allowed; expected an integer >= 1"),
+        ({"learning_rate": 0}, "learning_rate: 0 is not allowed; expected a finite number > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate: nan is not allowed; expected a finite number > 0"),
+        ({"learning_rate": float("inf")}, "learning_rate: inf is not allowed; expected a finite number > 0"),
+        (
+            {"n_classes": 1_000_000_000},
+            "n_classes: 1000000000 is not allowed; expected an integer from 2 to 10,000 or empty",
+        ),
+        ({"batch_size": 10_000_000}, "batch_size: 10000000 is not allowed; expected an integer from 1 to 100,000"),
+        ({"batch_size": 0}, "batch_size: 0 is not allowed; expected an integer from 1 to 100,000"),
         ({"steps": True}, "steps: True is not allowed; expected an integer >= 1"),
     ],
 )
@@ -64,11 +70,14 @@ def test_network_validation_messages(kwargs, message):
             "save_checkpoints_steps: cannot be set together with save_checkpoints_secs; set exactly one of them",
         ),
         ({"save_checkpoints_steps": 0}, "save_checkpoints_steps: 0 is not allowed; expected an integer >= 1 or empty"),
-        ({"save_checkpoints_secs": -1}, "save_checkpoints_secs: -1 is not allowed; expected a number > 0 or empty"),
+        (
+            {"save_checkpoints_secs": -1},
+            "save_checkpoints_secs: -1 is not allowed; expected a finite number > 0 or empty",
+        ),
         ({"keep_checkpoint_max": -1}, "keep_checkpoint_max: -1 is not allowed; expected an integer >= 0 or empty"),
         (
             {"keep_checkpoint_every_n_hours": 0},
-            "keep_checkpoint_every_n_hours: 0 is not allowed; expected a number > 0",
+            "keep_checkpoint_every_n_hours: 0 is not allowed; expected a finite number > 0",
         ),
         ({"save_summary_steps": 0}, "save_summary_steps: 0 is not allowed; expected an integer >= 1"),
     ],
@@ -149,8 +158,8 @@ specs = st.builds(
         st.builds(ScheduleConfig, save_checkpoints_steps=st.integers(1, 10**6), keep_checkpoint_max=st.integers(0, 99)),
         st.builds(ScheduleConfig, save_checkpoints_secs=st.floats(0.01, 1e6)),
     ),
-    model_dir=st.none() | st.text(min_size=1, max_size=20),
-    seed=st.none() | st.integers(0, 2**31),
+    model_dir=st.none() | st.text(min_size=1, max_size=20).filter(str.strip),
+    seed=st.none() | st.integers(0, 2**31 - 1),
     distribution=st.sampled_from(["mirrored", "one_device"]),
     devices=st.sampled_from([[], ["GPU:0"], ["CPU:0"]]),
 )
@@ -177,3 +186,18 @@ def test_arbitrary_network_values_validate_or_raise_config_error(values):
     else:
         return
     assert error.field in values
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": -1}, "seed: -1 is not allowed; expected an integer from 0 to 2,147,483,647 or empty"),
+        ({"seed": 2**66}, f"seed: {2**66} is not allowed; expected an integer from 0 to 2,147,483,647 or empty"),
+        ({"model_dir": ""}, 'model_dir: "" is not a directory path; omit it for a new one'),
+        ({"model_dir": "  "}, 'model_dir: "  " is not a directory path; omit it for a new one'),
+    ],
+)
+def test_run_spec_validation_messages(kwargs, message):
+    with pytest.raises(ConfigError) as info:
+        RunSpec(**kwargs)
+    assert str(info.value) == message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,42 @@ def test_non_utf8_missing_and_directory_paths(tmp_path):
         load_dataset(DataConfig(source=str(tmp_path / "nope.csv")))
     with pytest.raises(DataError, match="is a directory, expected a CSV file"):
         load_dataset(DataConfig(source=str(tmp_path)))
+
+
+# Hostile data: refused before anything is sized by it.
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "a,b,label\n1,2,2000000000\n3,4,0\n",
+            "line 2, column 'label': label 2000000000 is above the largest class id",
+        ),
+        ("a,b,label\n1,2,9999999999999\n3,4,0\n", "label 9999999999999 is above the largest class id allowed (9999)"),
+        ("30,1000000000,x,y\n1,2,0\n3,4,1\n", "line 1 declares 1000000000 features, line 2 has 2; fix the header"),
+        ("a,b,label\n1,2,0\n3,4,0\n", "column 'label' holds one class only (0); a classifier needs at least 2"),
+        ("a,b,label\n1,2,cat\n3,4,cat\n", "column 'label' holds one class only (cat)"),
+    ],
+)
+def test_labels_and_headers_that_would_size_huge_arrays_are_refused(tmp_path, content, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_dataset(DataConfig(source=write(tmp_path, content)))
+
+
+def test_devices_pipes_and_oversized_files_are_refused_unread(tmp_path):
+    import os
+
+    from ckptgui.modeldir.data import MAX_DATA_BYTES
+
+    with pytest.raises(DataError, match="/dev/zero: is not a regular file"):
+        load_dataset(DataConfig(source="/dev/zero"))
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # opening it would block until a writer comes
+    with pytest.raises(DataError, match=r"pipe\.csv: is not a regular file"):
+        load_dataset(DataConfig(source=str(fifo)))
+    huge = tmp_path / "huge.csv"
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_DATA_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(DataError, match=r"huge.csv: 33,554,433 bytes; data files up to 32 MiB are read"):
+        load_dataset(DataConfig(source=str(huge)))

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from ckptgui.modeldir.records import LedgerReader, record_written, set_pinned
-from ckptgui.modeldir.retention import KEPT_FOREIGN, KEPT_PINNED
+from ckptgui.modeldir.retention import KEPT_FOREIGN, KEPT_PINNED, checkpoint_files
 from ckptgui.modeldir.snapshot import MAX_FILES, FileEntry, kept_text, list_files, take_snapshot
 from ckptgui.storage import LocalStorage
 
@@ -40,7 +40,7 @@ def test_listing_is_capped(tmp_path: Path, monkeypatch):
 def test_snapshot_of_a_model_dir_with_pins_and_ledger(tmp_path: Path):
     model_dir = tmp_path / "run"
     shutil.copytree(FIXTURES / "estimator_dnn_iris", model_dir)
-    record_written(model_dir, 200, {"accuracy": 0.9})
+    record_written(model_dir, 200, {"accuracy": 0.9}, checkpoint_files(model_dir, "model.ckpt-200"))
     set_pinned(model_dir, 100)
     snapshot = take_snapshot(str(model_dir), None, LedgerReader(model_dir))
     assert snapshot is not None and snapshot.exists and snapshot.error is None
