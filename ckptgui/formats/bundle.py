@@ -30,6 +30,13 @@ from ckptgui.formats.wire import (
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
+# The largest ``.index`` file read, and the most entries taken from one. TensorFlow writes 60-100 bytes per tensor,
+# so 16 MiB is some 200,000 tensors (a large language model has a few thousand); a larger file is refused unread,
+# and a forged one whose prefix-compressed records are a few bytes each stops at MAX_ENTRIES, so that no index can
+# take more than about 100 MB of the reader's memory.
+MAX_INDEX_BYTES = 16 << 20
+MAX_ENTRIES = 250_000
+
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48  # two block handles padded to 40 bytes, then the magic number
 _BLOCK_TRAILER = 5  # compression type byte + CRC
@@ -171,12 +178,45 @@ def _sliced_variable(raw_key: bytes) -> str:
     return _ORDERED_CODE_ESCAPE.sub(lambda escaped: escaped[0][:1], name).decode("utf-8", "backslashreplace")
 
 
+# TensorFlow's own limits (``TensorShape::MaxDimensions``, int64 element counts): an entry beyond them makes its
+# reader abort the whole process (a C++ CHECK), so no such entry may reach it.
+MAX_RANK = 254
+MAX_ELEMENTS = (1 << 63) - 1
+
+
+def _check_header(entry: Entry) -> None:
+    """Refuse an entry TensorFlow's reader would abort on, or whose stored size cannot be its tensor's; raises
+    :class:`Damage` naming the entry. Run on every entry of every parse, before any reader sees it."""
+    if entry.dtype not in _KNOWN_DTYPES:
+        code = entry.dtype.removeprefix("dtype_")
+        raise Damage(f"the index entry of {entry.key} has an unknown dtype ({code}); the index is damaged or forged")
+    if len(entry.shape) > MAX_RANK:
+        raise Damage(f"the index entry of {entry.key} has {len(entry.shape):,} dimensions (at most {MAX_RANK})")
+    if any(size < 0 for size in entry.shape):
+        raise Damage(f"the index entry of {entry.key} has a negative dimension: {list(entry.shape)}")
+    count = math.prod(entry.shape)
+    if count > MAX_ELEMENTS:
+        raise Damage(f"the index entry of {entry.key} has an impossible shape ({count:.3g} elements)")
+    if entry.partitioned:
+        return  # its bytes are in its slices, each checked on its own
+    item = _ITEM_BYTES.get(entry.dtype)
+    if item is not None and entry.size != item * count:
+        raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
+    if item is None and count and entry.size and entry.size < count:
+        raise Damage(f"the index gives {entry.size} bytes for {count:,} {entry.dtype} elements")
+
+
 def parse_index(table: bytes) -> Index:
-    """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`."""
+    """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`.
+
+    Every entry is checked (:func:`_check_header`): what comes back is safe to hand to TensorFlow's reader.
+    """
     num_shards = 1
     entries: dict[str, Entry] = {}
     slices: list[Entry] = []
-    for raw_key, value in _table_records(table):
+    for count, (raw_key, value) in enumerate(_table_records(table)):
+        if count > MAX_ENTRIES:
+            raise Damage(f"the index holds over {MAX_ENTRIES:,} entries: forged or damaged, not read further")
         if not raw_key:  # the BundleHeaderProto
             for number, field_value in proto_fields(value):
                 if number == 1 and isinstance(field_value, int):
@@ -185,10 +225,12 @@ def parse_index(table: bytes) -> Index:
                     raise Damage("the checkpoint was written big-endian; only little-endian is read")
             continue
         if raw_key[:1] == b"\x00":  # a slice of a partitioned variable; its full entry is listed
-            slices.append(_parse_entry(_sliced_variable(raw_key), value))
+            entry = _parse_entry(_sliced_variable(raw_key), value)
+            slices.append(entry)
         else:
             key = raw_key.decode("utf-8", "backslashreplace")
-            entries[key] = _parse_entry(key, value)
+            entry = entries[key] = _parse_entry(key, value)
+        _check_header(entry)
     if num_shards < 1:
         raise Damage(f"the index header names {num_shards} data shards")
     return Index(num_shards, entries, tuple(slices))
@@ -206,6 +248,9 @@ _ITEM_BYTES = {
 }  # fmt: skip
 
 
+_KNOWN_DTYPES = frozenset(name for name in DTYPE_NAMES.values() if name != "resource")
+
+
 def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
     """Check a stored tensor as TensorFlow's ``BundleReader`` does when it reads it; raises :class:`Damage`.
 
@@ -214,6 +259,7 @@ def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
     Raw-memory dtypes: the size must match the shape and the CRC covers the bytes. Strings and variants are
     length-prefixed, with CRCs of their own inside (:func:`_string_crc`, :func:`_variant_crc`).
     """
+    _check_header(entry)  # parse_index checked it already; an entry built elsewhere is checked here
     if entry.dtype in ("string", "variant"):
         if entry.size == 0:
             return  # TensorFlow reads nothing and checks nothing for an empty one
@@ -223,9 +269,6 @@ def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
         count = math.prod(entry.shape)
         crc = _string_crc(data, count) if entry.dtype == "string" else _variant_crc(data, count)
     else:
-        item = _ITEM_BYTES.get(entry.dtype)
-        if item is not None and entry.size != item * math.prod(entry.shape):
-            raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
         crc = length = 0
         for piece in pieces:
             crc = google_crc32c.extend(crc, piece)
