@@ -157,6 +157,10 @@ def _find_header(buf: bytearray, dn: np.ndarray, pos: int, end: int, complete: b
     windows = sliding_window_view(dn[:end], HEADER) if end >= HEADER else None
     while windows is not None and pos < len(windows):
         stop = min(len(windows), pos + window)
+        window = min(window * 4, 1 << 20)
+        if not dn[pos : stop + HEADER - 1].any():
+            pos = stop
+            continue
         nonzero = np.cumsum(dn[pos : stop + HEADER - 1] != 0, dtype=np.int64)
         candidates = np.flatnonzero(nonzero[HEADER - 1 :] - np.concatenate(([0], nonzero[: stop - pos - 1])) > 0)
         for hit in candidates[_headers_ok(windows[pos:stop][candidates])]:
@@ -170,7 +174,6 @@ def _find_header(buf: bytearray, dn: np.ndarray, pos: int, end: int, complete: b
             if masked_crc32c(payload) == struct.unpack_from("<I", buf, p + HEADER + length)[0]:
                 return p
         pos = stop
-        window = min(window * 4, 1 << 20)
     return -1
 
 
