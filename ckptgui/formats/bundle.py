@@ -102,6 +102,7 @@ class Entry(NamedTuple):
     size: int
     crc32c: int
     partitioned: bool = False  # its data is stored in slice entries (see Index.slices), none under this key
+    extent: tuple[tuple[int, int], ...] = ()  # a slice's (start, length) in each dimension of its variable
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,42 @@ def _sliced_variable(raw_key: bytes) -> str:
     return _ORDERED_CODE_ESCAPE.sub(lambda escaped: escaped[0][:1], name).decode("utf-8", "backslashreplace")
 
 
+def _signed_increasing(raw: bytes, pos: int) -> tuple[int, int]:
+    """OrderedCode's ``WriteSignedNumIncreasing``: the big-endian two's complement in n bytes, its first bits
+    flipped to n ones (a positive number) or n zeros (a negative one) that give n."""
+    if pos >= len(raw):
+        raise Damage("a slice key ends inside its extents")
+    flip = 0 if raw[pos] & 0x80 else 0xFF
+    head = (raw[pos] ^ flip) << 8 | ((raw[pos + 1] ^ flip) if pos + 1 < len(raw) else 0)
+    length = 0
+    while length < 10 and head & (0x8000 >> length):
+        length += 1
+    if not 1 <= length <= 10 or pos + length > len(raw):
+        raise Damage("a slice key's extents are malformed")
+    header = ((0xFFFF << (16 - length)) & 0xFFFF).to_bytes(2, "big")
+    value = bytearray(raw[pos : pos + length])
+    value[0] ^= header[0]
+    if length > 1:
+        value[1] ^= header[1]
+    return int.from_bytes(value, "big", signed=True), pos + length
+
+
+def _slice_extent(raw_key: bytes) -> tuple[tuple[int, int], ...]:
+    """(start, length) in each dimension of the variable, from a slice key (after its name: the rank as
+    ``WriteNumIncreasing``, then start and length per dimension, length -1 for the whole dimension)."""
+    pos = raw_key.index(b"\x00\x01", 1) + 2
+    width = raw_key[pos] if pos < len(raw_key) else 0
+    rank, pos = int.from_bytes(raw_key[pos + 1 : pos + 1 + width], "big"), pos + 1 + width
+    if rank > MAX_RANK:
+        raise Damage(f"a slice key names {rank} dimensions")
+    extent = []
+    for _ in range(rank):
+        start, pos = _signed_increasing(raw_key, pos)
+        length, pos = _signed_increasing(raw_key, pos)
+        extent.append((start, length))
+    return tuple(extent)
+
+
 # TensorFlow's own limits (``TensorShape::MaxDimensions``, int64 element counts): an entry beyond them makes its
 # reader abort the whole process (a C++ CHECK), so no such entry may reach it.
 MAX_RANK = 254
@@ -226,6 +263,7 @@ def parse_index(table: bytes) -> Index:
             continue
         if raw_key[:1] == b"\x00":  # a slice of a partitioned variable; its full entry is listed
             entry = _parse_entry(_sliced_variable(raw_key), value)
+            entry = entry._replace(extent=_slice_extent(raw_key))
             slices.append(entry)
         else:
             key = raw_key.decode("utf-8", "backslashreplace")
@@ -343,22 +381,56 @@ def decode_scalar(entry: Entry, data: bytes) -> int | float:
     return struct.unpack(_NUMERIC_SCALARS[entry.dtype], data)[0]
 
 
-_ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()}
+# numpy's element format of each dtype stored as raw memory (quantized ones as their integers); bfloat16, which
+# numpy lacks, is widened to float32 (it is the top half of one).
+_ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()} | {
+    "complex64": "<c8",
+    "complex128": "<c16",
+    "qint8": "<i1",
+    "quint8": "<u1",
+    "qint16": "<i2",
+    "quint16": "<u2",
+    "qint32": "<i4",
+    "bfloat16": "<u2",
+}
 
 
-def decode_array(entry: Entry, data: bytes) -> np.ndarray:
-    """A stored tensor of a plain number type (or bool) from its bytes, CRC-checked as TensorFlow would.
+def numeric(dtype: str) -> bool:
+    """Whether a stored dtype is numbers (what a diff computes norms of); strings and variants are not."""
+    return dtype in _ARRAY_FORMATS
 
-    What a reader without TensorFlow (a checkpoint in a bucket) can decode; other dtypes (strings, variants,
-    bfloat16, quantized, complex) raise ``ValueError``.
+
+def decode_array(entry: Entry, data: bytes | bytearray | memoryview) -> np.ndarray:
+    """A stored tensor from its bytes, CRC-checked as TensorFlow's reader does; a view of ``data``, no copy
+    (bfloat16 excepted: widened to float32). Strings come back as an object array of ``bytes``; variants (a
+    dataset iterator's state) cannot be decoded without TensorFlow and raise ``ValueError`` after their check.
     """
     import numpy as np
 
+    check_entry(entry, (data,))
+    if entry.dtype == "string":
+        return np.array(_strings(bytes(data), math.prod(entry.shape)), dtype=object).reshape(entry.shape)
     fmt = _ARRAY_FORMATS.get(entry.dtype)
     if fmt is None:
         raise ValueError(f"{entry.key}: {entry.dtype} tensors are decoded by TensorFlow only")
-    check_entry(entry, (data,))
-    return np.frombuffer(data, fmt).reshape(entry.shape)
+    array = np.frombuffer(data, fmt).reshape(entry.shape)
+    if entry.dtype == "bfloat16":
+        array = (array.astype(np.uint32) << 16).view(np.float32)
+    return array
+
+
+def _strings(data: bytes, count: int) -> list[bytes]:
+    """The elements of a string tensor whose CRCs were checked (see :func:`_string_crc` for the layout)."""
+    lengths, pos = [], 0
+    for _ in range(count):
+        length, pos = varint(data, pos)
+        lengths.append(length)
+    pos += 4
+    strings = []
+    for length in lengths:
+        strings.append(data[pos : pos + length])
+        pos += length
+    return strings
 
 
 def decode_string_scalar(entry: Entry, data: bytes) -> bytes:

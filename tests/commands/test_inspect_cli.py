@@ -151,7 +151,7 @@ def test_diff_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert kernel["shape_a"] == kernel["shape_b"] == [10, 3]
     assert kernel["delta_l2"] > 0 and kernel["max_abs_delta"] > 0
     assert rows["global_step"]["delta_l2"] == 200
-    assert data["summary"].startswith(f"{len(rows)} variables compared")
+    assert data["summary"].startswith(f"{len(rows)} of {len(rows)} tensors compared")
 
 
 def test_eval_json_matches_estimator(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from checkpoint_dirs import ESTIMATOR, ESTIMATOR_20, KERAS, count_listings, trained_model_dir
 
-from ckptgui.engine import tensors
-from ckptgui.engine.tensors import diff, read_tensor
+from ckptgui.modeldir import tensors
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.scan import CheckpointError, locate
+from ckptgui.modeldir.tensors import diff, read_tensor
 from ckptgui.modeldir.variables import list_variables
 
 
@@ -87,3 +90,81 @@ def test_diff_across_formats_matches_by_readable_name() -> None:
     rows = {row.name: row for row in report.variables}
     assert rows["dense/kernel"].delta_l2 > 0
     assert rows["dense/kernel"].shape_a == [4, 10]
+
+
+# Without TensorFlow, by checkpoint key ---------------------------------------------------------------------
+
+
+def test_every_tensor_read_without_tensorflow_equals_tensorflows(tmp_path: Path) -> None:
+    """Every dtype TensorFlow saves, a partitioned variable put together from its slices, strings: equal to
+    what TensorFlow's own reader returns."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.numbers = [
+        tf.Variable(tf.cast(tf.reshape(tf.range(6), [3, 2]), dtype))
+        for dtype in (tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.uint16, tf.int64, tf.bool, tf.complex64)
+    ]
+    module.words = tf.Variable(["a", "bc", ""])
+    prefix = tf.train.Checkpoint(model=module).write(str(tmp_path / "kinds"))
+    tf.raw_ops.SaveV2(
+        prefix=str(tmp_path / "part"),
+        tensor_names=["big", "big", "big"],
+        shape_and_slices=["400 3 0,200:-", "400 3 200,150:-", "400 3 350,50:-"],
+        tensors=[tf.ones([200, 3]), tf.zeros([150, 3]), tf.fill([50, 3], 2.0)],
+    )
+    for path in (prefix, str(tmp_path / "part")):
+        reader = tf.train.load_checkpoint(path)
+        with tensors.TensorSource(locate(path)) as source:
+            keys = reader.get_variable_to_shape_map()
+            assert set(source.stored_keys()) == set(keys)
+            for key in keys:
+                theirs, ours = reader.get_tensor(key), source.get(key)
+                if reader.get_variable_to_dtype_map()[key] == tf.bfloat16:
+                    theirs = theirs.astype(np.float32)
+                np.testing.assert_array_equal(ours, theirs, err_msg=key)
+
+
+def test_diff_of_partitioned_variables_agrees_with_numpy(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    for name, fill in (("a", 1.0), ("b", 3.0)):
+        tf.raw_ops.SaveV2(
+            prefix=str(tmp_path / name),
+            tensor_names=["big", "big"],
+            shape_and_slices=["4 3 0,2:-", "4 3 2,2:-"],
+            tensors=[tf.fill([2, 3], fill), tf.zeros([2, 3])],
+        )
+    (row,) = diff(tmp_path / "a", tmp_path / "b").variables
+    assert row.delta_l2 == pytest.approx(np.sqrt(6 * 4.0))
+    assert row.max_abs_delta == 2.0
+
+
+def test_a_rebuilt_keras_model_pairs_by_checkpoint_key(tmp_path: Path) -> None:
+    """Keras numbers auto-names per process: the second model is ``sequential_1/dense_2``; its checkpoint keys are
+    the first one's, so every tensor is compared and the summary says so."""
+    script = """
+import sys, keras, numpy as np, tensorflow as tf
+for run in range(2):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 2)) * run, epochs=1, verbose=0)
+    tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(f"{sys.argv[1]}/run{run}/ckpt-1")
+"""
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, capture_output=True, timeout=300)
+    report = diff(tmp_path / "run0" / "ckpt-1", tmp_path / "run1" / "ckpt-1", include_slots=True)
+    assert not any(row.note.startswith("only in") for row in report.variables), [r.name for r in report.variables]
+    total = len(report.variables)
+    assert report.summary.startswith(f"{total} of {total} tensors compared"), report.summary
+
+
+def test_verify_and_diff_never_import_tensorflow(ours: Path) -> None:
+    probe = (
+        "import sys\nfrom ckptgui.cli import main\n"
+        f"assert main(['verify', {str(ours)!r}]) == 0\n"
+        f"assert main(['diff', {str(ours)!r} + '@100', {str(ours)!r} + '@200', '--slots']) == 0\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
