@@ -400,7 +400,7 @@ def numeric(dtype: str) -> bool:
     return dtype in _ARRAY_FORMATS
 
 
-def decode_array(entry: Entry, data: bytes | bytearray | memoryview) -> np.ndarray:
+def decode_array(entry: Entry, data: bytes | np.ndarray) -> np.ndarray:
     """A stored tensor from its bytes, CRC-checked as TensorFlow's reader does; a view of ``data``, no copy
     (bfloat16 excepted: widened to float32). Strings come back as an object array of ``bytes``; variants (a
     dataset iterator's state) cannot be decoded without TensorFlow and raise ``ValueError`` after their check.

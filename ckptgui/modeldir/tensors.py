@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ckptgui.formats.bundle import Entry, Index, decode_array, numeric
+from ckptgui.formats.wire import Damage
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, require_index
 from ckptgui.modeldir.variables import VariableInfo, flat_variables, h5_datasets, list_variables, read_entry_bytes
+from ckptgui.storage import name_of, parent_of, storage_for
 
 
 @dataclass
@@ -67,12 +69,14 @@ class TensorSource:
         self.checkpoint = checkpoint
         self._h5 = None
         self._index: Index | None = None
+        self._buffer = bytearray()  # reused by view(): large reads into fresh memory cost more than the copy
         if checkpoint.format == "keras-h5":
             import h5py
 
             self._h5 = h5py.File(checkpoint.prefix, "r")
         else:
             self._index = require_index(checkpoint)
+            self._storage = storage_for(checkpoint.prefix)
 
     def get(self, key: str) -> np.ndarray:
         if self._h5 is not None:
@@ -82,6 +86,21 @@ class TensorSource:
         if entry.partitioned:
             return self._assembled(entry)
         return decode_array(entry, read_entry_bytes(self.checkpoint.prefix, self._index, entry))
+
+    def view(self, key: str) -> np.ndarray:
+        """As :meth:`get`, but the tensor may be a view of this source's read buffer: valid until the next call
+        (a diff, which is done with each tensor before it reads the next, reads at disk speed this way)."""
+        if self._index is None or self._index.entries[key].partitioned:
+            return self.get(key)
+        entry = self._index.entries[key]
+        if len(self._buffer) < entry.size:
+            self._buffer = bytearray()  # the old one goes before the new one is allocated
+            self._buffer = bytearray(entry.size)
+        prefix = self.checkpoint.prefix
+        shard = self._storage.join(parent_of(prefix), self._index.shard_name(name_of(prefix), entry.shard))
+        if self._storage.read_into(shard, entry.offset, memoryview(self._buffer)[: entry.size]) != entry.size:
+            raise Damage(f"{entry.key}: the .data file ends before this tensor does")
+        return decode_array(entry, np.frombuffer(self._buffer, np.uint8, count=entry.size))  # CRC32C takes this
 
     def _assembled(self, entry: Entry) -> np.ndarray:
         """A partitioned variable from its slices, each read and checked on its own."""
@@ -150,26 +169,30 @@ def read_tensor(checkpoint: CheckpointInfo, name: str) -> np.ndarray:
 
 # Diff ------------------------------------------------------------------------------------------------------
 
-DIFF_CHUNK = 1 << 20  # elements per step of the streamed statistics
+# Elements per step of the streamed statistics: two float64 buffers of 512 KB stay in the CPU's cache, which makes
+# this about 5x faster than 1M-element steps; einsum, not np.dot: BLAS's threads, fighting over a busy machine's
+# cores, made the same sums up to 10x slower.
+DIFF_CHUNK = 1 << 16
 
 
 def _stream_stats(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
-    """(|a|², |b|², |b-a|², max|b-a|, a·b), a chunk at a time: a few MB of temporaries, whatever the size."""
-    import numpy as np
-
+    """(|a|², |b|², |b-a|², max|b-a|, a·b) in float64, a chunk at a time: two small buffers, whatever the size."""
     flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    size = min(DIFF_CHUNK, flat_a.size)
+    buffer_x, buffer_y = np.empty(size), np.empty(size)
     sum_a = sum_b = sum_d = dot = 0.0
     peak = 0.0
     for start in range(0, flat_a.size, DIFF_CHUNK):
-        x = flat_a[start : start + DIFF_CHUNK].astype(np.float64)
-        y = flat_b[start : start + DIFF_CHUNK].astype(np.float64)
-        sum_a += float(np.dot(x, x))  # np.dot, not @: BLAS for 1-D, about 100x faster here
-        sum_b += float(np.dot(y, y))
-        dot += float(np.dot(x, y))
+        count = min(DIFF_CHUNK, flat_a.size - start)
+        x, y = buffer_x[:count], buffer_y[:count]
+        x[...] = flat_a[start : start + count]
+        y[...] = flat_b[start : start + count]
+        sum_a += float(np.einsum("i,i->", x, x))
+        sum_b += float(np.einsum("i,i->", y, y))
+        dot += float(np.einsum("i,i->", x, y))
         np.subtract(y, x, out=x)
-        sum_d += float(np.dot(x, x))
-        np.abs(x, out=x)
-        peak = max(peak, float(x.max()) if x.size else 0.0)
+        sum_d += float(np.einsum("i,i->", x, x))
+        peak = max(peak, float(np.abs(x, out=x).max()))
     return sum_a, sum_b, sum_d, peak, dot
 
 
@@ -212,8 +235,8 @@ def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots
                 row.note = "a dataset iterator's state (variant): not compared"
                 continue
             try:
-                tensor_a = source_a.get(key)
-                tensor_b = source_b.get(key)
+                tensor_a = source_a.view(key)
+                tensor_b = source_b.view(key)
             except Exception as exc:  # noqa: BLE001 - any read failure: name the tensor
                 raise CheckpointError(f"{row.name} cannot be read ({_first_line(exc)})") from None
             bytes_read += tensor_a.nbytes + tensor_b.nbytes
