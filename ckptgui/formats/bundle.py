@@ -239,7 +239,7 @@ def _check_header(entry: Entry) -> None:
     item = _ITEM_BYTES.get(entry.dtype)
     if item is not None and entry.size != item * count:
         raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
-    if item is None and count and entry.size and entry.size < count:
+    if entry.dtype in _LENGTH_PREFIXED and count and entry.size and entry.size < count:
         raise Damage(f"the index gives {entry.size} bytes for {count:,} {entry.dtype} elements")
 
 
@@ -282,8 +282,12 @@ CHECKSUM_DAMAGE = "checksum does not match: the .data file is damaged (bit rot o
 _ITEM_BYTES = {
     "float32": 4, "float64": 8, "int32": 4, "uint8": 1, "int16": 2, "int8": 1, "complex64": 8, "int64": 8,
     "bool": 1, "qint8": 1, "quint8": 1, "qint32": 4, "bfloat16": 2, "qint16": 2, "quint16": 2, "uint16": 2,
-    "complex128": 16, "float16": 2, "uint32": 4, "uint64": 8,
+    "complex128": 16, "float16": 2, "uint32": 4, "uint64": 8, "float8_e5m2": 1, "float8_e4m3fn": 1,
+    "float8_e4m3fnuz": 1, "float8_e4m3b11fnuz": 1, "float8_e5m2fnuz": 1,
 }  # fmt: skip
+# Stored with their own layout: length-prefixed elements (whose sizes are checked against the count), or packed
+# sub-byte numbers (int4, int2, float4: no size rule is assumed for them).
+_LENGTH_PREFIXED = ("string", "variant")
 
 
 _KNOWN_DTYPES = frozenset(name for name in DTYPE_NAMES.values() if name != "resource")
@@ -398,6 +402,11 @@ _ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()}
 def numeric(dtype: str) -> bool:
     """Whether a stored dtype is numbers (what a diff computes norms of); strings and variants are not."""
     return dtype in _ARRAY_FORMATS
+
+
+def decodable(dtype: str) -> bool:
+    """Whether :func:`decode_array` decodes this dtype (variants, float8 and sub-byte types it does not)."""
+    return dtype in _ARRAY_FORMATS or dtype == "string"
 
 
 def decode_array(entry: Entry, data: bytes | np.ndarray) -> np.ndarray:

@@ -168,3 +168,22 @@ def test_verify_and_diff_never_import_tensorflow(ours: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_float8_and_int4_variables_are_healthy_and_named_not_compared(tmp_path: Path) -> None:
+    """Newer dtypes are known to the entry check (not "unknown dtype"); diff says it leaves them to TensorFlow."""
+    import ml_dtypes
+    import tensorflow as tf
+    from tensorflow.python.framework import dtypes
+
+    from ckptgui.modeldir.verify import verify
+
+    module = tf.Module()
+    module.f8 = tf.Variable(tf.cast(tf.ones([3]), dtypes.float8_e4m3fn))
+    module.i4 = tf.Variable(tf.constant(np.ones([5], ml_dtypes.int4)))
+    module.w = tf.Variable(tf.ones([2]))
+    prefix = tf.train.Checkpoint(model=module).write(str(tmp_path / "ckpt-1"))
+    assert [c.status for c in verify(tmp_path)] == ["ok"]
+    rows = {row.name: row for row in diff(prefix, prefix).variables}
+    assert rows["model/f8"].note == "float8_e4m3fn tensors are not compared (only TensorFlow decodes them)"
+    assert rows["model/w"].delta_l2 == 0
