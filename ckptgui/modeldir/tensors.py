@@ -69,7 +69,7 @@ class TensorSource:
         self.checkpoint = checkpoint
         self._h5 = None
         self._index: Index | None = None
-        self._buffer = bytearray()  # reused by view(): large reads into fresh memory cost more than the copy
+        self._buffer = np.empty(0, np.uint8)  # reused by view(): reads into fresh memory cost more than the copy
         if checkpoint.format == "keras-h5":
             import h5py
 
@@ -94,13 +94,14 @@ class TensorSource:
             return self.get(key)
         entry = self._index.entries[key]
         if len(self._buffer) < entry.size:
-            self._buffer = bytearray()  # the old one goes before the new one is allocated
-            self._buffer = bytearray(entry.size)
+            self._buffer = np.empty(0, np.uint8)  # the old one goes before the new one is allocated
+            self._buffer = np.empty(entry.size, np.uint8)  # not zero-filled: the read fills it
+        stored = self._buffer[: entry.size]
         prefix = self.checkpoint.prefix
         shard = self._storage.join(parent_of(prefix), self._index.shard_name(name_of(prefix), entry.shard))
-        if self._storage.read_into(shard, entry.offset, memoryview(self._buffer)[: entry.size]) != entry.size:
+        if self._storage.read_into(shard, entry.offset, memoryview(stored)) != entry.size:
             raise Damage(f"{entry.key}: the .data file ends before this tensor does")
-        return decode_array(entry, np.frombuffer(self._buffer, np.uint8, count=entry.size))  # CRC32C takes this
+        return decode_array(entry, stored)
 
     def _assembled(self, entry: Entry) -> np.ndarray:
         """A partitioned variable from its slices, each read and checked on its own."""
