@@ -1,4 +1,4 @@
-"""Benchmark for issue 11: ``verify`` of a model_dir with many checkpoints grows linearly and keeps up with TensorFlow.
+"""Benchmark for issues 11 and 13: ``verify`` of many checkpoints grows linearly and keeps up with TensorFlow.
 
 Writes one small checkpoint with ``tf.train.Checkpoint`` (a few variables, a step counter), copies its files
 to ``model.ckpt-<step>`` for ``--count`` steps in a temporary model_dir and writes a ``checkpoint`` state file
@@ -19,7 +19,8 @@ checkpoints in 3.25 s, its import included) was made with; the in-process ratio 
 ``--big-mb N`` adds one checkpoint of four float32 tensors totalling N MB (0: none), where disk speed, not the
 per-checkpoint overhead, decides.
 
-Run: ``.venv/bin/python benchmarks/bench_verify.py [--count 1000 | --counts 250,1000,2000] [--big-mb 256] [--repeat 3]``
+Run: ``.venv/bin/python benchmarks/bench_verify.py [--count 1000 | --counts 250,1000,2000] [--big-mb 1024]
+[--repeat 3]``
 """
 
 from __future__ import annotations
@@ -144,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--count", type=int, default=1000, help="checkpoints in the model_dir (default 1000)")
     sizes.add_argument("--counts", help="several sizes, comma-separated, e.g. 250,1000,2000")
-    parser.add_argument("--big-mb", type=int, default=256, help="one checkpoint of this many MB (default 256; 0: none)")
+    parser.add_argument(
+        "--big-mb", type=int, default=1024, help="one checkpoint of this many MB (default 1024; 0: none)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side, median taken (default 3)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.counts.split(",")] if args.counts else [args.count]

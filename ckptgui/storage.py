@@ -23,6 +23,7 @@ What a reader can rely on:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import posixpath
@@ -56,6 +57,7 @@ class FileInfo(NamedTuple):
     is_dir: bool
     token: str  # equal tokens: unchanged content
     is_link: bool = False  # a symbolic link (readers do not follow linked folders)
+    special: bool = False  # neither a regular file nor a folder (a FIFO, socket, device): never opened
 
     @property
     def is_file(self) -> bool:
@@ -88,6 +90,13 @@ class Storage:
     def read(self, path: str | os.PathLike, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of a file (to its end when ``end`` is None)."""
         raise NotImplementedError
+
+    def read_into(self, path: str | os.PathLike, start: int, buffer: memoryview) -> int:
+        """Read bytes from ``start`` into ``buffer`` (a reader's reused buffer: no fresh pages to fault in for each
+        large read); the number of bytes read, fewer at the end of the file."""
+        data = self.read(path, start, start + len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
         raise NotImplementedError
@@ -123,13 +132,24 @@ class LocalStorage(Storage):
             return None
 
     def read(self, path: str | os.PathLike, start: int = 0, end: int | None = None) -> bytes:
-        with open(path, "rb") as handle:
+        with _open_regular(path, "rb") as handle:
             if start:
                 handle.seek(start)
             return handle.read() if end is None else handle.read(max(0, end - start))
 
+    def read_into(self, path: str | os.PathLike, start: int, buffer: memoryview) -> int:
+        with _open_regular(path, "rb") as handle:
+            handle.seek(start)
+            done = 0
+            while done < len(buffer):
+                got = handle.readinto(buffer[done:])
+                if not got:
+                    break
+                done += got
+            return done
+
     def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
-        return open(path, mode)
+        return _open_regular(path, mode)
 
     def write_atomic(self, path: str | os.PathLike, data: bytes) -> None:
         """Write a sibling temporary file and rename it over ``path``.
@@ -155,7 +175,33 @@ class LocalStorage(Storage):
 
 def _info(path: str, name: str, st: os.stat_result, is_link: bool = False) -> FileInfo:
     token = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-    return FileInfo(path, name, st.st_size, st.st_mtime, stat.S_ISDIR(st.st_mode), token, is_link)
+    is_dir = stat.S_ISDIR(st.st_mode)
+    special = not is_dir and not stat.S_ISREG(st.st_mode)
+    return FileInfo(path, name, st.st_size, st.st_mtime, is_dir, token, is_link, special)
+
+
+NOT_REGULAR = "not a regular file (a FIFO, socket or device): not opened"
+
+
+def _open_regular(path: str | os.PathLike, mode: str) -> IO:
+    """Open a regular file only: opening a FIFO blocks until a writer comes (forever, for a reader of a model_dir)
+    and a device such as ``/dev/zero`` never ends. Reads open non-blocking and check the opened file itself (no
+    race with a rename); writes check the path first (opening a FIFO to write would block as well)."""
+    if "r" in mode and "+" not in mode:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, NOT_REGULAR, os.fspath(path))
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fd, True)
+            return open(fd, mode)
+        except BaseException:
+            os.close(fd)
+            raise
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(errno.EINVAL, NOT_REGULAR, os.fspath(path))
+    return open(path, mode)
 
 
 class _OneLook(Storage):

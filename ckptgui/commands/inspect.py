@@ -19,11 +19,11 @@ from typing import Any
 from ckptgui.cli import UsageError
 from ckptgui.commands.train import EXIT_INCOMPATIBLE, add_network_arguments, spec_from_flags
 from ckptgui.engine.inference import SPLITS
-from ckptgui.engine.tensors import diff
 from ckptgui.modeldir.config import ConfigError, DataConfig, RunSpec
 from ckptgui.modeldir.data import DataError
 from ckptgui.modeldir.records import RunLogError
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, ModelDirInfo, scan
+from ckptgui.modeldir.tensors import diff
 from ckptgui.modeldir.variables import VariableInfo, global_step, infer_network, list_variables
 from ckptgui.modeldir.verify import verify
 from ckptgui.storage import name_of, storage_for

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ckptgui.engine.model import Classifier
-from ckptgui.engine.tensors import TensorSource
 from ckptgui.modeldir.scan import CheckpointInfo
+from ckptgui.modeldir.tensors import TensorSource
 from ckptgui.modeldir.variables import VariableInfo, list_variables
 
 FIRST_KERNEL = "dnn/hiddenlayer_0/kernel"

@@ -30,6 +30,13 @@ from ckptgui.formats.wire import (
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
+# The largest ``.index`` file read, and the most entries taken from one. TensorFlow writes 60-100 bytes per tensor,
+# so 16 MiB is some 200,000 tensors (a large language model has a few thousand); a larger file is refused unread,
+# and a forged one whose prefix-compressed records are a few bytes each stops at MAX_ENTRIES, so that no index can
+# take more than about 100 MB of the reader's memory.
+MAX_INDEX_BYTES = 16 << 20
+MAX_ENTRIES = 250_000
+
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48  # two block handles padded to 40 bytes, then the magic number
 _BLOCK_TRAILER = 5  # compression type byte + CRC
@@ -95,6 +102,7 @@ class Entry(NamedTuple):
     size: int
     crc32c: int
     partitioned: bool = False  # its data is stored in slice entries (see Index.slices), none under this key
+    extent: tuple[tuple[int, int], ...] = ()  # a slice's (start, length) in each dimension of its variable
 
 
 @dataclass(frozen=True)
@@ -171,12 +179,81 @@ def _sliced_variable(raw_key: bytes) -> str:
     return _ORDERED_CODE_ESCAPE.sub(lambda escaped: escaped[0][:1], name).decode("utf-8", "backslashreplace")
 
 
+def _signed_increasing(raw: bytes, pos: int) -> tuple[int, int]:
+    """OrderedCode's ``WriteSignedNumIncreasing``: the big-endian two's complement in n bytes, its first bits
+    flipped to n ones (a positive number) or n zeros (a negative one) that give n."""
+    if pos >= len(raw):
+        raise Damage("a slice key ends inside its extents")
+    flip = 0 if raw[pos] & 0x80 else 0xFF
+    head = (raw[pos] ^ flip) << 8 | ((raw[pos + 1] ^ flip) if pos + 1 < len(raw) else 0)
+    length = 0
+    while length < 10 and head & (0x8000 >> length):
+        length += 1
+    if not 1 <= length <= 10 or pos + length > len(raw):
+        raise Damage("a slice key's extents are malformed")
+    header = ((0xFFFF << (16 - length)) & 0xFFFF).to_bytes(2, "big")
+    value = bytearray(raw[pos : pos + length])
+    value[0] ^= header[0]
+    if length > 1:
+        value[1] ^= header[1]
+    return int.from_bytes(value, "big", signed=True), pos + length
+
+
+def _slice_extent(raw_key: bytes) -> tuple[tuple[int, int], ...]:
+    """(start, length) in each dimension of the variable, from a slice key (after its name: the rank as
+    ``WriteNumIncreasing``, then start and length per dimension, length -1 for the whole dimension)."""
+    pos = raw_key.index(b"\x00\x01", 1) + 2
+    width = raw_key[pos] if pos < len(raw_key) else 0
+    rank, pos = int.from_bytes(raw_key[pos + 1 : pos + 1 + width], "big"), pos + 1 + width
+    if rank > MAX_RANK:
+        raise Damage(f"a slice key names {rank} dimensions")
+    extent = []
+    for _ in range(rank):
+        start, pos = _signed_increasing(raw_key, pos)
+        length, pos = _signed_increasing(raw_key, pos)
+        extent.append((start, length))
+    return tuple(extent)
+
+
+# TensorFlow's own limits (``TensorShape::MaxDimensions``, int64 element counts): an entry beyond them makes its
+# reader abort the whole process (a C++ CHECK), so no such entry may reach it.
+MAX_RANK = 254
+MAX_ELEMENTS = (1 << 63) - 1
+
+
+def _check_header(entry: Entry) -> None:
+    """Refuse an entry TensorFlow's reader would abort on, or whose stored size cannot be its tensor's; raises
+    :class:`Damage` naming the entry. Run on every entry of every parse, before any reader sees it."""
+    if entry.dtype not in _KNOWN_DTYPES:
+        code = entry.dtype.removeprefix("dtype_")
+        raise Damage(f"the index entry of {entry.key} has an unknown dtype ({code}); the index is damaged or forged")
+    if len(entry.shape) > MAX_RANK:
+        raise Damage(f"the index entry of {entry.key} has {len(entry.shape):,} dimensions (at most {MAX_RANK})")
+    if any(size < 0 for size in entry.shape):
+        raise Damage(f"the index entry of {entry.key} has a negative dimension: {list(entry.shape)}")
+    count = math.prod(entry.shape)
+    if count > MAX_ELEMENTS:
+        raise Damage(f"the index entry of {entry.key} has an impossible shape ({count:.3g} elements)")
+    if entry.partitioned:
+        return  # its bytes are in its slices, each checked on its own
+    item = _ITEM_BYTES.get(entry.dtype)
+    if item is not None and entry.size != item * count:
+        raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
+    if entry.dtype in _LENGTH_PREFIXED and count and entry.size and entry.size < count:
+        raise Damage(f"the index gives {entry.size} bytes for {count:,} {entry.dtype} elements")
+
+
 def parse_index(table: bytes) -> Index:
-    """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`."""
+    """The index of one checkpoint from the whole content of its ``.index`` file; raises :class:`Damage`.
+
+    Every entry is checked (:func:`_check_header`): what comes back is safe to hand to TensorFlow's reader.
+    """
     num_shards = 1
     entries: dict[str, Entry] = {}
     slices: list[Entry] = []
-    for raw_key, value in _table_records(table):
+    for count, (raw_key, value) in enumerate(_table_records(table)):
+        if count > MAX_ENTRIES:
+            raise Damage(f"the index holds over {MAX_ENTRIES:,} entries: forged or damaged, not read further")
         if not raw_key:  # the BundleHeaderProto
             for number, field_value in proto_fields(value):
                 if number == 1 and isinstance(field_value, int):
@@ -185,10 +262,13 @@ def parse_index(table: bytes) -> Index:
                     raise Damage("the checkpoint was written big-endian; only little-endian is read")
             continue
         if raw_key[:1] == b"\x00":  # a slice of a partitioned variable; its full entry is listed
-            slices.append(_parse_entry(_sliced_variable(raw_key), value))
+            entry = _parse_entry(_sliced_variable(raw_key), value)
+            entry = entry._replace(extent=_slice_extent(raw_key))
+            slices.append(entry)
         else:
             key = raw_key.decode("utf-8", "backslashreplace")
-            entries[key] = _parse_entry(key, value)
+            entry = entries[key] = _parse_entry(key, value)
+        _check_header(entry)
     if num_shards < 1:
         raise Damage(f"the index header names {num_shards} data shards")
     return Index(num_shards, entries, tuple(slices))
@@ -202,8 +282,15 @@ CHECKSUM_DAMAGE = "checksum does not match: the .data file is damaged (bit rot o
 _ITEM_BYTES = {
     "float32": 4, "float64": 8, "int32": 4, "uint8": 1, "int16": 2, "int8": 1, "complex64": 8, "int64": 8,
     "bool": 1, "qint8": 1, "quint8": 1, "qint32": 4, "bfloat16": 2, "qint16": 2, "quint16": 2, "uint16": 2,
-    "complex128": 16, "float16": 2, "uint32": 4, "uint64": 8,
+    "complex128": 16, "float16": 2, "uint32": 4, "uint64": 8, "float8_e5m2": 1, "float8_e4m3fn": 1,
+    "float8_e4m3fnuz": 1, "float8_e4m3b11fnuz": 1, "float8_e5m2fnuz": 1,
 }  # fmt: skip
+# Stored with their own layout: length-prefixed elements (whose sizes are checked against the count), or packed
+# sub-byte numbers (int4, int2, float4: no size rule is assumed for them).
+_LENGTH_PREFIXED = ("string", "variant")
+
+
+_KNOWN_DTYPES = frozenset(name for name in DTYPE_NAMES.values() if name != "resource")
 
 
 def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
@@ -214,6 +301,7 @@ def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
     Raw-memory dtypes: the size must match the shape and the CRC covers the bytes. Strings and variants are
     length-prefixed, with CRCs of their own inside (:func:`_string_crc`, :func:`_variant_crc`).
     """
+    _check_header(entry)  # parse_index checked it already; an entry built elsewhere is checked here
     if entry.dtype in ("string", "variant"):
         if entry.size == 0:
             return  # TensorFlow reads nothing and checks nothing for an empty one
@@ -223,9 +311,6 @@ def check_entry(entry: Entry, pieces: Iterable[bytes | np.ndarray]) -> None:
         count = math.prod(entry.shape)
         crc = _string_crc(data, count) if entry.dtype == "string" else _variant_crc(data, count)
     else:
-        item = _ITEM_BYTES.get(entry.dtype)
-        if item is not None and entry.size != item * math.prod(entry.shape):
-            raise Damage(f"the index gives {entry.size} bytes for a {entry.dtype} tensor of shape {list(entry.shape)}")
         crc = length = 0
         for piece in pieces:
             crc = google_crc32c.extend(crc, piece)
@@ -300,22 +385,61 @@ def decode_scalar(entry: Entry, data: bytes) -> int | float:
     return struct.unpack(_NUMERIC_SCALARS[entry.dtype], data)[0]
 
 
-_ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()}
+# numpy's element format of each dtype stored as raw memory (quantized ones as their integers); bfloat16, which
+# numpy lacks, is widened to float32 (it is the top half of one).
+_ARRAY_FORMATS = {DTYPE_NAMES[code]: fmt for code, fmt in DTYPE_FORMATS.items()} | {
+    "complex64": "<c8",
+    "complex128": "<c16",
+    "qint8": "<i1",
+    "quint8": "<u1",
+    "qint16": "<i2",
+    "quint16": "<u2",
+    "qint32": "<i4",
+    "bfloat16": "<u2",
+}
 
 
-def decode_array(entry: Entry, data: bytes) -> np.ndarray:
-    """A stored tensor of a plain number type (or bool) from its bytes, CRC-checked as TensorFlow would.
+def numeric(dtype: str) -> bool:
+    """Whether a stored dtype is numbers (what a diff computes norms of); strings and variants are not."""
+    return dtype in _ARRAY_FORMATS
 
-    What a reader without TensorFlow (a checkpoint in a bucket) can decode; other dtypes (strings, variants,
-    bfloat16, quantized, complex) raise ``ValueError``.
+
+def decodable(dtype: str) -> bool:
+    """Whether :func:`decode_array` decodes this dtype (variants, float8 and sub-byte types it does not)."""
+    return dtype in _ARRAY_FORMATS or dtype == "string"
+
+
+def decode_array(entry: Entry, data: bytes | np.ndarray) -> np.ndarray:
+    """A stored tensor from its bytes, CRC-checked as TensorFlow's reader does; a view of ``data``, no copy
+    (bfloat16 excepted: widened to float32). Strings come back as an object array of ``bytes``; variants (a
+    dataset iterator's state) cannot be decoded without TensorFlow and raise ``ValueError`` after their check.
     """
     import numpy as np
 
+    check_entry(entry, (data,))
+    if entry.dtype == "string":
+        return np.array(_strings(bytes(data), math.prod(entry.shape)), dtype=object).reshape(entry.shape)
     fmt = _ARRAY_FORMATS.get(entry.dtype)
     if fmt is None:
         raise ValueError(f"{entry.key}: {entry.dtype} tensors are decoded by TensorFlow only")
-    check_entry(entry, (data,))
-    return np.frombuffer(data, fmt).reshape(entry.shape)
+    array = np.frombuffer(data, fmt).reshape(entry.shape)
+    if entry.dtype == "bfloat16":
+        array = (array.astype(np.uint32) << 16).view(np.float32)
+    return array
+
+
+def _strings(data: bytes, count: int) -> list[bytes]:
+    """The elements of a string tensor whose CRCs were checked (see :func:`_string_crc` for the layout)."""
+    lengths, pos = [], 0
+    for _ in range(count):
+        length, pos = varint(data, pos)
+        lengths.append(length)
+    pos += 4
+    strings = []
+    for length in lengths:
+        strings.append(data[pos : pos + length])
+        pos += length
+    return strings
 
 
 def decode_string_scalar(entry: Entry, data: bytes) -> bytes:

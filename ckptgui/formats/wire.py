@@ -144,6 +144,16 @@ DATA_TYPES: dict[int, tuple[str, str | None]] = {
     21: ("variant", None),
     22: ("uint32", "<u4"),
     23: ("uint64", "<u8"),
+    24: ("float8_e5m2", None),
+    25: ("float8_e4m3fn", None),
+    26: ("float8_e4m3fnuz", None),
+    27: ("float8_e4m3b11fnuz", None),
+    28: ("float8_e5m2fnuz", None),
+    29: ("int4", None),
+    30: ("uint4", None),
+    31: ("int2", None),
+    32: ("uint2", None),
+    33: ("float4_e2m1fn", None),
 }
 DTYPE_NAMES = {code: name for code, (name, _) in DATA_TYPES.items()}
 DTYPE_FORMATS = {code: fmt for code, (_, fmt) in DATA_TYPES.items() if fmt is not None}

@@ -30,8 +30,8 @@ from ckptgui.modeldir.scan import CheckpointInfo, locate
 if TYPE_CHECKING:  # the engine's types, for the annotations of the gui modules (which import them from here)
     from ckptgui.engine.export import ExportResult
     from ckptgui.engine.inference import EvalResult, Prediction
-    from ckptgui.engine.tensors import DiffReport
     from ckptgui.engine.training import Progress, Trainer  # noqa: F401 - Progress: the training controller's
+    from ckptgui.modeldir.tensors import DiffReport
 
 ENGINE_MODULES = ("ckptgui.engine.training", "ckptgui.engine.model", "ckptgui.engine.inference")
 HISTOGRAM_BINS = 60
@@ -143,7 +143,7 @@ class Comparison:
 
 def compare_checkpoints(a: CheckpointInfo, b: CheckpointInfo, data: Dataset | None) -> Comparison:
     """Shapes, per-variable differences, and both checkpoints evaluated on the test split; for a worker thread."""
-    from ckptgui.engine.tensors import diff
+    from ckptgui.modeldir.tensors import diff
 
     shapes = compare(a.prefix, b.prefix)
     report = diff(a.prefix, b.prefix)
@@ -158,7 +158,7 @@ def compare_checkpoints(a: CheckpointInfo, b: CheckpointInfo, data: Dataset | No
 
 def histograms(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """Both tensors' values binned on common edges: (name, edges, counts A, counts B)."""
-    from ckptgui.engine.tensors import read_tensor
+    from ckptgui.modeldir.tensors import read_tensor
 
     values_a = np.asarray(read_tensor(locate(a_prefix), name), dtype=np.float64).ravel()
     values_b = np.asarray(read_tensor(locate(b_prefix), name), dtype=np.float64).ravel()

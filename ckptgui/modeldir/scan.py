@@ -10,7 +10,7 @@ import functools
 import os
 from dataclasses import dataclass, field, fields
 
-from ckptgui.formats.bundle import Index, parse_index
+from ckptgui.formats.bundle import MAX_INDEX_BYTES, Index, parse_index
 from ckptgui.formats.statefile import STATE_FILENAME, StateFileError, checkpoint_name, read_state
 from ckptgui.formats.wire import Damage, Vanished
 from ckptgui.modeldir.keras import BACKUP_METADATA, backup_epoch, is_keras_file, weights_problem
@@ -26,6 +26,7 @@ from ckptgui.modeldir.layout import (
     step_of,
 )
 from ckptgui.storage import (
+    NOT_REGULAR,
     FileInfo,
     Storage,
     StorageError,
@@ -107,18 +108,29 @@ def read_index(prefix: str, index_file: FileInfo | None = None) -> Index:
         index_file = storage_for(path).info(path)
         if index_file is None:
             raise Vanished("no .index file")
+    if index_file.special or index_file.is_dir:
+        raise Damage(f"the .index file is {NOT_REGULAR}")
+    if index_file.size > MAX_INDEX_BYTES:
+        raise Damage(_too_large(index_file.size))
     return _read_index_cached(path, index_file.token)
 
 
 @functools.lru_cache(maxsize=512)
 def _read_index_cached(path: str, token: str) -> Index:
     try:
-        table = storage_for(path).read(path)
+        table = storage_for(path).read(path, 0, MAX_INDEX_BYTES + 1)  # bounded: the file may have grown since
     except FileNotFoundError:
         raise Vanished("no .index file") from None
     except OSError as exc:
         raise Damage(f"the .index file cannot be read ({exc.strerror})") from None
+    if len(table) > MAX_INDEX_BYTES:
+        raise Damage(_too_large(None))  # it grew past the limit after it was listed
     return parse_index(table)
+
+
+def _too_large(size: int | None) -> str:
+    measured = f" ({size:,} bytes)" if size is not None else ""
+    return f"the .index file is larger than {MAX_INDEX_BYTES >> 20} MiB{measured}, the most an index may take: not read"
 
 
 def _h5_problem(storage: Storage, path: str) -> str | None:
@@ -126,6 +138,8 @@ def _h5_problem(storage: Storage, path: str) -> str | None:
     found = storage.info(path)
     if found is None:
         return None
+    if found.special:
+        return f"the weights file is {NOT_REGULAR}"
     return _h5_problem_cached(found.path, found.token)
 
 

@@ -152,7 +152,7 @@ def test_diff_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert kernel["shape_a"] == kernel["shape_b"] == [10, 3]
     assert kernel["delta_l2"] > 0 and kernel["max_abs_delta"] > 0
     assert rows["global_step"]["delta_l2"] == 200
-    assert data["summary"].startswith(f"{len(rows)} variables compared")
+    assert data["summary"].startswith(f"{len(rows)} of {len(rows)} tensors compared")
 
 
 def test_eval_defaults_to_the_test_split_as_estimator_and_the_window_and_says_so(

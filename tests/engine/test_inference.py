@@ -13,11 +13,11 @@ import tensorflow as tf
 
 from ckptgui.engine import inference
 from ckptgui.engine.inference import InferenceError
-from ckptgui.engine.tensors import read_tensor
 from ckptgui.engine.training import Evaluated, Trainer
 from ckptgui.modeldir.config import DataConfig, NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.data import load_dataset
 from ckptgui.modeldir.scan import CheckpointError, locate
+from ckptgui.modeldir.tensors import read_tensor
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 ESTIMATOR = FIXTURES / "estimator_dnn_iris"

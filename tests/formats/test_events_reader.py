@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
+import pytest
+
 from ckptgui.formats.events.reader import EventFileReader
+from ckptgui.formats.wire import masked_crc32c
 from ckptgui.storage import LOCAL
 
 
@@ -65,3 +69,35 @@ def test_damaged_headers_are_counted(tmp_path, tfrecord):
     got = Collect()
     assert reader.read(LOCAL.info(path), got) == 1
     assert got.payloads == [b"one", b"three"]
+
+
+def _lying_header(length: int) -> bytes:
+    """A record header with a valid CRC for an impossible ``length``, and no payload after it."""
+    head = struct.pack("<Q", length)
+    return head + struct.pack("<I", masked_crc32c(head))
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("length", [1 << 63, 1 << 31, 5000], ids=["2^63", "2^31", "past-the-end"])
+def test_a_valid_header_with_an_impossible_length_is_skipped_and_counted(tmp_path, tfrecord, length):
+    """The header's CRC is right, the length cannot be: the records after it are read, the header counted."""
+    path = tmp_path / "events.out.tfevents.1"
+    path.write_bytes(tfrecord(b"one") + _lying_header(length) + tfrecord(b"two") + tfrecord(b"three"))
+    reader = EventFileReader(LOCAL, str(path))
+    got = Collect()
+    assert reader.read(LOCAL.info(path), got) == 1
+    assert got.payloads == [b"one", b"two", b"three"]
+
+
+def test_a_header_at_the_end_whose_record_is_still_being_written_waits(tmp_path, tfrecord):
+    """Unlike a lie, a record cut at the end of the file is a writer's next record: left for the next read."""
+    path = tmp_path / "events.out.tfevents.1"
+    record = tfrecord(b"x" * 5000)
+    path.write_bytes(tfrecord(b"one") + record[:100])
+    reader = EventFileReader(LOCAL, str(path))
+    got = Collect()
+    assert reader.read(LOCAL.info(path), got) == 0
+    with open(path, "ab") as fh:
+        fh.write(record[100:])
+    assert read(reader, path) == [b"x" * 5000]
+    assert got.payloads == [b"one"]

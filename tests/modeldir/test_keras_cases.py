@@ -17,10 +17,10 @@ import pytest
 import tensorflow as tf
 from checkpoint_dirs import FIXTURES
 
-from ckptgui.engine.tensors import diff, read_tensor
 from ckptgui.modeldir import compat
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.scan import locate, scan
+from ckptgui.modeldir.tensors import diff, read_tensor
 from ckptgui.modeldir.variables import (
     VALUE_SUFFIX,
     flat_variables,

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 from checkpoint_dirs import ESTIMATOR, ESTIMATOR_20, KERAS, MANAGER, trained_model_dir
 
-from ckptgui.engine.tensors import read_tensor
 from ckptgui.modeldir.config import NetworkConfig
 from ckptgui.modeldir.scan import locate, scan
+from ckptgui.modeldir.tensors import read_tensor
 from ckptgui.modeldir.variables import (
     SLOT_MARK,
     VALUE_SUFFIX,

@@ -198,3 +198,31 @@ def test_verify_never_fails_against_a_live_writer(tmp_path: Path) -> None:
         writer.join()
     assert set(seen) <= {"ok", "missing", "incomplete", "unlisted"}, seen
     assert seen.get("ok", 0) > 0
+
+
+def test_a_truncated_slices_only_shard_is_corrupt_in_the_scan_and_read_without_tensorflow(tmp_path: Path) -> None:
+    """MaxShardSizePolicy splits a big variable into slices spread over shards that hold nothing else: the scan's
+    length check covers them, and the slices put together equal what TensorFlow reads."""
+    from ckptgui.modeldir.scan import locate, scan
+    from ckptgui.modeldir.tensors import TensorSource
+
+    module = tf.Module()
+    module.big = tf.Variable(tf.random.normal((256, 256), seed=1))
+    module.small = tf.Variable(tf.ones((4,)))
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=64 * 1024)
+    options = tf.train.CheckpointOptions(experimental_sharding_callback=policy)
+    prefix = tf.train.Checkpoint(model=module).write(str(tmp_path / "ckpt-1"), options=options)
+    index = parse_index(Path(f"{prefix}.index").read_bytes())
+    slice_shards = {piece.shard for piece in index.slices}
+    assert len(slice_shards) > 1 and not slice_shards & {e.shard for e in index.entries.values() if not e.partitioned}
+    key = "model/big/.ATTRIBUTES/VARIABLE_VALUE"
+    with TensorSource(locate(prefix)) as source:
+        assert (source.get(key) == tf.train.load_checkpoint(prefix).get_tensor(key)).all()
+    shard = Path(index.shard_name(prefix, min(slice_shards)))
+    full = shard.stat().st_size
+    with open(shard, "r+b") as handle:
+        handle.truncate(full // 2)
+    (checkpoint,) = scan(prefix).checkpoints
+    assert checkpoint.status == "corrupt"
+    assert checkpoint.reason == f"{shard.name} is truncated: {full // 2} bytes, the index needs {full}"
+    assert by_step(verify(tmp_path))[1].status == "corrupt"

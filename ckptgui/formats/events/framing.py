@@ -146,23 +146,49 @@ def _walk(buf: bytearray, pos: int, end: int) -> tuple[np.ndarray, np.ndarray, i
     return np.concatenate(offs_parts), np.concatenate(lens_parts), pos
 
 
-def _find_header(buf: bytearray, dn: np.ndarray, pos: int, end: int) -> int:
-    """The first offset >= pos holding a record header with a valid length CRC (and payload CRC, if complete)."""
+def _find_header(buf: bytearray, dn: np.ndarray, pos: int, end: int, complete: bool = False) -> int:
+    """The first offset >= pos holding a record header with a valid length CRC (and payload CRC, if complete);
+    with ``complete``, only a header whose whole record is there and valid counts.
+
+    A header is never all zero bytes (the masked CRC of a zero length is not zero), so only positions within 11
+    bytes before a non-zero byte are checked: a run of zeros (a preallocated or zero-filled file) costs one pass.
+    """
     window = 4096
     windows = sliding_window_view(dn[:end], HEADER) if end >= HEADER else None
     while windows is not None and pos < len(windows):
         stop = min(len(windows), pos + window)
-        for hit in np.flatnonzero(_headers_ok(windows[pos:stop])):
+        window = min(window * 4, 1 << 20)
+        if not dn[pos : stop + HEADER - 1].any():
+            pos = stop
+            continue
+        nonzero = np.cumsum(dn[pos : stop + HEADER - 1] != 0, dtype=np.int64)
+        candidates = np.flatnonzero(nonzero[HEADER - 1 :] - np.concatenate(([0], nonzero[: stop - pos - 1])) > 0)
+        for hit in candidates[_headers_ok(windows[pos:stop][candidates])]:
             p = pos + int(hit)
             (length,) = _U64(buf, p)
             if p + FRAME + length > end:
+                if complete:
+                    continue
                 return p  # plausible record, not complete yet
             payload = bytes(buf[p + HEADER : p + HEADER + length])
             if masked_crc32c(payload) == struct.unpack_from("<I", buf, p + HEADER + length)[0]:
                 return p
         pos = stop
-        window = min(window * 4, 1 << 20)
     return -1
+
+
+# The longest record that can exist: an event is one protobuf message, and protobuf cannot write one of 2 GiB.
+MAX_RECORD = (1 << 31) - 1
+
+
+def impossible(buf: bytearray, start: int, end: int) -> bool:
+    """Whether the valid header at ``buf[start]``, whose record runs past ``end`` (the end of the file read), lies
+    about its length: longer than any record can be, or followed by a complete valid record, which a record
+    still being written (always the file's last) never is."""
+    (length,) = _U64(buf, start)
+    if length > MAX_RECORD:
+        return True
+    return _find_header(buf, np.frombuffer(buf, dtype=np.uint8), start + 1, end, complete=True) >= 0
 
 
 @dataclass

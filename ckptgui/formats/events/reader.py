@@ -5,7 +5,9 @@ nothing is read; otherwise the new bytes are read in chunks (a record longer tha
 longer than :data:`_HUGE` is skipped unread), framed, and handed on as records. A record whose last bytes are not
 written yet is left for the next call. A file that shrank is read again from its start, and so is a file that
 was replaced: the bytes just before the offset are read again with the new ones, and when they differ from what
-was read there before, the file is another one under the same name.
+was read there before, the file is another one under the same name. A record header whose CRC is valid but
+whose length cannot be (over 2 GiB, or past the end of the file with complete records after it) is damage: it is
+counted and the search for the next record goes on after it, so one forged header never hides the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import IO
 
 import numpy as np
 
-from ckptgui.formats.events.framing import FRAME, frame
+from ckptgui.formats.events.framing import FRAME, frame, impossible
 from ckptgui.storage import FileInfo, Storage
 
 _CHUNK = 16 << 20  # bytes read at a time (a longer record is read whole)
@@ -78,7 +80,14 @@ class EventFileReader:
             if framing.pending >= 0:
                 total = FRAME + framing.pending
                 if self._offset + total > size:
-                    break  # the rest of the record is not written yet
+                    if framing.consumed:
+                        continue  # read again from the header: what follows it decides whether it lies
+                    if not impossible(buf, 0, got):
+                        break  # the rest of the record is not written yet
+                    skipped += 1  # a valid CRC on a length that cannot be: search on from the next byte
+                    self._offset += 1
+                    self._tail, self._resync = b"", True
+                    continue
                 if total > _HUGE:
                     self._offset += total  # a graph or a large image, never a scalar: skipped unread
                     self._tail = b""
