@@ -224,7 +224,7 @@ def test_weights_of_a_rebuilt_model_pair_by_hdf5_path(include_slots: bool) -> No
     every = len(EXPECTED["rebuilt"]["first"]["h5"])  # 4 layer arrays, 2 counters, 8 Adam slots
     assert len(report.variables) == (every if include_slots else 6)
     assert all(row.in_a and row.in_b for row in report.variables)
-    assert report.summary.startswith(f"{len(report.variables)} variables compared")
+    assert report.summary.startswith(f"{len(report.variables)} of {len(report.variables)} tensors compared")
     with h5py.File(first, "r") as a, h5py.File(second, "r") as b:
         row = next(r for r in report.variables if r.name.endswith("/kernel") and r.shape_a == [4, 5])
         delta = b["layers/dense/vars/0"][()] - a["layers/dense/vars/0"][()]
