@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.window_actions.build_toolbar()
         self.window_actions.build_menus(self.config_dock, lambda: show_about(self))
+        self._add_runs_entry()
         self._fill_recent_menu()
         self.training_controller = TrainingController(
             self, self.workspace, self.config, self.panels.plots, self.panels.directory, self.controls,
@@ -264,6 +265,26 @@ class MainWindow(QMainWindow):
         )
         if accepted and url.strip():
             self.open_model_dir(url.strip())
+
+    def _add_runs_entry(self) -> None:
+        """File → Open folder of runs…, under Open URL…: the runs view, in a window of its own."""
+        self.runs_window = None
+        self.open_runs = QAction("Open folder of &runs…", self)
+        self.open_runs.setStatusTip("Many model_dirs side by side: a table, their curves overlaid, what changed")
+        self.open_runs.triggered.connect(lambda: self.open_runs_folder())
+        self.menuBar().actions()[0].menu().insertAction(self.window_actions.new_dir, self.open_runs)
+
+    def open_runs_folder(self, path: str | None = None) -> QMainWindow | None:
+        """Open the runs view on ``path`` (asked for when None); pyqtgraph's view is built only now."""
+        path = path or QFileDialog.getExistingDirectory(self, "Open a folder of runs")
+        if not path:
+            return None
+        from ckptgui.gui.runs_view import RunsWindow
+
+        self.runs_window = RunsWindow(self.pool, path, self)
+        self.runs_window.view.failed.connect(lambda message, detail: self.report_error(message, detail))
+        self.runs_window.show()
+        return self.runs_window
 
     def open_model_dir(self, path: str) -> bool:
         """Open ``path`` in the workspace (every view follows); load the config its run log recorded, if any.

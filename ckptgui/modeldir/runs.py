@@ -251,8 +251,11 @@ FIXED_COLUMNS = {
 
 
 def varying_keys(rows: Iterable[RunRow]) -> list[str]:
-    """Spec fields whose values differ between the rows (a field missing from a row counts as a value)."""
-    rows = list(rows)
+    """Spec fields whose values differ between the rows with a run log (a field missing from one counts as a value).
+
+    Rows without a run log (Estimator's, Keras') have no spec to compare: they do not make every field differ.
+    """
+    rows = [row for row in rows if row.spec]
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row.spec))
