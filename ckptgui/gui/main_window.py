@@ -37,6 +37,7 @@ from ckptgui import __version__
 from ckptgui.gui import engine
 from ckptgui.gui.actions import WindowActions, show_about, show_shortcuts
 from ckptgui.gui.icons import app_icon, icon
+from ckptgui.gui.notifier import Notifier
 from ckptgui.gui.panels import COMPARE, MONITOR, Panels
 from ckptgui.gui.settings import Settings
 from ckptgui.gui.training_controller import STATUS_MS, TrainingController, short_path
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1360, 860)
         self.window_actions = WindowActions(self)
+        self.notifier = Notifier(self)
         self._build_widgets()
         self.window_actions.build_toolbar()
         self.window_actions.build_menus(self.config_dock, lambda: show_about(self))
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
         training.failed.connect(lambda message, detail, title: self.report_error(message, detail, title))
         training.changed.connect(self._update_actions)
         training.ended.connect(self._training_ended)
+        training.finished.connect(self._notify_run_end)
 
     # Settings ------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -395,6 +398,17 @@ class MainWindow(QMainWindow):
         event.accept()
 
     @Slot()
+    def _notify_run_end(self, finished: object) -> None:
+        """A run started here finished (``Finished``) or failed (None) while the window was not focused: say so."""
+        if self.isActiveWindow():
+            return
+        where = short_path(self.workspace.model_dir or "")
+        if finished is None:
+            self.notifier.notify("ckptgui: training failed", f"{where}: the window says why", failed=True)
+        else:
+            verb = "stopped" if finished.stopped else "finished"
+            self.notifier.notify(f"ckptgui: training {verb}", f"{where} reached step {finished.step:,}")
+
     def _training_ended(self) -> None:
         if self.training_controller.close_after_stop:
             self.close()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -46,7 +47,14 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.formats.events import export_csv
-from ckptgui.gui.widgets.plots import DEFAULT_SMOOTHING, POLL_MS_IDLE, POLL_MS_REMOTE, RUN_COLORS, SECONDARY_TAGS
+from ckptgui.gui.widgets.plots import (
+    DEFAULT_SMOOTHING,
+    POLL_MS_IDLE,
+    POLL_MS_REMOTE,
+    POLL_MS_TRAINING,
+    RUN_COLORS,
+    SECONDARY_TAGS,
+)
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import compare
 from ckptgui.modeldir.runs import RunRow, cell_text, spec_diff, table_columns, write_table_csv
@@ -142,6 +150,8 @@ class RunsView(QWidget):
         self._curves: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._best: dict[str, pg.ScatterPlotItem] = {}
         self._plotted: list[str] = []
+        self._laid_out: list[str] = []  # the plots' tags, as last laid out
+        self._following: set[str] = set()  # plots whose range follows the data (not panned or zoomed by hand)
         self._weight = DEFAULT_SMOOTHING
         self._pool = pool
         self._task = Task(pool, self, self._polled, self.failed)
@@ -184,7 +194,7 @@ class RunsView(QWidget):
 
         self.x_axis = QComboBox()
         self.x_axis.addItems(X_AXES)
-        self.x_axis.currentIndexChanged.connect(lambda _i: self._redraw(self._plotted))
+        self.x_axis.currentIndexChanged.connect(lambda _i: self._x_axis_changed())
         self.smoothing = QSlider(Qt.Orientation.Horizontal, maximumWidth=200)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
@@ -302,12 +312,15 @@ class RunsView(QWidget):
     # Polling -------------------------------------------------------------------------------------
     @Slot(object)
     def _polled(self, changed: set[str]) -> None:
-        if self.folder is None:
+        if self.folder is None or not changed:
             return
         rows = self.folder.rows()
         for row in rows:
             if row.name not in self.colors:
                 self.colors[row.name] = run_color(len(self.colors))
+        remote = scheme_of(self.folder.parent)
+        training = any(row.status == "training" for row in rows)
+        self._timer.setInterval(POLL_MS_REMOTE if remote else POLL_MS_TRAINING if training else POLL_MS_IDLE)
         selected = self.selected_runs()
         if self.model.set_rows(rows):
             self.select_runs(selected)
@@ -336,6 +349,13 @@ class RunsView(QWidget):
             plot.setClipToView(True)
             plot.setLogMode(y=self.log_scale.isChecked())
             plot.setLabel("bottom", self.x_axis.currentText())
+            # The view fits the data itself (_fit), once per redraw: pyqtgraph's auto range looked at every item at
+            # every paint, the largest cost of a poll while ten runs train. A pan or zoom by hand stops the fitting.
+            plot.disableAutoRange()
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._following.discard(t))
+            self._following.add(tag)
+            for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
+                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             first = next(iter(self._plots.values()), None)
             if first is not None:
                 plot.setXLink(first)
@@ -347,21 +367,64 @@ class RunsView(QWidget):
         return plot
 
     def _redraw(self, runs: list[str]) -> None:
-        """Draw ``runs`` again (new points, new selection) and drop the curves of runs no longer selected."""
+        """Draw ``runs`` again (new points, new selection) and drop the curves of runs no longer selected.
+
+        Curves that exist get new data in place; plots are laid out again, and the legend rebuilt, only when the
+        set of plots or of plotted runs changed: at every poll while runs train, that is most of the cost.
+        """
         selected = self.selected_runs() if self.folder is not None else []
-        for key in [k for k in self._curves if k[0] not in selected or k[0] in runs]:
-            raw, smooth = self._curves.pop(key)
-            self._plots[key[1]].removeItem(raw)
-            self._plots[key[1]].removeItem(smooth)
-        for run in runs if self.folder is not None else []:
+        for key in [k for k in self._curves if k[0] not in selected]:
+            self._drop_curve(key)
+        for run in runs:
             if run in selected:
                 self._draw_run(run)
-        for tag, plot in list(self._plots.items()):
-            if not any(k[1] == tag for k in self._curves):
-                self.graphics.removeItem(plot)
-                del self._plots[tag], self._best[tag]
-        self._plotted = [run for run in selected if any(k[0] == run for k in self._curves)]
-        self._relayout()
+        for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
+            self.graphics.removeItem(self._plots.pop(tag))
+            del self._best[tag]
+            self._following.discard(tag)
+        plotted = [run for run in selected if any(k[0] == run for k in self._curves)]
+        if list(self._plots) != self._laid_out:
+            self._relayout()
+        if plotted != self._plotted:
+            self._plotted = plotted
+            self.legend.clear()
+            for run in plotted:
+                sample = next(smooth for (r, _t), (_raw, smooth) in self._curves.items() if r == run)
+                self.legend.addItem(sample, run)
+        self._mark_best()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).
+
+        One x range for all (the plots' x axes are linked: setting it on one moves the others), a y range each.
+        """
+        log = self.log_scale.isChecked()
+        xs: list[float] = []
+        followed = [(tag, plot) for tag, plot in self._plots.items() if tag in self._following]
+        for tag, plot in followed:
+            ys: list[float] = []
+            for (_run, curve_tag), (raw, _smooth) in self._curves.items():
+                if curve_tag == tag and raw.xData is not None and len(raw.xData):
+                    xs += [float(raw.xData[0]), float(raw.xData[-1])]
+                    y = raw.yData[np.isfinite(raw.yData) & ((raw.yData > 0) if log else True)]
+                    if y.size:
+                        ys += [float(y.min()), float(y.max())]
+            if ys:
+                low, high = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
+                plot.vb.setYRange(low, high, padding=0.02)
+        if followed and xs:
+            followed[0][1].vb.setXRange(min(xs), max(xs), padding=0.02)
+
+    def follow_data(self) -> None:
+        """Fit every plot to its data again, and keep doing so (after a pan or zoom by hand)."""
+        self._following = set(self._plots)
+        self._fit()
+
+    def _drop_curve(self, key: tuple[str, str]) -> None:
+        raw, smooth = self._curves.pop(key)
+        self._plots[key[1]].removeItem(raw)
+        self._plots[key[1]].removeItem(smooth)
 
     def _draw_run(self, run: str) -> None:
         assert self.folder is not None
@@ -371,50 +434,59 @@ class RunsView(QWidget):
         color = self.colors.get(run, run_color(0))
         faint = QColor(color)
         faint.setAlpha(70)
+        drawn = set()
         for tag, s in sorted(series.items()):
             if not len(s) or (tag.rpartition("/")[2] in SECONDARY_TAGS and not self.all_tags.isChecked()):
                 continue
-            plot = self._plot_for(tag)
             x = s.wall_times - start if by_wall else s.steps.astype(np.float64)
-            raw = plot.plot(x, s.values, pen=pg.mkPen(faint, width=1))
-            smooth = plot.plot(x, ema(s.values, self._weight)[0], pen=pg.mkPen(color, width=2))
-            self._curves[(run, tag)] = (raw, smooth)
+            smoothed = ema(s.values, self._weight)[0]
+            drawn.add(tag)
+            curve = self._curves.get((run, tag))
+            if curve is None:
+                plot = self._plot_for(tag)
+                raw = plot.plot(x, s.values, pen=pg.mkPen(faint, width=1))
+                self._curves[(run, tag)] = (raw, plot.plot(x, smoothed, pen=pg.mkPen(color, width=2)))
+            else:
+                curve[0].setData(x, s.values)
+                curve[1].setData(x, smoothed)
+        for key in [k for k in self._curves if k[0] == run and k[1] not in drawn]:
+            self._drop_curve(key)
 
     def _relayout(self) -> None:
-        """Plots one under the other; legend, x labels and best marks follow the plotted runs."""
+        """Plots one under the other, in the order they appeared, with the x axis' label."""
         for index, plot in enumerate(self._plots.values()):
             self.graphics.ci.layout.removeItem(plot)
             self.graphics.ci.layout.addItem(plot, index, 0)
             plot.setLabel("bottom", self.x_axis.currentText())
-        self.legend.clear()
-        for run in self._plotted:
-            sample = next(smooth for (r, _t), (_raw, smooth) in self._curves.items() if r == run)
-            self.legend.addItem(sample, run)
-        self._mark_best()
+        self._laid_out = list(self._plots)
 
     def _mark_best(self) -> None:
-        assert self.folder is not None or not self._plotted
-        for tag, best in self._best.items():
-            spots = []
-            for run in self._plotted:
-                step = self.folder.row(run).best_step
+        """A star on each plotted run's best checkpoint step, in every plot that has a point there."""
+        spots: dict[str, list[dict]] = {tag: [] for tag in self._best}
+        for run in self._plotted:
+            assert self.folder is not None
+            step = self.folder.row(run).best_step
+            if step is None:
+                continue
+            series = self.folder.series(run)
+            for tag in spots:
                 key = (run, tag)
-                if step is None or key not in self._curves:
+                if key not in self._curves:
                     continue
-                series = self.folder.series(run)[tag]
-                at = np.searchsorted(series.steps, step)
-                if at >= len(series) or series.steps[at] != step:
+                s = series[tag]
+                at = int(np.searchsorted(s.steps, step))
+                if at >= len(s) or s.steps[at] != step:
                     continue
-                x = self._curves[key][0].xData[at]
-                y = float(series.values[at])
-                spots.append(
-                    {
-                        "pos": (x, math.log10(y) if self.log_scale.isChecked() and y > 0 else y),
-                        "brush": self.colors[run],
-                        "data": run,
-                    }
-                )
-            best.setData(spots)
+                y = float(s.values[at])
+                if self.log_scale.isChecked():
+                    y = math.log10(y) if y > 0 else math.nan
+                spots[tag].append({"pos": (self._curves[key][0].xData[at], y), "brush": self.colors[run], "data": run})
+        for tag, best in self._best.items():
+            best.setData(spots[tag])
+
+    def _x_axis_changed(self) -> None:
+        self._redraw(self._plotted)
+        self._relayout()
 
     @Slot(int)
     def _smoothing_changed(self, value: int) -> None:
@@ -426,6 +498,7 @@ class RunsView(QWidget):
         for plot in self._plots.values():
             plot.setLogMode(y=on)
         self._mark_best()
+        self._fit()
 
     # What changed --------------------------------------------------------------------------------
     def _show_diff(self, selected: list[str]) -> None:

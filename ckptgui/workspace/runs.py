@@ -37,9 +37,11 @@ class RunsFolder:
         self._dirty: set[str] = set()  # folders listed with different entries since the last poll
         self._owner: dict[str, str] = {}  # marked folder -> its run
         self._home: dict[str, str] = {}  # any listed folder inside a run -> that run
+        self._newest: dict[str, float] = {}  # run -> the newest modification time of its files
         self._rows: dict[str, RunRow] = {}
         self._logs: dict[str, tuple[str, RunLog | None, str]] = {}  # run -> (token of its run log, log, problem)
         self._infos: dict[str, ModelDirInfo | None] = {}
+        self._members: dict[str, dict[str, list[str]]] = {}  # run -> its event runs -> their tags, at the last poll
 
     def _listed(self, folder: str, entries: list[FileInfo]) -> None:
         relative = relative_path(folder, self.parent).replace(os.sep, "/")
@@ -64,9 +66,19 @@ class RunsFolder:
             series_changes = self._reader.poll()
             if self._dirty:
                 self._regroup()
+                self._newest = {}
+                for folder, entries in self._listings.items():
+                    run = self._home.get(folder)
+                    if run is not None and entries:
+                        self._newest[run] = max(self._newest.get(run, 0.0), max(e.mtime for e in entries))
                 changed |= {self._home[f] for f in self._dirty if f in self._home}
                 self._dirty.clear()
             changed |= {self._owner[s.run] for s in series_changes if s.run in self._owner}
+            if changed:
+                self._members = {}
+                for event_run, tags in self._reader.runs().items():
+                    if event_run in self._owner:
+                        self._members.setdefault(self._owner[event_run], {})[event_run] = tags
             changed |= set(self._owner.values()) - set(self._rows)
             for gone in set(self._rows) - set(self._owner.values()):
                 del self._rows[gone]
@@ -77,7 +89,7 @@ class RunsFolder:
                     self._rows[run] = self._build(run)
             now = self._clock()
             for run, row in self._rows.items():  # training turns stale with time alone
-                status = run_status(self._logs.get(run, ("", None, ""))[1], self._newest(run), now)
+                status = run_status(self._logs.get(run, ("", None, ""))[1], self._newest.get(run, 0.0), now)
                 if status != row.status:
                     row.status = status
                     changed.add(run)
@@ -114,8 +126,8 @@ class RunsFolder:
         with self._lock:
             wanted = set(self._rows) if runs is None else set(runs)
             out = []
-            for event_run, tags in self._reader.runs().items():
-                if self._owner.get(event_run) in wanted:
+            for run in sorted(wanted & set(self._members), key=natural_key):
+                for event_run, tags in self._members[run].items():
                     out.extend(self._reader.series(event_run, tag) for tag in tags)
             return out
 
@@ -135,18 +147,14 @@ class RunsFolder:
 
     def _series_of(self, run: str) -> dict[str, ScalarSeries]:
         out = {}
-        for event_run, tags in self._reader.runs().items():
-            if self._owner.get(event_run) == run:
-                sub = sub_run(event_run, run)
-                for tag in tags:
-                    out[plot_tag(sub, tag)] = self._reader.series(event_run, tag)
+        for event_run, tags in self._members.get(run, {}).items():
+            sub = sub_run(event_run, run)
+            for tag in tags:
+                out[plot_tag(sub, tag)] = self._reader.series(event_run, tag)
         return out
 
     def _files(self, run: str) -> list[FileInfo]:
         return [e for folder, entries in self._listings.items() if self._home.get(folder) == run for e in entries]
-
-    def _newest(self, run: str) -> float:
-        return max((e.mtime for e in self._files(run)), default=0.0)
 
     def _path(self, run: str) -> str:
         return self.parent if run == "." else self._storage.join(self.parent, *run.split("/"))
