@@ -149,3 +149,28 @@ def test_a_new_run_shows_up_at_the_next_poll_and_an_idle_poll_changes_nothing(pa
     shutil.rmtree(copy / "wide")
     live.poll()
     assert [r.name for r in live.rows()] == ["later/estimator", "small"]
+
+
+def test_a_folder_of_runs_in_a_bucket_reads_as_the_local_copy(bucket_url, parent):
+    from emulators import upload
+
+    url = f"{bucket_url}/experiments"
+    upload(parent / "sweep", f"{url}/sweep")
+    upload(parent / "estimator", f"{url}/estimator")
+    remote = RunsFolder(url)
+    assert remote.poll() == {"estimator", "sweep/small", "sweep/wide"}
+    local = RunsFolder(parent)
+    local.poll()
+    for row in remote.rows():
+        mine = local.row(row.name)
+        assert (row.spec, row.steps, row.checkpoints, row.healthy, row.disk_bytes) == (
+            mine.spec,
+            mine.steps,
+            mine.checkpoints,
+            mine.healthy,
+            mine.disk_bytes,
+        )
+        assert (row.accuracy, row.loss) == (mine.accuracy, mine.loss)
+    assert remote.poll() == set()
+    upload(parent / "sweep" / "wide", f"{url}/later/wide")
+    assert remote.poll() == {"later/wide"}
