@@ -283,18 +283,10 @@ def cell_text(row: RunRow, column: str) -> str:
     """A cell as the table and ``ckptgui runs`` show it."""
     value = row.value(column)
     if column == "disk bytes" and value is not None:
-        return human_size(value)
+        return f"{value / 2**20:.1f} MiB"  # one unit down the column, so sizes compare at a glance
     if column == "wall time s" and value is not None:
         return f"{value:.1f}"
     return _shown(value)
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 def write_table_csv(rows: Iterable[RunRow], columns: list[str], file: str | os.PathLike[str] | IO[str]) -> int:
