@@ -8,6 +8,7 @@ table, its curves, its legend entry and its best-checkpoint marker.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from ckptgui.formats.events import export_csv
 from ckptgui.gui.widgets.plots import (
+    APPLY_SLICE_MS,
     DEFAULT_SMOOTHING,
     POLL_MS_IDLE,
     POLL_MS_REMOTE,
@@ -151,6 +153,8 @@ class RunsView(QWidget):
         self._best: dict[str, pg.ScatterPlotItem] = {}
         self._plotted: list[str] = []
         self._laid_out: list[str] = []  # the plots' tags, as last laid out
+        self._pending: list[str] = []  # runs to draw again, in slices
+        self._drain_scheduled = False
         self._following: set[str] = set()  # plots whose range follows the data (not panned or zoomed by hand)
         self._weight = DEFAULT_SMOOTHING
         self._pool = pool
@@ -370,14 +374,34 @@ class RunsView(QWidget):
         """Draw ``runs`` again (new points, new selection) and drop the curves of runs no longer selected.
 
         Curves that exist get new data in place; plots are laid out again, and the legend rebuilt, only when the
-        set of plots or of plotted runs changed: at every poll while runs train, that is most of the cost.
+        set of plots or of plotted runs changed. Runs are drawn in slices of at most ``APPLY_SLICE_MS``, the event
+        loop turning between them (as the single-run plots do), and the plots are painted once, at the end.
         """
+        self._pending.extend(run for run in runs if run not in self._pending)
+        self._drain()
+
+    @property
+    def drawing(self) -> bool:
+        """Runs are still queued to be drawn."""
+        return bool(self._pending)
+
+    @Slot()
+    def _drain(self) -> None:
+        self._drain_scheduled = False
         selected = self.selected_runs() if self.folder is not None else []
         for key in [k for k in self._curves if k[0] not in selected]:
             self._drop_curve(key)
-        for run in runs:
+        deadline = time.perf_counter() + APPLY_SLICE_MS / 1000
+        while self._pending and time.perf_counter() < deadline:
+            run = self._pending.pop(0)
             if run in selected:
                 self._draw_run(run)
+        if self._pending:
+            self.graphics.setUpdatesEnabled(False)
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                QTimer.singleShot(0, self._drain)
+            return
         for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
             self.graphics.removeItem(self._plots.pop(tag))
             del self._best[tag]
@@ -393,6 +417,7 @@ class RunsView(QWidget):
                 self.legend.addItem(sample, run)
         self._mark_best()
         self._fit()
+        self.graphics.setUpdatesEnabled(True)
 
     def _fit(self) -> None:
         """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).

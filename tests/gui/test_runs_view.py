@@ -76,7 +76,7 @@ def test_sort_filter_and_chosen_columns(view, tmp_path):
 def test_selected_runs_overlay_with_one_colour_each_and_their_best_marked(qtbot, view):
     view.smoothing.setValue(0)
     view.select_runs(["sweep/small", "sweep/wide"])
-    qtbot.waitUntil(lambda: view.legend_names() == ["sweep/small", "sweep/wide"], timeout=5000)
+    qtbot.waitUntil(lambda: not view.drawing and view.legend_names() == ["sweep/small", "sweep/wide"], timeout=5000)
     root = view.folder.parent
     for run in ("sweep/small", "sweep/wide"):
         series = read_scalars(f"{root}/{run}")
@@ -93,14 +93,17 @@ def test_selected_runs_overlay_with_one_colour_each_and_their_best_marked(qtbot,
     assert index.data(Qt.ItemDataRole.DecorationRole) == view.colors[index.data()]
 
     view.smoothing.setValue(60)
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
     _, smoothed = view.curve_data("sweep/small", "loss", smoothed=True)
     np.testing.assert_allclose(smoothed, ema(read_scalars(f"{root}/sweep/small")["."]["loss"].values, 0.6)[0])
     view.x_axis.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
     x, _ = view.curve_data("sweep/small", "loss")
     walls = read_scalars(f"{root}/sweep/small")
     start = min(float(s.wall_times[0]) for tags in walls.values() for s in tags.values())
     np.testing.assert_allclose(x, walls["."]["loss"].wall_times - start)
     view.select_runs(["sweep/wide"])
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
     assert view.legend_names() == ["sweep/wide"]
     assert not any(run == "sweep/small" for run, _tag in view._curves)
 
