@@ -378,12 +378,14 @@ class RunsView(QWidget):
         loop turning between them (as the single-run plots do), and the plots are painted once, at the end.
         """
         self._pending.extend(run for run in runs if run not in self._pending)
-        self._drain()
+        if not self._drain_scheduled:  # on the next turn of the event loop: a poll's table update is its own turn
+            self._drain_scheduled = True
+            QTimer.singleShot(0, self._drain)
 
     @property
     def drawing(self) -> bool:
-        """Runs are still queued to be drawn."""
-        return bool(self._pending)
+        """A redraw is still to come (runs queued, or the plots not yet finished)."""
+        return bool(self._pending) or self._drain_scheduled
 
     @Slot()
     def _drain(self) -> None:
