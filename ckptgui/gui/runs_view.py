@@ -142,6 +142,7 @@ class RunsView(QWidget):
 
     updated = Signal()  # after a poll's rows were shown
     failed = Signal(str, str)
+    status = Signal(str)  # what an export wrote, what cannot be read
 
     def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -267,10 +268,6 @@ class RunsView(QWidget):
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         self.table.selectionModel().select(selection, flags)
 
-    def tags(self) -> list[str]:
-        """The plotted tags, in plot order."""
-        return list(self._plots)
-
     def curve_data(self, run: str, tag: str, smoothed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The x and y of one run's curve in one plot, as drawn."""
         raw, smooth = self._curves[(run, tag)]
@@ -316,7 +313,15 @@ class RunsView(QWidget):
     # Polling -------------------------------------------------------------------------------------
     @Slot(object)
     def _polled(self, changed: set[str]) -> None:
-        if self.folder is None or not changed:
+        if self.folder is None:
+            return
+        problems = self.folder.problems
+        shown = f"{self.folder.parent} — {next(iter(problems.values()))}" if problems else self.folder.parent
+        if self.path_label.text() != shown:
+            self.path_label.setText(shown)
+            if problems:
+                self.status.emit(next(iter(problems.values())))
+        if not changed:
             return
         rows = self.folder.rows()
         for row in rows:
@@ -558,7 +563,7 @@ class RunsView(QWidget):
 
     def _export(self, write: Any) -> None:
         try:
-            self.path_label.setToolTip(write())
+            self.status.emit(write())
         except OSError as exc:
             self.failed.emit(f"Cannot write the file: {exc.strerror or exc}", "")
 
@@ -584,4 +589,5 @@ class RunsWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.setWindowTitle(f"Runs — {path}")
         self.resize(1200, 850)
+        self.view.status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.view.open_folder(path)

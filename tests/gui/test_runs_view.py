@@ -147,6 +147,20 @@ def test_a_run_appears_while_the_view_is_open(qtbot, view, parent):
     assert last.startswith("checkpoints:") and "identical" in last and "most moved" not in last  # copies
 
 
+def test_a_folder_that_cannot_be_read_is_said_so(qtbot, tmp_path):
+    pool = QThreadPool()
+    widget = RunsView(pool)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.status, timeout=WINDOW_TIMEOUT_MS) as said:
+        widget.open_folder(str(tmp_path / "missing"))
+    assert "missing" in said.args[0] and "No such file or directory" in said.args[0]
+    assert widget.model.rowCount() == 0
+    (tmp_path / "missing").mkdir()
+    qtbot.waitUntil(lambda: widget.path_label.text() == widget.folder.parent, timeout=WINDOW_TIMEOUT_MS)
+    widget._timer.stop()
+    pool.waitForDone(10_000)
+
+
 def test_file_menu_opens_a_folder_of_runs(qtbot, window, parent):
     file_menu = window.menuBar().actions()[0].menu()
     assert window.open_runs in file_menu.actions()
