@@ -60,7 +60,7 @@ class RunsFolder:
         return self._reader.problems
 
     def poll(self) -> set[str]:
-        """Look again; the runs that are new or whose row changed (a run that is gone is dropped from rows)."""
+        """Look again; the runs that are new, gone (dropped from the rows) or whose row changed."""
         with self._lock:
             changed: set[str] = set()
             series_changes = self._reader.poll()
@@ -80,12 +80,13 @@ class RunsFolder:
                     if event_run in self._owner:
                         self._members.setdefault(self._owner[event_run], {})[event_run] = tags
             changed |= set(self._owner.values()) - set(self._rows)
-            for gone in set(self._rows) - set(self._owner.values()):
-                del self._rows[gone]
-                self._logs.pop(gone, None)
-                self._infos.pop(gone, None)
+            gone = set(self._rows) - set(self._owner.values())
+            for run in gone:
+                del self._rows[run]
+                self._logs.pop(run, None)
+                self._infos.pop(run, None)
             with one_look(self.parent):
-                for run in changed:
+                for run in changed - gone:
                     self._rows[run] = self._build(run)
             now = self._clock()
             for run, row in self._rows.items():  # training turns stale with time alone
@@ -93,7 +94,7 @@ class RunsFolder:
                 if status != row.status:
                     row.status = status
                     changed.add(run)
-            return changed
+            return changed | gone
 
     def rows(self) -> list[RunRow]:
         """One row per run, in name order."""
@@ -103,10 +104,6 @@ class RunsFolder:
     def row(self, run: str) -> RunRow:
         with self._lock:
             return self._rows[run]
-
-    def run_log(self, run: str) -> RunLog | None:
-        with self._lock:
-            return self._logs.get(run, ("", None, ""))[1]
 
     def checkpoints(self, run: str) -> ModelDirInfo | None:
         """The run's last scan (None when its folder could not be scanned)."""

@@ -147,7 +147,7 @@ def test_a_new_run_shows_up_at_the_next_poll_and_an_idle_poll_changes_nothing(pa
     shutil.copytree(parent / "estimator", copy / "later" / "estimator")
     assert live.poll() == {"later/estimator"}
     shutil.rmtree(copy / "wide")
-    live.poll()
+    assert live.poll() == {"wide"}
     assert [r.name for r in live.rows()] == ["later/estimator", "small"]
 
 
