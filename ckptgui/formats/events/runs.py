@@ -68,7 +68,7 @@ class ScalarReader:
         self._storage: Storage = storage_for(self._root)
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
-        self._dirs: dict[str, str] = {}  # directory -> its change token when it was listed
+        self._dirs: dict[str, str] = {}  # directory -> its change token when listed (a bucket: folders walked last)
         self._walked: dict[str, FileInfo] | None = None  # file -> entry, from this poll's recursive listing
         self._tally = Tally()
         self._problems: dict[str, str] = {}
