@@ -55,7 +55,6 @@ from ckptgui.gui.widgets.plots import (
     POLL_MS_REMOTE,
     POLL_MS_TRAINING,
     RUN_COLORS,
-    SECONDARY_TAGS,
 )
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import compare
@@ -66,6 +65,7 @@ from ckptgui.workspace.smoothing import ema
 
 X_AXES = ("step", "relative wall time (s)")
 BEST_SYMBOL = "star"
+SPARSE_POINTS = 50
 
 
 def run_color(index: int) -> QColor:
@@ -73,6 +73,16 @@ def run_color(index: int) -> QColor:
     if index < len(RUN_COLORS):
         return QColor(RUN_COLORS[index])
     return pg.intColor(index - len(RUN_COLORS), hues=17, values=1, maxValue=200)
+
+
+def _main_tag(tag: str) -> bool:
+    """Plotted without "All tags": losses and accuracies (``loss``, ``eval/average_loss``, ``epoch_accuracy``).
+
+    Estimator and Keras write many more scalars per run (zero fractions, learning rates, steps per second); with
+    ten runs selected, a plot for each would leave every plot a few pixels high.
+    """
+    name = tag.rpartition("/")[2]
+    return "loss" in name or "accuracy" in name
 
 
 def _sort_key(value: Any) -> tuple:
@@ -218,7 +228,7 @@ class RunsView(QWidget):
         self.legend = pg.LegendItem()  # its own cell, right of the plots: never over the data
         self.graphics.addItem(self.legend, row=0, col=1)
         self.diff = QPlainTextEdit(readOnly=True, placeholderText="Select two runs to see what changed between them")
-        self.diff.setMaximumHeight(120)
+        self.diff.setMaximumHeight(70)
         plots = QWidget()
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -228,7 +238,7 @@ class RunsView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(plots)
-        splitter.setSizes([300, 500])
+        splitter.setSizes([260, 560])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
@@ -339,8 +349,10 @@ class RunsView(QWidget):
         self.updated.emit()
 
     def _apply_hidden(self) -> None:
+        """After the columns changed: the user's hidden ones hidden, the others as wide as their contents."""
         for index, column in enumerate(self.model.columns):
             self.table.setColumnHidden(index, column in self._hidden)
+        self.table.resizeColumnsToContents()
 
     # Plots ---------------------------------------------------------------------------------------
     @Slot()
@@ -468,7 +480,7 @@ class RunsView(QWidget):
         faint.setAlpha(70)
         drawn = set()
         for tag, s in sorted(series.items()):
-            if not len(s) or (tag.rpartition("/")[2] in SECONDARY_TAGS and not self.all_tags.isChecked()):
+            if not len(s) or not (self.all_tags.isChecked() or _main_tag(tag)):
                 continue
             x = s.wall_times - start if by_wall else s.steps.astype(np.float64)
             smoothed = ema(s.values, self._weight)[0]
@@ -477,7 +489,10 @@ class RunsView(QWidget):
             if curve is None:
                 plot = self._plot_for(tag)
                 raw = plot.plot(x, s.values, pen=pg.mkPen(faint, width=1))
-                self._curves[(run, tag)] = (raw, plot.plot(x, smoothed, pen=pg.mkPen(color, width=2)))
+                # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line.
+                dots = {"symbol": "o", "symbolSize": 5, "symbolBrush": color} if len(s) <= SPARSE_POINTS else {}
+                smooth = plot.plot(x, smoothed, pen=pg.mkPen(color, width=2), **dots)
+                self._curves[(run, tag)] = (raw, smooth)
             else:
                 curve[0].setData(x, s.values)
                 curve[1].setData(x, smoothed)
@@ -490,6 +505,7 @@ class RunsView(QWidget):
             self.graphics.ci.layout.removeItem(plot)
             self.graphics.ci.layout.addItem(plot, index, 0)
             plot.setLabel("bottom", self.x_axis.currentText())
+            plot.showLabel("bottom", index == len(self._plots) - 1)  # the x axes are linked: named once, below
         self._laid_out = list(self._plots)
 
     def _mark_best(self) -> None:
