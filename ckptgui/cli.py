@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "ckptgui.commands.manage",
     "ckptgui.commands.inspect",
     "ckptgui.commands.scalars",
+    "ckptgui.commands.runs",
     "ckptgui.commands.export",
 )
 

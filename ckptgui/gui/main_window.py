@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -37,6 +37,7 @@ from ckptgui import __version__
 from ckptgui.gui import engine
 from ckptgui.gui.actions import WindowActions, show_about, show_shortcuts
 from ckptgui.gui.icons import app_icon, icon
+from ckptgui.gui.notifier import Notifier
 from ckptgui.gui.panels import COMPARE, MONITOR, Panels
 from ckptgui.gui.settings import Settings
 from ckptgui.gui.temporary_dirs import LeftoversDialog, ask_about_leftovers
@@ -83,9 +84,11 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1360, 860)
         self.window_actions = WindowActions(self)
+        self.notifier = Notifier(self)
         self._build_widgets()
         self.window_actions.build_toolbar()
         self.window_actions.build_menus(self.config_dock, lambda: show_about(self))
+        self._add_runs_entry()
         self._fill_recent_menu()
         # F5 while Start is disabled: say why instead of nothing (enabled only then: never ambiguous with Start).
         self.start_refused = QShortcut(self)
@@ -166,6 +169,7 @@ class MainWindow(QMainWindow):
         training.failed.connect(lambda message, detail, title: self.report_error(message, detail, title))
         training.changed.connect(self._update_actions)
         training.ended.connect(self._training_ended)
+        training.finished.connect(self._notify_run_end)
 
     # Settings ------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -282,6 +286,26 @@ class MainWindow(QMainWindow):
         )
         if accepted and url.strip():
             self.open_model_dir(url.strip())
+
+    def _add_runs_entry(self) -> None:
+        """File → Open folder of runs…, under Open URL…: the runs view, in a window of its own."""
+        self.runs_window = None
+        self.open_runs = QAction("Open folder of &runs…", self)
+        self.open_runs.setStatusTip("Many model_dirs side by side: a table, their curves overlaid, what changed")
+        self.open_runs.triggered.connect(lambda: self.open_runs_folder())
+        self.menuBar().actions()[0].menu().insertAction(self.window_actions.new_dir, self.open_runs)
+
+    def open_runs_folder(self, path: str | None = None) -> QMainWindow | None:
+        """Open the runs view on ``path`` (asked for when None); pyqtgraph's view is built only now."""
+        path = path or QFileDialog.getExistingDirectory(self, "Open a folder of runs")
+        if not path:
+            return None
+        from ckptgui.gui.runs_view import RunsWindow
+
+        self.runs_window = RunsWindow(self.pool, path, self)
+        self.runs_window.view.failed.connect(lambda message, detail: self.report_error(message, detail))
+        self.runs_window.show()
+        return self.runs_window
 
     def open_model_dir(self, path: str) -> bool:
         """Open ``path`` in the workspace (every view follows); load the config its run log recorded, if any.
@@ -430,6 +454,18 @@ class MainWindow(QMainWindow):
         if close:
             self._leftovers_answered = True
             self.close()
+
+    @Slot(object)
+    def _notify_run_end(self, finished: object) -> None:
+        """A run started here finished (``Finished``) or failed (None) while the window was not focused: say so."""
+        if self.isActiveWindow():
+            return
+        where = short_path(self.workspace.model_dir or "")
+        if finished is None:
+            self.notifier.notify("ckptgui: training failed", f"{where}: the window says why", failed=True)
+        else:
+            verb = "stopped" if finished.stopped else "finished"
+            self.notifier.notify(f"ckptgui: training {verb}", f"{where} reached step {finished.step:,}")
 
     @Slot()
     def _training_ended(self) -> None:

@@ -10,6 +10,7 @@ nothing else: watching an idle model_dir in a bucket costs one request per look.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class Snapshot:
     error: str | None = None
     pins: set[int] = field(default_factory=set)
     kept: dict[int, list[str]] = field(default_factory=dict)  # step -> retention reasons (retention.why_kept)
+    metrics: dict[int, dict[str, float]] = field(default_factory=dict)  # step -> evaluation at its save (ledger)
     taken_at: float = 0.0  # time.time() when the listing was made
 
 
@@ -113,6 +115,8 @@ def _look_at(path: str, previous: tuple[FileEntry, ...] | None, ledger: LedgerRe
     except Exception as exc:  # noqa: BLE001 - a damaged run log or pins file: say so, list the rest
         snapshot.error = snapshot.error or f"cannot tell why checkpoints are kept: {exc}"
     snapshot.pins = {step for step, reasons in snapshot.kept.items() if KEPT_PINNED in reasons}
+    with contextlib.suppress(OSError):  # why_kept read it already: this is its cached result
+        snapshot.metrics = dict(ledger.read())
     return snapshot
 
 

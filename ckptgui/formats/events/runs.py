@@ -13,6 +13,10 @@ one request is the whole cost, and only objects whose token changed are read. No
 bytes; unreadable files are listed in :attr:`ScalarReader.problems`. Every file access goes through
 :func:`ckptgui.storage.storage_for`.
 
+A caller that needs the folders themselves (the runs view finds model_dirs by their checkpoint files) passes
+``listed``: it is called with each folder and its entries whenever the reader lists that folder anew (and with an
+empty list when a folder is gone), so it learns of every change at no extra request.
+
 A :class:`ScalarReader` is meant to be driven by one thread at a time (the GUI's worker thread); an internal
 lock serialises calls anyway, so a call from a second thread waits for the one in progress.
 """
@@ -23,6 +27,7 @@ import errno
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from ckptgui.formats.events.reader import EventFileReader
 from ckptgui.formats.events.series import RunSeries, ScalarSeries
@@ -54,13 +59,16 @@ class ScalarReader:
     whenever the plots should catch up. A path that does not exist yet is waited for.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], listed: Callable[[str, list[FileInfo]], None] | None = None
+    ) -> None:
         self.path = os.fspath(path)
+        self._listed = listed
         self._root = expand_path(self.path) if scheme_of(self.path) else os.path.abspath(self.path)
         self._storage: Storage = storage_for(self._root)
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
-        self._dirs: dict[str, str] = {}  # directory -> its change token when it was listed
+        self._dirs: dict[str, str] = {}  # directory -> its change token when listed (a bucket: folders walked last)
         self._walked: dict[str, FileInfo] | None = None  # file -> entry, from this poll's recursive listing
         self._tally = Tally()
         self._problems: dict[str, str] = {}
@@ -177,11 +185,24 @@ class ScalarReader:
             return
         self._problems.pop(self._root, None)
         self._walked = {entry.path: entry for entry in files}
+        if self._listed is not None:
+            self._report_walk(files)
         for entry in files:
             if entry.path == self._root:
                 self._add_file(".", entry.path)
             elif is_event_file(entry.name):
                 self._add_file(relative_path(parent_of(entry.path), self._root).replace(os.sep, "/"), entry.path)
+
+    def _report_walk(self, files: list[FileInfo]) -> None:
+        """Hand ``listed`` the walk's files folder by folder; folders no longer there get an empty list."""
+        folders: dict[str, list[FileInfo]] = {}
+        for entry in files:
+            folders.setdefault(parent_of(entry.path), []).append(entry)
+        for gone in set(self._dirs) - set(folders):
+            self._listed(gone, [])
+        self._dirs = dict.fromkeys(folders, "")
+        for folder, entries in folders.items():
+            self._listed(folder, entries)
 
     def _list_dirs(self, top: str) -> None:
         """List ``top`` and every directory below it not listed before; register their event files."""
@@ -199,6 +220,8 @@ class ScalarReader:
                 if path == self._root:
                     self._problems[path] = f"cannot list {path}: {exc.strerror or exc}"
                 continue
+            if self._listed is not None:
+                self._listed(path, entries)
             run = relative_path(path, self._root).replace(os.sep, "/")
             for entry in entries:
                 if entry.is_dir:  # linked folders are not followed (a link loop would never end)
@@ -211,6 +234,8 @@ class ScalarReader:
         prefix = path + os.sep
         for known in [d for d in self._dirs if d == path or d.startswith(prefix)]:
             del self._dirs[known]
+            if self._listed is not None:
+                self._listed(known, [])
 
     def _add_file(self, run_name: str, path: str) -> None:
         run = self._runs.get(run_name)

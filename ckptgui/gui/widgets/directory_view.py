@@ -40,6 +40,7 @@ HIGHLIGHT_MS = 1500
 TRAINING_DEBOUNCE_MS = 200
 NEW_ROW_COLOR = QColor(255, 236, 150)
 PROBLEM_COLOR = QColor(179, 38, 30)
+BEST_COLOR = QColor(200, 230, 201)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PREFIX_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -85,7 +86,8 @@ class DirectoryView(QWidget):
     pinToggled = Signal(int, bool)
     failed = Signal(str, str)
 
-    CKPT_COLUMNS = ("Step", "Time", "Size", "Status", "Kept because")
+    CKPT_COLUMNS = ("Step", "Time", "Size", "Status", "Kept because", "Accuracy", "Loss")
+    METRIC_COLUMNS = (("accuracy", 5), ("loss", 6))
     FILE_COLUMNS = ("Name", "Size", "Modified")
 
     def __init__(self, pool: QThreadPool, workspace: Workspace, parent: QWidget | None = None) -> None:
@@ -236,13 +238,36 @@ class DirectoryView(QWidget):
         self._sync_rows(self.checkpoints, self._ckpt_items, current, self._had_checkpoint_rows, now)
         self._had_checkpoint_rows = self._had_checkpoint_rows or bool(current)
         self.checkpoints.setSortingEnabled(False)
+        best = self.best_step(snapshot)
         for prefix, ckpt in current.items():
             item = self._ckpt_items[prefix]
             shown = (ckpt, kept_text(snapshot, ckpt.step, bool(ckpt.listed)), ckpt.step in snapshot.pins)
             if item.shown != shown:
                 self._fill_checkpoint(item, *shown, snapshot.files)
                 item.shown = shown
+            self._fill_metrics(item, snapshot.metrics.get(ckpt.step, {}), ckpt.step is not None and ckpt.step == best)
         self.checkpoints.setSortingEnabled(True)
+
+    def best_step(self, snapshot: Snapshot) -> int | None:
+        """The best checkpoint on disk by the run's best_metric (accuracy: highest; loss: lowest; a tie: the later)."""
+        spec = self.workspace.run_spec
+        metric = spec.schedule.best_metric if spec is not None else "accuracy"
+        on_disk = {c.step for c in snapshot.info.checkpoints if c.usable} if snapshot.info is not None else set()
+        sign = 1 if metric == "accuracy" else -1
+        scored = [(sign * m[metric], step) for step, m in snapshot.metrics.items() if step in on_disk and metric in m]
+        return max(scored)[1] if scored else None
+
+    def _fill_metrics(self, item: _Item, metrics: dict[str, float], best: bool) -> None:
+        """The evaluation at the checkpoint's save (ckptgui's ledger); the best checkpoint's row bold and starred."""
+        for name, column in self.METRIC_COLUMNS:
+            value = metrics.get(name)
+            item.set(column, "" if value is None else f"{value:.4f}", -1.0 if value is None else value)
+            font = item.font(column)
+            if font.bold() != best:
+                font.setBold(best)
+                item.setFont(column, font)
+            item.setBackground(column, QBrush(BEST_COLOR) if best else QBrush())
+            item.setToolTip(column, "the best checkpoint by evaluation" if best else "")
 
     def _sync_rows(
         self, tree: QTreeWidget, items: dict[str, _Item], current: dict[str, object], highlight: bool, now: float

@@ -1,0 +1,609 @@
+"""Many runs side by side: the runs table, the selected runs' curves overlaid, what changed between two runs.
+
+The view observes a :class:`~ckptgui.workspace.runs.RunsFolder`, polled on a pool thread; every value it shows
+comes from there (the same rows ``ckptgui runs`` prints). Each run keeps one colour everywhere: its swatch in the
+table, its curves, its legend entry and its best-checkpoint marker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ckptgui.formats.events import export_csv
+from ckptgui.gui.widgets.plots import (
+    APPLY_SLICE_MS,
+    DEFAULT_SMOOTHING,
+    POLL_MS_IDLE,
+    POLL_MS_REMOTE,
+    POLL_MS_TRAINING,
+    RUN_COLORS,
+)
+from ckptgui.gui.workers import Task
+from ckptgui.modeldir.compat import compare
+from ckptgui.modeldir.runs import RunRow, cell_text, spec_diff, table_columns, write_table_csv
+from ckptgui.storage import scheme_of
+from ckptgui.workspace.runs import RunsFolder
+from ckptgui.workspace.smoothing import ema
+
+X_AXES = ("step", "relative wall time (s)")
+BEST_SYMBOL = "star"
+SPARSE_POINTS = 50
+
+
+def run_color(index: int) -> QColor:
+    """The colour of the ``index``-th run seen: the plots' palette first, then evenly spaced hues."""
+    if index < len(RUN_COLORS):
+        return QColor(RUN_COLORS[index])
+    return pg.intColor(index - len(RUN_COLORS), hues=17, values=1, maxValue=200)
+
+
+def _main_tag(tag: str) -> bool:
+    """Plotted without "All tags": losses and accuracies (``loss``, ``eval/average_loss``, ``epoch_accuracy``).
+
+    Estimator and Keras write many more scalars per run (zero fractions, learning rates, steps per second); with
+    ten runs selected, a plot for each would leave every plot a few pixels high.
+    """
+    name = tag.rpartition("/")[2]
+    return "loss" in name or "accuracy" in name
+
+
+def _sort_key(value: Any) -> tuple:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return (2, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, str(value))
+
+
+class RunsTableModel(QAbstractTableModel):
+    """The runs table: one row per run; columns from :func:`~ckptgui.modeldir.runs.table_columns`."""
+
+    def __init__(self, colors: dict[str, QColor], parent: Any = None) -> None:
+        super().__init__(parent)
+        self.rows: list[RunRow] = []
+        self.columns: list[str] = []
+        self._colors = colors
+
+    def set_rows(self, rows: list[RunRow]) -> bool:
+        """Show ``rows``; True when the set of rows or columns changed (the selection must then be restored)."""
+        columns = table_columns(rows)
+        if columns == self.columns and [r.name for r in rows] == [r.name for r in self.rows]:
+            self.rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(columns) - 1))
+            return False
+        self.beginResetModel()
+        self.rows, self.columns = rows, columns
+        self.endResetModel()
+        return True
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row, column = self.rows[index.row()], self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cell_text(row, column)
+        if role == Qt.ItemDataRole.UserRole:
+            return row.value(column)
+        if role == Qt.ItemDataRole.DecorationRole and column == "run":
+            return self._colors.get(row.name)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.path}\n{row.problem}" if row.problem else row.path
+        return None
+
+
+class _SortProxy(QSortFilterProxyModel):
+    """Sorts by the raw values (numbers as numbers, unknowns last); filters on any column's text."""
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        role = Qt.ItemDataRole.UserRole
+        return _sort_key(left.data(role)) < _sort_key(right.data(role))
+
+
+class RunsView(QWidget):
+    """A folder of runs: table, overlaid curves of the selected rows, spec diff of two, exports."""
+
+    updated = Signal()  # after a poll's rows were shown
+    failed = Signal(str, str)
+    status = Signal(str)  # what an export wrote, what cannot be read
+
+    def __init__(self, pool: QThreadPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folder: RunsFolder | None = None
+        self.colors: dict[str, QColor] = {}
+        self._hidden: set[str] = set()
+        self._plots: dict[str, pg.PlotItem] = {}
+        self._curves: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._best: dict[str, pg.ScatterPlotItem] = {}
+        self._plotted: list[str] = []
+        self._laid_out: list[str] = []  # the plots' tags, as last laid out
+        self._pending: list[str] = []  # runs to draw again, in slices
+        self._drain_scheduled = False
+        self._following: set[str] = set()  # plots whose range follows the data (not panned or zoomed by hand)
+        self._weight = DEFAULT_SMOOTHING
+        self._pool = pool
+        self._task = Task(pool, self, self._polled, self.failed)
+        self._diff_task = Task(pool, self, self._show_checkpoint_diff, self.failed)
+        self._timer = QTimer(self, interval=POLL_MS_IDLE)
+        self._timer.timeout.connect(self.poll)
+
+        self.model = RunsTableModel(self.colors, self)
+        self.proxy = _SortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.horizontalHeader().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.horizontalHeader().customContextMenuRequested.connect(lambda _pos: self.columns_menu().exec())
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.modelReset.connect(self._apply_hidden)
+
+        self.path_label = QLabel("No folder of runs open")
+        self.filter = QLineEdit(placeholderText="Filter runs (any column)")
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.columns_button = QPushButton("Columns…")
+        self.columns_button.clicked.connect(
+            lambda: self.columns_menu().exec(self.columns_button.mapToGlobal(self.columns_button.rect().bottomLeft()))
+        )
+        self.export_scalars_button = QPushButton("Export scalars…")
+        self.export_scalars_button.setToolTip("Every point of the selected runs (all runs when none is selected)")
+        self.export_scalars_button.clicked.connect(self._ask_export_scalars)
+        self.export_table_button = QPushButton("Export table…")
+        self.export_table_button.clicked.connect(self._ask_export_table)
+        top = QHBoxLayout()
+        for widget in (self.path_label, self.filter, self.columns_button, self.export_scalars_button):
+            top.addWidget(widget)
+        top.addWidget(self.export_table_button)
+
+        self.x_axis = QComboBox()
+        self.x_axis.addItems(X_AXES)
+        self.x_axis.currentIndexChanged.connect(lambda _i: self._x_axis_changed())
+        self.smoothing = QSlider(Qt.Orientation.Horizontal, maximumWidth=200)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.toggled.connect(self._log_scale_changed)
+        self.all_tags = QCheckBox("All tags")
+        self.all_tags.toggled.connect(lambda _on: self._redraw(self._plotted))
+        bar = QHBoxLayout()
+        for widget in (QLabel("x axis"), self.x_axis, QLabel("Smoothing"), self.smoothing, self.log_scale):
+            bar.addWidget(widget)
+        bar.addWidget(self.all_tags)
+        bar.addStretch(1)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.legend = pg.LegendItem()  # its own cell, right of the plots: never over the data
+        self.graphics.addItem(self.legend, row=0, col=1)
+        self.diff = QPlainTextEdit(readOnly=True, placeholderText="Select two runs to see what changed between them")
+        self.diff.setMaximumHeight(70)
+        plots = QWidget()
+        plots_layout = QVBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addLayout(bar)
+        plots_layout.addWidget(self.graphics, 1)
+        plots_layout.addWidget(self.diff)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(plots)
+        splitter.setSizes([260, 560])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+    # Public API ----------------------------------------------------------------------------------
+    def open_folder(self, path: str) -> None:
+        """Show the runs below ``path`` and keep looking for new ones."""
+        self._task.cancel()
+        self.folder = RunsFolder(path)
+        self.colors.clear()
+        self.model.set_rows([])
+        self._redraw([])
+        self.path_label.setText(self.folder.parent)
+        self._timer.setInterval(POLL_MS_REMOTE if scheme_of(path) else POLL_MS_IDLE)
+        self._timer.start()
+        self.poll()
+
+    @Slot()
+    def poll(self) -> None:
+        if self.folder is not None:
+            self._task.coalesce(self.folder.poll)
+
+    def selected_runs(self) -> list[str]:
+        """The selected runs' names, in the table's order."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [self._row_at(r).name for r in rows]
+
+    def _row_at(self, proxy_row: int) -> RunRow:
+        return self.model.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]
+
+    def select_runs(self, names: list[str]) -> None:
+        selection = QItemSelection()
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if self._row_at(row).name in names:
+                selection.select(index, index)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(selection, flags)
+
+    def curve_data(self, run: str, tag: str, smoothed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The x and y of one run's curve in one plot, as drawn."""
+        raw, smooth = self._curves[(run, tag)]
+        item = smooth if smoothed else raw
+        return item.xData, item.yData
+
+    def curve_color(self, run: str, tag: str) -> QColor:
+        return self._curves[(run, tag)][1].opts["pen"].color()
+
+    def best_marker(self, tag: str) -> dict[str, tuple[float, float]]:
+        """Run -> (x, y) of its best checkpoint's mark in one plot."""
+        return {p.data(): (p.pos().x(), p.pos().y()) for p in self._best[tag].points()}
+
+    def legend_names(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
+
+    def visible_columns(self) -> list[str]:
+        return [c for i, c in enumerate(self.model.columns) if not self.table.isColumnHidden(i)]
+
+    def set_column_visible(self, column: str, visible: bool) -> None:
+        (self._hidden.discard if visible else self._hidden.add)(column)
+        self._apply_hidden()
+
+    def export_scalars(self, path: str, runs: list[str] | None = None) -> int:
+        """Every point of ``runs`` (default: the selected runs, else all) as run,tag,step,wall_time,value rows."""
+        if self.folder is None:
+            return 0
+        return export_csv(self.folder.scalars(runs or self.selected_runs() or None), path)
+
+    def export_table(self, path: str) -> int:
+        """The table as shown (rows passing the filter, in the table's order; visible columns) as CSV."""
+        rows = [self._row_at(r) for r in range(self.proxy.rowCount())]
+        return write_table_csv(rows, self.visible_columns(), path)
+
+    def columns_menu(self) -> QMenu:
+        menu = QMenu(self)
+        for column in self.model.columns[1:]:
+            action = QAction(column, menu, checkable=True, checked=column not in self._hidden)
+            action.toggled.connect(lambda on, c=column: self.set_column_visible(c, on))
+            menu.addAction(action)
+        return menu
+
+    # Polling -------------------------------------------------------------------------------------
+    @Slot(object)
+    def _polled(self, changed: set[str]) -> None:
+        if self.folder is None:
+            return
+        problems = self.folder.problems
+        shown = f"{self.folder.parent} — {next(iter(problems.values()))}" if problems else self.folder.parent
+        if self.path_label.text() != shown:
+            self.path_label.setText(shown)
+            if problems:
+                self.status.emit(next(iter(problems.values())))
+        if not changed:
+            return
+        rows = self.folder.rows()
+        for row in rows:
+            if row.name not in self.colors:
+                self.colors[row.name] = run_color(len(self.colors))
+        remote = scheme_of(self.folder.parent)
+        training = any(row.status == "training" for row in rows)
+        self._timer.setInterval(POLL_MS_REMOTE if remote else POLL_MS_TRAINING if training else POLL_MS_IDLE)
+        selected = self.selected_runs()
+        if self.model.set_rows(rows):
+            self.select_runs(selected)
+        stale = [run for run in selected if run in changed]
+        if stale:
+            self._redraw(stale)
+        self.updated.emit()
+
+    def _apply_hidden(self) -> None:
+        """After the columns changed: the user's hidden ones hidden, the others as wide as their contents."""
+        for index, column in enumerate(self.model.columns):
+            self.table.setColumnHidden(index, column in self._hidden)
+        self.table.resizeColumnsToContents()
+
+    # Plots ---------------------------------------------------------------------------------------
+    @Slot()
+    def _selection_changed(self) -> None:
+        selected = self.selected_runs()
+        self._redraw([run for run in selected if run not in self._plotted])
+        self._show_diff(selected)
+
+    def _plot_for(self, tag: str) -> pg.PlotItem:
+        plot = self._plots.get(tag)
+        if plot is None:
+            plot = pg.PlotItem(title=tag)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.setLogMode(y=self.log_scale.isChecked())
+            plot.setLabel("bottom", self.x_axis.currentText())
+            # The view fits the data itself (_fit), once per redraw: pyqtgraph's auto range looked at every item at
+            # every paint, the largest cost of a poll while ten runs train. A pan or zoom by hand stops the fitting.
+            plot.disableAutoRange()
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._following.discard(t))
+            self._following.add(tag)
+            for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
+                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            first = next(iter(self._plots.values()), None)
+            if first is not None:
+                plot.setXLink(first)
+            self.graphics.addItem(plot, row=len(self._plots), col=0)
+            best = pg.ScatterPlotItem(symbol=BEST_SYMBOL, size=14, pen=pg.mkPen("k"))
+            best.setZValue(10)
+            plot.addItem(best)
+            self._plots[tag], self._best[tag] = plot, best
+        return plot
+
+    def _redraw(self, runs: list[str]) -> None:
+        """Draw ``runs`` again (new points, new selection) and drop the curves of runs no longer selected.
+
+        Curves that exist get new data in place; plots are laid out again, and the legend rebuilt, only when the
+        set of plots or of plotted runs changed. Runs are drawn in slices of at most ``APPLY_SLICE_MS``, the event
+        loop turning between them (as the single-run plots do), and the plots are painted once, at the end.
+        """
+        self._pending.extend(run for run in runs if run not in self._pending)
+        if not self._drain_scheduled:  # on the next turn of the event loop: a poll's table update is its own turn
+            self._drain_scheduled = True
+            QTimer.singleShot(0, self._drain)
+
+    @property
+    def drawing(self) -> bool:
+        """A redraw is still to come (runs queued, or the plots not yet finished)."""
+        return bool(self._pending) or self._drain_scheduled
+
+    @Slot()
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        selected = self.selected_runs() if self.folder is not None else []
+        for key in [k for k in self._curves if k[0] not in selected]:
+            self._drop_curve(key)
+        deadline = time.perf_counter() + APPLY_SLICE_MS / 1000
+        while self._pending and time.perf_counter() < deadline:
+            run = self._pending.pop(0)
+            if run in selected:
+                self._draw_run(run)
+        if self._pending:
+            self.graphics.setUpdatesEnabled(False)
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                QTimer.singleShot(0, self._drain)
+            return
+        for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
+            self.graphics.removeItem(self._plots.pop(tag))
+            del self._best[tag]
+            self._following.discard(tag)
+        plotted = [run for run in selected if any(k[0] == run for k in self._curves)]
+        if list(self._plots) != self._laid_out:
+            self._relayout()
+        if plotted != self._plotted:
+            self._plotted = plotted
+            self.legend.clear()
+            for run in plotted:
+                sample = next(smooth for (r, _t), (_raw, smooth) in self._curves.items() if r == run)
+                self.legend.addItem(sample, run)
+        self._mark_best()
+        self._fit()
+        self.graphics.setUpdatesEnabled(True)
+
+    def _fit(self) -> None:
+        """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).
+
+        One x range for all (the plots' x axes are linked: setting it on one moves the others), a y range each.
+        """
+        log = self.log_scale.isChecked()
+        xs: list[float] = []
+        followed = [(tag, plot) for tag, plot in self._plots.items() if tag in self._following]
+        for tag, plot in followed:
+            ys: list[float] = []
+            for (_run, curve_tag), (raw, _smooth) in self._curves.items():
+                if curve_tag == tag and raw.xData is not None and len(raw.xData):
+                    xs += [float(raw.xData[0]), float(raw.xData[-1])]
+                    y = raw.yData[np.isfinite(raw.yData) & ((raw.yData > 0) if log else True)]
+                    if y.size:
+                        ys += [float(y.min()), float(y.max())]
+            if ys:
+                low, high = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
+                plot.vb.setYRange(low, high, padding=0.02)
+        if followed and xs:
+            followed[0][1].vb.setXRange(min(xs), max(xs), padding=0.02)
+
+    def follow_data(self) -> None:
+        """Fit every plot to its data again, and keep doing so (after a pan or zoom by hand)."""
+        self._following = set(self._plots)
+        self._fit()
+
+    def _drop_curve(self, key: tuple[str, str]) -> None:
+        raw, smooth = self._curves.pop(key)
+        self._plots[key[1]].removeItem(raw)
+        self._plots[key[1]].removeItem(smooth)
+
+    def _draw_run(self, run: str) -> None:
+        assert self.folder is not None
+        series = self.folder.series(run)
+        by_wall = self.x_axis.currentIndex() == 1
+        start = min((float(s.wall_times[0]) for s in series.values() if len(s)), default=0.0)
+        color = self.colors.get(run, run_color(0))
+        faint = QColor(color)
+        faint.setAlpha(70)
+        drawn = set()
+        for tag, s in sorted(series.items()):
+            if not len(s) or not (self.all_tags.isChecked() or _main_tag(tag)):
+                continue
+            x = s.wall_times - start if by_wall else s.steps.astype(np.float64)
+            smoothed = ema(s.values, self._weight)[0]
+            drawn.add(tag)
+            curve = self._curves.get((run, tag))
+            if curve is None:
+                plot = self._plot_for(tag)
+                raw = plot.plot(x, s.values, pen=pg.mkPen(faint, width=1))
+                # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line.
+                dots = {"symbol": "o", "symbolSize": 5, "symbolBrush": color} if len(s) <= SPARSE_POINTS else {}
+                smooth = plot.plot(x, smoothed, pen=pg.mkPen(color, width=2), **dots)
+                self._curves[(run, tag)] = (raw, smooth)
+            else:
+                curve[0].setData(x, s.values)
+                curve[1].setData(x, smoothed)
+        for key in [k for k in self._curves if k[0] == run and k[1] not in drawn]:
+            self._drop_curve(key)
+
+    def _relayout(self) -> None:
+        """Plots one under the other, in the order they appeared, with the x axis' label."""
+        for index, plot in enumerate(self._plots.values()):
+            self.graphics.ci.layout.removeItem(plot)
+            self.graphics.ci.layout.addItem(plot, index, 0)
+            plot.setLabel("bottom", self.x_axis.currentText())
+            plot.showLabel("bottom", index == len(self._plots) - 1)  # the x axes are linked: named once, below
+        self._laid_out = list(self._plots)
+
+    def _mark_best(self) -> None:
+        """A star on each plotted run's best checkpoint step, in every plot that has a point there."""
+        spots: dict[str, list[dict]] = {tag: [] for tag in self._best}
+        for run in self._plotted:
+            assert self.folder is not None
+            step = self.folder.row(run).best_step
+            if step is None:
+                continue
+            series = self.folder.series(run)
+            for tag in spots:
+                key = (run, tag)
+                if key not in self._curves:
+                    continue
+                s = series[tag]
+                at = int(np.searchsorted(s.steps, step))
+                if at >= len(s) or s.steps[at] != step:
+                    continue
+                y = float(s.values[at])
+                if self.log_scale.isChecked():
+                    y = math.log10(y) if y > 0 else math.nan
+                spots[tag].append({"pos": (self._curves[key][0].xData[at], y), "brush": self.colors[run], "data": run})
+        for tag, best in self._best.items():
+            best.setData(spots[tag])
+
+    def _x_axis_changed(self) -> None:
+        self._redraw(self._plotted)
+        self._relayout()
+
+    @Slot(int)
+    def _smoothing_changed(self, value: int) -> None:
+        self._weight = value / 100
+        self._redraw(self._plotted)
+
+    @Slot(bool)
+    def _log_scale_changed(self, on: bool) -> None:
+        for plot in self._plots.values():
+            plot.setLogMode(y=on)
+        self._mark_best()
+        self._fit()
+
+    # What changed --------------------------------------------------------------------------------
+    def _show_diff(self, selected: list[str]) -> None:
+        self._diff_task.cancel()
+        if len(selected) != 2 or self.folder is None:
+            self.diff.setPlainText("")
+            return
+        a, b = (self.folder.row(run) for run in selected)
+        text = f"{a.name} → {b.name}: {spec_diff(a.spec, b.spec)}"
+        self.diff.setPlainText(text)
+        ckpt_a, ckpt_b = (self.folder.checkpoints(run) for run in selected)
+        chosen = [info.restore_checkpoint if info is not None else None for info in (ckpt_a, ckpt_b)]
+        if chosen[0] is not None and chosen[1] is not None:
+            self._diff_task.start(_checkpoint_diff, chosen[0].prefix, chosen[1].prefix)
+
+    @Slot(object)
+    def _show_checkpoint_diff(self, text: str) -> None:
+        self.diff.appendPlainText(text)
+
+    # Dialogs -------------------------------------------------------------------------------------
+    def _ask_export_scalars(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export scalars", "scalars.csv", "CSV (*.csv)")
+        if path:
+            self._export(lambda: f"wrote {self.export_scalars(path)} points to {path}")
+
+    def _ask_export_table(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the runs table", "runs.csv", "CSV (*.csv)")
+        if path:
+            self._export(lambda: f"wrote {self.export_table(path)} runs to {path}")
+
+    def _export(self, write: Any) -> None:
+        try:
+            self.status.emit(write())
+        except OSError as exc:
+            self.failed.emit(f"Cannot write the file: {exc.strerror or exc}", "")
+
+
+def _checkpoint_diff(a_prefix: str, b_prefix: str) -> str:
+    """Pool thread: the two runs' latest healthy checkpoints compared; per-variable changes when networks match."""
+    shapes = compare(a_prefix, b_prefix)
+    if not shapes.compatible:
+        return f"checkpoints: {shapes.summary}"
+    from ckptgui.gui.engine import diff_checkpoints
+
+    report = diff_checkpoints(a_prefix, b_prefix)
+    layers = ", ".join(f"{layer.name} {layer.delta_l2:.3g}" for layer in report.layers[:4] if layer.delta_l2 > 0)
+    return f"checkpoints: {report.summary}" + (f" (most moved: {layers})" if layers else "")
+
+
+class RunsWindow(QMainWindow):
+    """A window of its own for a folder of runs (File → Open folder of runs…)."""
+
+    def __init__(self, pool: QThreadPool, path: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = RunsView(pool, self)
+        self.setCentralWidget(self.view)
+        self.setWindowTitle(f"Runs — {path}")
+        self.resize(1200, 850)
+        self.view.status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.view.open_folder(path)
