@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
     def _run_spec_changed(self, spec: RunSpec | None) -> None:
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
         if spec is not None:
-            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
+            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir), self.workspace.run_data)
 
     def _model_dir_changed(self, _path: str | None) -> None:
         if self.training_controller.session is None:  # a run's own new model_dir keeps its progress

@@ -1,9 +1,9 @@
 """Start, pause and stop training from the window: the checks before a run, the incompatible-checkpoint dialog,
 and the run's events turned into workspace, plot and status updates on the GUI thread.
 
-The dataset is loaded once per Start, by the form, off the GUI thread: the
-form's loaded Dataset goes to ``preflight`` and to the Trainer, so nothing on
-the GUI thread loads data.
+The dataset is loaded by the form, off the GUI thread (on Start when opening
+the folder deferred it): the form's loaded Dataset goes to ``preflight`` and
+to the Trainer, so nothing on the GUI thread loads data.
 """
 
 from __future__ import annotations
@@ -120,8 +120,14 @@ class TrainingController(QObject):
         if holder is not None:
             self.status.emit(f"Cannot start: training elsewhere, by {holder.describe()}", STATUS_MS)
             return
+        if not self.config.valid:
+            self.status.emit(f"Cannot start: {self.config.problems()}", STATUS_MS)
+            return
+        if self.config.load_then(lambda: self.start(into_foreign)):  # data deferred at the folder's opening
+            self.status.emit("Loading the data before training…", 0)
+            return
         dataset = self.config.dataset
-        if not self.config.valid or dataset is None:
+        if dataset is None:
             self.status.emit(f"Cannot start: {self.config.problems()}", STATUS_MS)
             return
         spec = self.config.spec()
