@@ -431,6 +431,15 @@ class MainWindow(QMainWindow):
             self._leftovers_answered = True
             self.close()
 
+    def quit_without_asking(self) -> None:
+        """Close as a signal asks (SIGTERM, Ctrl-C): a run stops with a final checkpoint first; every temporary
+        model_dir is kept and no question is asked (nobody may be there to answer)."""
+        self._leftovers_answered = True
+        if self.training_controller.session is not None:
+            self.training_controller.stop_to_close()
+        else:
+            self.close()
+
     @Slot()
     def _training_ended(self) -> None:
         if self.training_controller.close_after_stop:

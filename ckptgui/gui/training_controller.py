@@ -286,7 +286,7 @@ class TrainingController(QObject):
         box.finished.connect(box.deleteLater)
         box.buttonClicked.connect(
             lambda button: (
-                self._stop_to_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
+                self.stop_to_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
             )
         )
         self._close_box = box
@@ -297,7 +297,8 @@ class TrainingController(QObject):
         return open_or_none(self._close_box)
 
     @Slot()
-    def _stop_to_close(self) -> None:
+    def stop_to_close(self) -> None:
+        """Stop the run; the window closes once its final checkpoint is written (``close_after_stop``)."""
         if self.close_after_stop:
             return
         self.close_after_stop = True
