@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 from ckptgui.gui.icons import icon
 from ckptgui.gui.temporary_dirs import TemporaryDirs
 from ckptgui.gui.widgets.devices import DevicePicker
+from ckptgui.gui.widgets.elided import ElidedLabel
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import (
     ACTIVATIONS,
@@ -179,7 +181,7 @@ class ConfigForm(QWidget):
         self.workspace = workspace
         self._valid = False
         self._errors: dict[str, str] = {}
-        self._error_labels: dict[str, QLabel] = {}
+        self._error_labels: dict[str, ElidedLabel] = {}
         self._field_widgets: dict[str, QWidget] = {}
         self.dataset: Dataset | None = None
         self._data_error: str | None = None
@@ -325,23 +327,21 @@ class ConfigForm(QWidget):
         self.setPalette(palette)
 
     def _add_row(self, form: QFormLayout, label: str, field: str, widget: QWidget) -> None:
-        """The field with its message below it; one line is reserved, so a one-line message appearing never
-        pushes the fields below it down."""
+        """The field with its message below it on one reserved line: a message appearing never pushes the fields
+        below it down, and a longer one is elided (whole in its tooltip) rather than wrapped onto more lines."""
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
         layout.addWidget(widget)
-        error = QLabel()
+        error = ElidedLabel("X")
         error.setObjectName(f"error_{field}")
         error.setStyleSheet(ERROR_STYLE)
-        error.setWordWrap(True)
-        policy = error.sizePolicy()
+        error.setFixedHeight(error.sizeHint().height())  # one line, as a shown message takes it
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # nor widens the form
         policy.setRetainSizeWhenHidden(True)
         error.setSizePolicy(policy)
-        error.setText("X")
-        error.setMinimumHeight(error.sizeHint().height())  # one line, as a shown message takes it
-        error.setText("")
+        error.set_full_text("")
         error.hide()
         layout.addWidget(error)
         form.addRow(label, box)
@@ -515,7 +515,7 @@ class ConfigForm(QWidget):
         self._errors = errors
         for field, label in self._error_labels.items():
             message = shown.get(field)
-            label.setText(message or "")
+            label.set_full_text(message or "")
             label.setVisible(bool(message))
             widget = self._field_widgets[field]
             if bool(widget.property(INVALID_PROPERTY)) != bool(message):
