@@ -87,6 +87,7 @@ class TrainingController(QObject):
         self._close_box: QMessageBox | None = None
         self._foreign_box: QMessageBox | None = None
         self._new_dir: NewDirDialog | None = None
+        self._save_note: tuple[int, str] = (-1, "")  # the last save's step and note (a damaged pins file)
 
     @property
     def incompatible_dialog(self) -> IncompatibleDialog | None:
@@ -319,9 +320,15 @@ class TrainingController(QObject):
             self.started.emit(event)
         elif isinstance(event, t.CheckpointSaved | t.CheckpointDeleted):
             self.directory.poke()  # the watcher sees it too; one debounced look serves both
+            if isinstance(event, t.CheckpointSaved):
+                self._save_note = (event.step, event.note)
+                if event.note:
+                    self.status.emit(f"Step {event.step:,}: checkpoint saved; note: {event.note}", 0)
         elif isinstance(event, t.Evaluated):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(event.metrics.items()))
-            self.status.emit(f"Step {event.step:,}: checkpoint saved; eval {metrics}", 0)
+            step, note = self._save_note
+            noted = f"; note: {note}" if note and step == event.step else ""  # the save's note stays in view
+            self.status.emit(f"Step {event.step:,}: checkpoint saved; eval {metrics}{noted}", 0)
         elif isinstance(event, t.Paused):
             self.controls.end(event.step, "paused")
             self.status.emit(f"Paused at step {event.step:,}", 0)
