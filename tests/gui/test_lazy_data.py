@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from gui_helpers import TRAIN_TIMEOUT_MS, WINDOW_TIMEOUT_MS, small_spec
 
+from ckptgui.gui.panels import RESTORE
 from ckptgui.modeldir.config import DataConfig
 from ckptgui.modeldir.records import RunLog, write_run_log
 from ckptgui.modeldir.scan import scan
 
 
-def _open_run_naming(qtbot, window, model_dir: Path, source: Path, rows: int) -> None:
-    """Open a model_dir whose run log names ``source`` as its data (described as a run describes it) in the
-    window; returns once the form shows the description and Start is enabled."""
+def _write_run_log_naming(model_dir: Path, source: Path, rows: int) -> None:
+    """A model_dir whose run log names ``source`` as its data, described as a run describes it."""
     model_dir.mkdir()
     spec = replace(small_spec(model_dir, steps=20, save_checkpoints_steps=10), data=DataConfig(source=str(source)))
     described = {
@@ -31,8 +31,14 @@ def _open_run_naming(qtbot, window, model_dir: Path, source: Path, rows: int) ->
         "rows": rows,
     }
     write_run_log(model_dir, RunLog(spec=spec, data=described))
+
+
+def _open(qtbot, window, model_dir: Path, rows: str) -> None:
+    """Open ``model_dir``; returns once the form describes its data (``rows``, unread) and Start is enabled."""
     assert window.open_model_dir(str(model_dir))
-    qtbot.waitUntil(lambda: "read when training starts" in window.config.data_info.text(), timeout=WINDOW_TIMEOUT_MS)
+    described = f"({rows} rows · "
+    qtbot.waitUntil(lambda: described in window.config.data_info.text(), timeout=WINDOW_TIMEOUT_MS)
+    assert "read when training starts" in window.config.data_info.text()
     qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)
 
 
@@ -59,11 +65,12 @@ def fifo(tmp_path: Path) -> Iterator[Path]:
 
 def test_opening_a_folder_describes_its_data_without_reading_it(qtbot, window, tmp_path: Path, fifo: Path):
     model_dir = tmp_path / "run"
-    _open_run_naming(qtbot, window, model_dir, fifo, rows=1_000_000)
+    _write_run_log_naming(model_dir, fifo, rows=1_000_000)
+    _open(qtbot, window, model_dir, "1,000,000")
     form = window.config
     qtbot.wait(300)  # a load started by the opening would have reported by now (the loader refuses a pipe at once)
     assert form.dataset is None and form.errors == {}
-    assert "1,000,000 rows" in form.data_info.text() and "sha256 abababababab" in form.data_info.text()
+    assert "sha256 abababababab" in form.data_info.text()
     assert _nobody_reads(fifo)
 
     # Start reads it now: a pipe is refused inline, and no training starts.
@@ -76,13 +83,15 @@ def test_opening_a_folder_describes_its_data_without_reading_it(qtbot, window, t
     assert _nobody_reads(fifo)
 
 
-def test_start_loads_the_described_data_and_trains(qtbot, window, tmp_path: Path):
+def test_start_loads_the_described_data_and_trains(qtbot, make_window, tmp_path: Path):
+    window = make_window()
     data = tmp_path / "small.csv"
     data.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 3},{'xy'[i % 2]}\n" for i in range(40)), encoding="utf-8")
     model_dir = tmp_path / "run"
-    _open_run_naming(qtbot, window, model_dir, data, rows=40)
+    _write_run_log_naming(model_dir, data, rows=40)
+    _open(qtbot, window, model_dir, "40")
     form = window.config
-    assert form.dataset is None and "40 rows" in form.data_info.text()
+    assert form.dataset is None
 
     with qtbot.waitSignal(window.training_controller.finished, timeout=TRAIN_TIMEOUT_MS) as finished:
         window.window_actions.start.trigger()
@@ -92,3 +101,12 @@ def test_start_loads_the_described_data_and_trains(qtbot, window, tmp_path: Path
     assert form.dataset is not None and form.dataset.source == str(data)
     assert "32 train / 8 test rows" in form.data_info.text()
     assert [c.step for c in scan(str(model_dir)).checkpoints][-1] == 20
+
+    # Opened again in a new window: the data is deferred again, and the Restore tab's check reads it.
+    again = make_window()
+    _open(qtbot, again, model_dir, "40")  # as the run log the training wrote describes it
+    assert again.config.dataset is None
+    again.panels.show_tab(RESTORE)
+    qtbot.waitUntil(lambda: again.panels.restore.report is not None, timeout=WINDOW_TIMEOUT_MS)
+    assert again.panels.restore.report.compatible
+    assert again.config.dataset is not None and again.config.dataset.source == str(data)

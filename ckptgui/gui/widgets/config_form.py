@@ -190,7 +190,7 @@ class ConfigForm(QWidget):
         self._deferred: tuple[str, str | None] | None = None  # (source, label column) read only when needed
         self._described: dict[str, Any] = {}  # what the run log recorded about the deferred source
         self._data_pending = False  # the data is the deferred source, not read yet
-        self._after_load: Callable[[], None] | None = None  # what waits for the data (Start)
+        self._after_load: list[Callable[[], None]] = []  # what waits for the deferred data (Start, Restore check)
         self._data_task = Task(pool, self, self._on_data_loaded, self._on_data_failed)
         self.temporary = TemporaryDirs()
         self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
@@ -528,10 +528,13 @@ class ConfigForm(QWidget):
         n_classes = _number(self.n_classes.text(), int) if n_classes_ok else None
         key = (values["source"], values["label_column"], n_classes)
         if key == self._data_key:
+            if self._data_pending:  # the same file, described now perhaps (a run log opened after the last config)
+                self.data_info.setText(_described_text(values["source"], self._described))
             return
         self._data_key = key
         self._data_error = None
         self.dataset = None
+        self._after_load.clear()  # an edit while Start waited for the data: that Start is off
         if (values["source"], values["label_column"]) == self._deferred:
             self._data_loading = False
             self._data_pending = True
@@ -548,9 +551,10 @@ class ConfigForm(QWidget):
         self._data_task.start(load_dataset, config, n_classes)
 
     def load_then(self, then: Callable[[], None]) -> bool:
-        """Read deferred data now and call ``then`` once it is loaded (a failure shows inline, ``then`` is dropped).
+        """Read deferred data now and call ``then`` once the read ended, loaded or refused (then inline, as any
+        data error): ``then`` checks again (Start: ``valid``; the Restore check: ``dataset``).
 
-        Returns False when there is nothing to wait for: the data is loaded (or not valid, which Start refuses)."""
+        Returns False when there is nothing to wait for: the data is loaded, or cannot be."""
         if self._data_pending:
             self._deferred = None  # read now; later edits back to it read it again
             key = self._data_key
@@ -559,7 +563,7 @@ class ConfigForm(QWidget):
             self._revalidate()
         if not self._data_loading:
             return False
-        self._after_load = then
+        self._after_load.append(then)
         return True
 
     @Slot(object)
@@ -576,8 +580,11 @@ class ConfigForm(QWidget):
         )
         self.datasetChanged.emit(dataset)
         self._revalidate()
-        then, self._after_load = self._after_load, None
-        if then is not None and self._valid:
+        self._call_after_load()
+
+    def _call_after_load(self) -> None:
+        waiting, self._after_load = self._after_load, []
+        for then in waiting:
             then()
 
     @Slot(str, str)
@@ -588,9 +595,7 @@ class ConfigForm(QWidget):
         self.data_info.setText("")
         self.datasetChanged.emit(None)
         self._revalidate()
-        if self._after_load is not None:
-            self._after_load = None
-            self.message.emit(f"Cannot start: data: {message}")
+        self._call_after_load()
 
     @Slot()
     def _data_kind_changed(self) -> None:
