@@ -534,7 +534,9 @@ class ConfigForm(QWidget):
         self._data_key = key
         self._data_error = None
         self.dataset = None
-        self._after_load.clear()  # an edit while Start waited for the data: that Start is off
+        if self._after_load:  # an edit while Start waited for the data: that Start is off
+            self._after_load.clear()
+            self.message.emit("Not started: the data fields changed while the data was read; press Start again")
         if (values["source"], values["label_column"]) == self._deferred:
             self._data_loading = False
             self._data_pending = True
