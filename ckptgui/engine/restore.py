@@ -81,7 +81,7 @@ def load_weights(
             if "global_step" in stored:
                 classifier.global_step.assign(int(source.get(stored["global_step"].key)))
             for key in source.stored_keys():
-                source.get(key)
+                source.check(key)
     return loaded
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ckptgui.formats.bundle import decode_array
+from ckptgui.formats.bundle import check_entry, decode_array
 from ckptgui.modeldir.layout import natural_key
 from ckptgui.modeldir.scan import CheckpointError, CheckpointInfo, locate, require_index
 from ckptgui.modeldir.variables import flat_variables, h5_datasets, list_variables, read_entry_bytes
@@ -89,6 +89,15 @@ class TensorSource:
             entry = self._index.entries[key]
             return decode_array(entry, read_entry_bytes(self.checkpoint.prefix, self._index, entry))
         return np.asarray(self._reader.get_tensor(key))
+
+    def check(self, key: str) -> None:
+        """That a stored tensor is intact (a resume checks every one before it trains): in a bucket its bytes
+        against their CRC, string tensors included (only TensorFlow decodes those); elsewhere a full read."""
+        if self._index is not None:
+            entry = self._index.entries[key]
+            check_entry(entry, [read_entry_bytes(self.checkpoint.prefix, self._index, entry)])
+        else:
+            self.get(key)
 
     def stored_keys(self) -> list[str]:
         """Every stored key (a resume reads them all, so damaged data shows before training starts)."""
