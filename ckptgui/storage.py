@@ -440,6 +440,8 @@ class RemoteStorage(Storage):
         url = os.fspath(path)
         if mode == "rb":
             return io.BufferedReader(_RangedFile(self, url), buffer_size=1)
+        if mode == "ab":
+            return _Appending(self, url)
         with _remote_errors(url):
             return self.fs.open(url, mode)
 
@@ -453,6 +455,25 @@ class RemoteStorage(Storage):
         url = os.fspath(path)
         with _remote_errors(url):
             self.fs.rm_file(url)
+
+
+class _Appending(io.BytesIO):
+    """An append to an object: objects cannot grow (gcsfs's ``ab`` silently overwrites), so on ``close`` the
+    object is read and uploaded again whole with the bytes written added (one read, one upload per append)."""
+
+    def __init__(self, storage: RemoteStorage, url: str) -> None:
+        super().__init__()
+        self._storage = storage
+        self._url = url
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                existing = self._storage.read(self._url)
+            except FileNotFoundError:
+                existing = b""
+            self._storage.write_atomic(self._url, existing + self.getvalue())
+        super().close()
 
 
 class _RangedFile(io.RawIOBase):

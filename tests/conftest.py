@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import emulators
 import pytest
 
+import ckptgui.engine  # noqa: F401 - TensorFlow's GCS retry bounds, set before any test module imports TensorFlow
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -9,8 +9,8 @@ by ``tf.function`` calls traced once, for the same reason.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -18,9 +18,11 @@ import tensorflow as tf
 from ckptgui.engine.distribute import SINGLE_DEVICE, Distribution
 from ckptgui.engine.model import Classifier
 from ckptgui.modeldir.data import Dataset
+from ckptgui.storage import scheme_of, storage_for
 
 MAX_CHUNK_STEPS = 200  # upper bound on steps between two looks at stop/pause
 EVAL_DIRNAME = "eval"
+BUCKET_FLUSH_MILLIS = 10_000  # summaries into a bucket: each flush uploads the whole events object again
 
 
 class CompiledLoop:
@@ -136,7 +138,7 @@ class CompiledLoop:
             return {}  # no test split
         return {"accuracy": float(accuracy), "loss": float(loss)}
 
-    def write_graph(self, model_dir: Path) -> None:
+    def write_graph(self, model_dir: str | os.PathLike) -> None:
         """``graph.pbtxt`` with the training step's graph, as Estimator wrote."""
         tf.io.write_graph(self._steps.graph.as_graph_def(), str(model_dir), "graph.pbtxt", as_text=True)
 
@@ -159,7 +161,8 @@ def _xla_available() -> bool:
 class Summaries:
     """Scalar summaries as Estimator wrote them: training into model_dir, evaluation into model_dir/eval.
 
-    The writers flush every 500 ms on their own, so live plots lag at most that much.
+    The writers flush every 500 ms on their own, so live plots lag at most that much. Into a bucket they flush
+    every 10 s (TensorFlow uploads the whole events object at each flush on GCS), and at each checkpoint.
 
     Each group is written by one ``tf.function`` call: four eager ``tf.summary.scalar``
     calls cost more than the hundred training steps between two summaries.
@@ -168,9 +171,11 @@ class Summaries:
     TRAIN_TAGS = ("loss", "accuracy", "learning_rate", "global_step/sec")
     EVAL_TAGS = ("accuracy", "loss")
 
-    def __init__(self, model_dir: Path) -> None:
-        self.train_writer = tf.summary.create_file_writer(str(model_dir), flush_millis=500)
-        self.eval_writer = tf.summary.create_file_writer(str(model_dir / EVAL_DIRNAME), flush_millis=500)
+    def __init__(self, model_dir: str | os.PathLike) -> None:
+        flush_millis = BUCKET_FLUSH_MILLIS if scheme_of(model_dir) else 500
+        eval_dir = storage_for(model_dir).join(model_dir, EVAL_DIRNAME)
+        self.train_writer = tf.summary.create_file_writer(os.fspath(model_dir), flush_millis=flush_millis)
+        self.eval_writer = tf.summary.create_file_writer(eval_dir, flush_millis=flush_millis)
         # Traced now, not at the first summary: a trace costs more than a thousand training steps.
         self._write_train = self._writer_function(self.train_writer, self.TRAIN_TAGS).get_concrete_function()
         self._write_eval = self._writer_function(self.eval_writer, self.EVAL_TAGS).get_concrete_function()
@@ -192,6 +197,11 @@ class Summaries:
         if metrics:
             values = [metrics[tag] for tag in self.EVAL_TAGS]
             self._write_eval(tf.constant(step, tf.int64), tf.constant(values, tf.float32))
+        self.flush()  # an evaluation comes with each checkpoint: its points show with it, even from a bucket
+
+    def flush(self) -> None:
+        self.train_writer.flush()
+        self.eval_writer.flush()
 
     def close(self) -> None:
         self.train_writer.close()

@@ -89,7 +89,7 @@ def load_weights(
             iterations = classifier.global_step if counter is None else int(source.get(counter.key))
             classifier.optimizer.iterations.assign(iterations)
             for key in source.stored_keys():
-                source.get(key)
+                source.check(key)
     return loaded
 
 

@@ -16,10 +16,9 @@ Under a ``tf.distribute`` strategy (:mod:`ckptgui.engine.distribute`) the model_
 one device; under ``multi_worker`` only the chief writes it, and the other workers follow the same schedule
 (the same chunks of steps, whose collectives must match) without writing anything.
 
-A model_dir in a bucket (``gs://``, ``s3://``) is trained into a local staging folder that
-:class:`ckptgui.modeldir.mirror.Mirror` fills from the bucket first and uploads after each checkpoint (data,
-index, then the state file; retention's deletes follow, for our checkpoints only). TensorFlow 2.21 cannot
-write ``s3://`` at all, and writes ``gs://`` only to Google's endpoint, so both go the same way.
+A model_dir in a bucket is written where :func:`ckptgui.engine.bucket.training_dir` says: a ``gs://`` one
+straight through TensorFlow's GCS file system (and the storage seam for ckptgui's own files), any other into a
+local staging folder that :class:`ckptgui.modeldir.mirror.Mirror` uploads after each checkpoint.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ import tensorflow as tf
 
 import ckptgui
 from ckptgui.engine import inference
+from ckptgui.engine.bucket import lost_connection, training_dir
 from ckptgui.engine.distribute import distribution_for
 from ckptgui.engine.inference import first_layer_order
 from ckptgui.engine.loop import MAX_CHUNK_STEPS, CompiledLoop, Summaries
@@ -57,7 +57,7 @@ from ckptgui.modeldir.mirror import Mirror
 from ckptgui.modeldir.records import RunLog, RunLogError, read_pins, read_run_log, write_run_log
 from ckptgui.modeldir.retention import Retention, checkpoint_prefix, checkpoints_on_disk, resolve
 from ckptgui.modeldir.scan import CheckpointError, locate
-from ckptgui.storage import StorageError, expand_path, scheme_of
+from ckptgui.storage import StorageError, name_of, scheme_of, storage_for
 
 # What a collective op raises when a peer worker died (Unavailable: within ~1 s) or froze (missed heartbeats).
 LOST_PEER_ERRORS = (
@@ -171,7 +171,7 @@ def prepare_model_dir(model_dir: str | None) -> Path:
     return path
 
 
-def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
+def resume_candidates(model_dir: str | os.PathLike) -> tuple[list[str], str | None]:
     """Checkpoints to resume from, best first, and a note when the state file could not be used.
 
     The state file's latest comes first, then the others it lists, newest first
@@ -181,19 +181,20 @@ def resume_candidates(model_dir: Path) -> tuple[list[Path], str | None]:
     try:
         state = read_state(model_dir)
     except OSError as exc:  # a directory in its place, EACCES, EIO: not damage to step over, a file to fix
-        path = model_dir / STATE_FILENAME
+        path = storage_for(model_dir).join(str(model_dir), STATE_FILENAME)
         raise RunLogError(f"{path}: cannot be read ({exc.strerror or exc}); fix it or move it aside") from None
     except StateFileError as exc:
-        on_disk = [Path(prefix) for prefix in checkpoints_on_disk(model_dir)]
+        on_disk = checkpoints_on_disk(model_dir)
         note = f"the `checkpoint` state file is damaged ({exc}); resuming from the newest checkpoint on disk"
         return list(reversed(on_disk)), note if on_disk else None
     if state is None:
         return [], None
     ordered = [state.model_checkpoint_path, *reversed(state.all_model_checkpoint_paths)]
-    seen: list[Path] = []
+    seen: list[str] = []
+    storage = storage_for(model_dir)
     for path in ordered:
-        prefix = Path(resolve(model_dir, path))
-        if prefix not in seen and Path(f"{prefix}.index").exists():
+        prefix = resolve(model_dir, path)
+        if prefix not in seen and storage.info(f"{prefix}.index") is not None:
             seen.append(prefix)
     return seen, None
 
@@ -209,7 +210,7 @@ def preflight(spec: RunSpec, dataset: Dataset | None = None) -> compat.CompatRep
     """
     if spec.model_dir is None or not Path(spec.model_dir).is_dir():
         return None
-    candidates, _ = resume_candidates(Path(spec.model_dir))
+    candidates, _ = resume_candidates(spec.model_dir)
     if not candidates:
         return None
     dataset = dataset or load_dataset(spec.data, spec.network.n_classes)
@@ -270,9 +271,7 @@ class Trainer:
         self.n_features, self.n_classes = _network_shapes(spec, self.dataset)
         self._mirror: Mirror | None = None
         if spec.model_dir and scheme_of(spec.model_dir):
-            self._mirror = Mirror(tempfile.mkdtemp(prefix="ckptgui-staging-"), expand_path(spec.model_dir))
-            self._mirror.pull()
-            self.model_dir = Path(self._mirror.staging)
+            self.model_dir, self._mirror = training_dir(spec.model_dir)
         else:
             self.model_dir = prepare_model_dir(spec.model_dir)
         self.warm_start_from = warm_start_from
@@ -280,11 +279,13 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._notes: list[str] = []
-        self._events_files: set[Path] = set()  # this run's events files, checked before each write
-        # Held from before the resume checkpoint is picked until training ends; only the chief writes.
+        self._storage = storage_for(str(self.model_dir))
+        self._events_files: set[str] = set()  # this run's events files, checked before each write
+        # Held from before the resume checkpoint is picked until training ends; only the chief writes. An OS lock
+        # cannot cover a bucket TensorFlow writes directly (a staging folder is locked like any local model_dir).
         self._lock = ModelDirLock(self.model_dir)
         try:
-            if self.distribution.is_chief:
+            if self.distribution.is_chief and not scheme_of(str(self.model_dir)):
                 self._lock.acquire()
             # Damaged files of ours are named now, before anything is written (a sweep would meet them later).
             read_run_log(self.model_dir)
@@ -350,11 +351,7 @@ class Trainer:
         except TrainingError as exc:
             yield Failed(str(exc), traceback.format_exc())
         except StorageError as exc:
-            yield Failed(
-                f"lost the connection to the bucket: {exc}; the checkpoints there stay consistent (a state file is "
-                "uploaded only after its checkpoints' files)",
-                traceback.format_exc(),
-            )
+            yield Failed(lost_connection(str(exc)), traceback.format_exc())
         except OSError as exc:
             where = exc.filename or self.model_dir
             yield Failed(f"cannot write to {where}: {exc.strerror or exc}", traceback.format_exc())
@@ -369,9 +366,11 @@ class Trainer:
         worker = self.distribution.worker
         if worker and isinstance(exc, LOST_PEER_ERRORS):
             return f"{_lost_peer(exc.message)} (this is {worker}); every worker stops. {RESTART_ADVICE}"
+        if scheme_of(self.model_dir) and str(self.model_dir) in exc.message:  # TensorFlow writing the bucket
+            return lost_connection(exc.message)
         return f"TensorFlow failed: {exc.message}"
 
-    def _pick_resume_checkpoint(self) -> Path | None:
+    def _pick_resume_checkpoint(self) -> str | None:
         """The newest listed checkpoint that fits and is readable; refuses incompatible ones before any write."""
         candidates, note = resume_candidates(self.model_dir)
         if note:
@@ -380,14 +379,14 @@ class Trainer:
             problem = cannot_open(prefix)
             if problem:
                 raise TrainingError(
-                    f"{prefix.name} cannot be read now ({problem}); it may be healthy, so training does not fall "
+                    f"{name_of(prefix)} cannot be read now ({problem}); it may be healthy, so training does not fall "
                     "back to an older checkpoint (whose retention could then delete it). Make it readable and "
                     "train again, or move it out of the model_dir"
                 )
             try:
                 report = compat.check(self.spec.network, self.n_features, self.n_classes, str(prefix))
             except Exception as exc:  # noqa: BLE001 - any damage means: try the previous checkpoint
-                self._notes.append(f"{prefix.name} cannot be read ({exc}); trying the previous checkpoint")
+                self._notes.append(f"{name_of(prefix)} cannot be read ({exc}); trying the previous checkpoint")
                 continue
             if not report.compatible:
                 raise IncompatibleCheckpointError(report, str(prefix))
@@ -405,11 +404,11 @@ class Trainer:
         if self._resume_from is not None:
             raise ConfigError(
                 "warm_start_from",
-                f"{self.model_dir} already has checkpoints, so training resumes from {self._resume_from.name} and "
+                f"{self.model_dir} already has checkpoints, so training resumes from {name_of(self._resume_from)} and "
                 "a warm start would be ignored; warm-start into a new model_dir",
             )
 
-    def _restore(self, classifier: Classifier) -> Path | None:
+    def _restore(self, classifier: Classifier) -> str | None:
         """Restore the picked checkpoint, falling back to older ones if its data turns out damaged."""
         candidates, _ = resume_candidates(self.model_dir)
         if self._resume_from is None:
@@ -418,10 +417,11 @@ class Trainer:
             try:
                 _load_checkpoint(classifier, prefix, True, self.dataset.feature_names, self._notes)
             except Exception as exc:  # noqa: BLE001 - damaged data: fall back, and say so
-                self._notes.append(f"{prefix.name} cannot be restored ({_short(exc)}); trying the previous one")
+                self._notes.append(f"{name_of(prefix)} cannot be restored ({_short(exc)}); trying the previous one")
                 continue
             if prefix != candidates[0]:
-                self._notes.append(f"latest checkpoint {candidates[0].name} is not usable; resumed from {prefix.name}")
+                latest = name_of(candidates[0])
+                self._notes.append(f"latest checkpoint {latest} is not usable; resumed from {name_of(prefix)}")
             return prefix
         raise TrainingError(
             f"no checkpoint in {self.model_dir} can be restored; move them aside or train into a new model_dir"
@@ -451,9 +451,9 @@ class Trainer:
             raise TrainingError(f"{self.dataset.source}: the training split is empty; the file needs at least 2 rows")
         seed = self.distribution.common_seed(spec.seed)
         loop = CompiledLoop(classifier, self.dataset, spec.network.batch_size, seed, self.distribution)
-        events_before = set(self.model_dir.glob(f"{EVENTS_PREFIX}*"))
+        events_before = self._events_on_disk()
         summaries = Summaries(self.model_dir) if chief else None
-        self._events_files = set(self.model_dir.glob(f"{EVENTS_PREFIX}*")) - events_before
+        self._events_files = self._events_on_disk() - events_before
         if chief:
             loop.write_graph(self.model_dir)
         schedule = _Schedule(
@@ -514,7 +514,7 @@ class Trainer:
             if chief:
                 summaries.close()
                 log.history[-1].update(end_step=step, finished=_now_iso(), stopped=stopped)
-                if self.model_dir.is_dir():  # removed mid-run: recreate nothing there
+                if self._model_dir_exists():  # removed mid-run: recreate nothing there
                     write_run_log(self.model_dir, log)
             self._lock.release()
         self._push()
@@ -526,17 +526,24 @@ class Trainer:
         A removed model_dir would be recreated, partially, by the next save; a deleted events file would
         silently swallow every later summary. Either stops the run, saying so.
         """
-        if not self.model_dir.is_dir():
+        if not self._model_dir_exists():
             raise TrainingError(
                 f"the model_dir {self.model_dir} was removed while training; stopped at step {step} without "
                 "writing anything (recreating it would leave a partial copy)"
             )
         for events in self._events_files:
-            if not events.exists():
+            if self._storage.info(events) is None:
                 raise TrainingError(
-                    f"the events file {events.name} was deleted while training, so later summaries would be lost; "
+                    f"the events file {name_of(events)} was deleted while training, so later summaries would be lost; "
                     f"stopped at step {step}. Train again to continue with a new events file"
                 )
+
+    def _events_on_disk(self) -> set[str]:
+        return {e.path for e in self._storage.listdir(str(self.model_dir)) if e.name.startswith(EVENTS_PREFIX)}
+
+    def _model_dir_exists(self) -> bool:
+        found = self._storage.info(str(self.model_dir))
+        return found is not None and found.is_dir
 
     def _push(self) -> None:
         """Upload what changed to the bucket, when the model_dir is one (a no-op for a local one or a non-chief)."""
@@ -562,7 +569,7 @@ class Trainer:
         self._push()
         yield Evaluated(step, metrics)
 
-    def _open_run_log(self, start_step: int, resumed: Path | None, write: bool) -> RunLog:
+    def _open_run_log(self, start_step: int, resumed: str | None, write: bool) -> RunLog:
         log = read_run_log(self.model_dir) or RunLog()
         log.spec = replace(self.spec, model_dir=self.destination)
         log.data = self.dataset.describe()
@@ -570,7 +577,7 @@ class Trainer:
             {
                 "started": _now_iso(),
                 "start_step": start_step,
-                "resumed_from": resumed.name if resumed else None,
+                "resumed_from": name_of(resumed) if resumed else None,
                 "warm_start_from": self.warm_start_from,
                 "network": self.spec.network.to_dict(),
                 "schedule": self.spec.schedule.to_dict(),
@@ -613,7 +620,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _load_checkpoint(
-    classifier: Classifier, prefix: Path, strict: bool, feature_names: list[str], notes: list[str]
+    classifier: Classifier, prefix: str | os.PathLike, strict: bool, feature_names: list[str], notes: list[str]
 ) -> list[str]:
     """Restore the checkpoint with its optimizer state, its first layer fed in ``feature_names`` order.
 

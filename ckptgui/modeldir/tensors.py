@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ckptgui.formats.bundle import Entry, Index, decodable, decode_array, numeric
+from ckptgui.formats.bundle import Entry, Index, check_entry, decodable, decode_array, numeric
 from ckptgui.formats.wire import Damage
 from ckptgui.modeldir.keras import open_weights
 from ckptgui.modeldir.layout import natural_key
@@ -119,6 +119,15 @@ class TensorSource:
             whole[where] = part
         assert whole is not None
         return whole
+
+    def check(self, key: str) -> None:
+        """That a stored tensor is intact (a resume checks every one before it trains): its bytes against their
+        CRC, string tensors included, without decoding them; a partitioned variable by reading its slices."""
+        if self._index is not None and not self._index.entries[key].partitioned:
+            entry = self._index.entries[key]
+            check_entry(entry, [read_entry_bytes(self.checkpoint.prefix, self._index, entry)])
+        else:
+            self.get(key)
 
     def stored_keys(self) -> list[str]:
         """Every stored key (a resume reads them all, so damaged data shows before training starts)."""
