@@ -139,14 +139,7 @@ class LocalStorage(Storage):
 
     def read_into(self, path: str | os.PathLike, start: int, buffer: memoryview) -> int:
         with _open_regular(path, "rb") as handle:
-            handle.seek(start)
-            done = 0
-            while done < len(buffer):
-                got = handle.readinto(buffer[done:])
-                if not got:
-                    break
-                done += got
-            return done
+            return read_at(handle, start, buffer)
 
     def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
         return _open_regular(path, mode)
@@ -171,6 +164,20 @@ class LocalStorage(Storage):
 
     def delete(self, path: str | os.PathLike) -> None:
         os.unlink(path)  # unlink removes a link itself, never what it points to
+
+
+def read_at(handle: IO, start: int, buffer: memoryview) -> int:
+    """Read from ``start`` of a file :meth:`Storage.open` opened into ``buffer``, until it is full or the file ends;
+    the number of bytes read. A reader of many tensors keeps its files open: an open per read costs more than the
+    read of a small tensor."""
+    handle.seek(start)
+    done = 0
+    while done < len(buffer):
+        got = handle.readinto(buffer[done:])
+        if not got:
+            break
+        done += got
+    return done
 
 
 def _info(path: str, name: str, st: os.stat_result, is_link: bool = False) -> FileInfo:
