@@ -14,9 +14,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from typing import IO
 
@@ -74,9 +71,7 @@ class TensorSource:
         self.checkpoint = checkpoint
         self._h5 = None
         self._index: Index | None = None
-        # Read buffers reused by view(), two slots (one read ahead while the other is summed): reads into fresh
-        # memory cost more than the copy.
-        self._buffers = [np.empty(0, np.uint8), np.empty(0, np.uint8)]
+        self._buffer = np.empty(0, np.uint8)  # reused by view(): reads into fresh memory cost more than the copy
         self._shards: dict[int, IO] = {}
         if checkpoint.format == "keras-h5":
             self._h5 = open_weights(checkpoint.prefix)
@@ -93,17 +88,16 @@ class TensorSource:
             return self._assembled(entry)
         return decode_array(entry, read_entry_bytes(self.checkpoint.prefix, self._index, entry))
 
-    def view(self, key: str, slot: int = 0) -> np.ndarray:
-        """As :meth:`get`, but the tensor may be a view of this source's read buffer ``slot`` (0 or 1): valid until
-        the next read into that slot (a diff, done with each tensor before it reads the next into the same slot,
-        reads at disk speed this way)."""
+    def view(self, key: str) -> np.ndarray:
+        """As :meth:`get`, but the tensor may be a view of this source's read buffer: valid until the next call
+        (a diff, which is done with each tensor before it reads the next, reads at disk speed this way)."""
         if self._index is None or self._index.entries[key].partitioned:
             return self.get(key)
         entry = self._index.entries[key]
-        if len(self._buffers[slot]) < entry.size:
-            self._buffers[slot] = np.empty(0, np.uint8)  # the old one goes before the new one is allocated
-            self._buffers[slot] = np.empty(entry.size, np.uint8)  # not zero-filled: the read fills it
-        stored = self._buffers[slot][: entry.size]
+        if len(self._buffer) < entry.size:
+            self._buffer = np.empty(0, np.uint8)  # the old one goes before the new one is allocated
+            self._buffer = np.empty(entry.size, np.uint8)  # not zero-filled: the read fills it
+        stored = self._buffer[: entry.size]
         if read_at(self._shard(entry.shard), entry.offset, memoryview(stored)) != entry.size:
             raise Damage(f"{entry.key}: the .data file ends before this tensor does")
         return decode_array(entry, stored)
@@ -117,19 +111,6 @@ class TensorSource:
             name = self._index.shard_name(name_of(prefix), number)
             handle = self._shards[number] = self._storage.open(self._storage.join(parent_of(prefix), name))
         return handle
-
-    def buffered(self, key: str) -> int:
-        """Bytes :meth:`view` of ``key`` needs in its slot (0 for a tensor :meth:`get` reads)."""
-        if self._index is None or self._index.entries[key].partitioned:
-            return 0
-        return self._index.entries[key].size
-
-    def slot_bytes(self, slot: int) -> int:
-        return len(self._buffers[slot])
-
-    def drop(self, slot: int) -> None:
-        """Free a slot's buffer (a read ahead would not fit beside it)."""
-        self._buffers[slot] = np.empty(0, np.uint8)
 
     def _assembled(self, entry: Entry) -> np.ndarray:
         """A partitioned variable from its slices, each read and checked on its own."""
@@ -204,7 +185,9 @@ def read_tensor(checkpoint: CheckpointInfo, name: str) -> np.ndarray:
 # Elements per step of the streamed statistics: three float64 buffers of 256 KB stay in the CPU's cache. Each sum is
 # a row-wise ``np.vecdot`` over rows of DOT_ROW elements: OpenBLAS's ddot (float64 products and sums) keeps a row of
 # up to 10,000 elements on one thread (its threads, fighting over a busy machine's cores, made the sums up to 10x
-# slower) and is 2-3x faster than einsum.
+# slower) and is 2-3x faster than einsum. No worker thread reads the next pair meanwhile: measured on a loaded
+# 2-core machine, the GIL passed between the two threads cost more CPU time (2.0 s against 1.5 s for two 1 GB
+# checkpoints) than the overlap saved, and the diff took twice as long.
 DIFF_CHUNK = 1 << 15
 DOT_ROW = 8192
 
@@ -238,52 +221,6 @@ class _Sums:
         return sum_a, sum_b, sum_d, peak, dot
 
 
-# The read-ahead's memory: both slots of both sources within READ_AHEAD_BUDGET times the largest tensor (a diff then
-# stays within 3 times it), READ_AHEAD_FLOOR bytes at least (below that the interpreter's own memory is larger).
-READ_AHEAD_BUDGET = 2.5
-READ_AHEAD_FLOOR = 8 << 20
-
-
-def _read_ahead(sources: tuple[TensorSource, TensorSource], keys: list[str]) -> Iterator[list[np.ndarray] | Exception]:
-    """The tensor pairs of ``keys`` in order, pair i+1 read (and CRC-checked) by a worker thread into the other slot
-    while the caller sums pair i: file reads, google-crc32c and numpy release the GIL, so the two overlap on two
-    cores. When pair i+1 does not fit the memory budget beside pair i, it is read after, into the same slot. A read
-    failure comes in the pair's place, as the exception."""
-    largest = max((source.buffered(key) for key in keys for source in sources), default=0)
-    budget = max(READ_AHEAD_BUDGET * largest, READ_AHEAD_FLOOR)
-
-    def read(key: str, slot: int) -> list[np.ndarray]:
-        return [source.view(key, slot) for source in sources]
-
-    with ThreadPoolExecutor(1, thread_name_prefix="diff-read") as pool:
-        slot = 0
-        pending = pool.submit(read, keys[0], slot) if keys else None
-        for i in range(len(keys)):
-            assert pending is not None
-            try:
-                pair: list[np.ndarray] | Exception = pending.result()
-            except Exception as exc:  # noqa: BLE001 - handed to the caller, which names the tensor
-                pair = exc
-            following = keys[i + 1] if i + 1 < len(keys) else None
-            other = 1 - slot
-            ahead = following is not None and budget >= sum(
-                max(s.slot_bytes(other), s.buffered(following)) + s.slot_bytes(slot) for s in sources
-            )
-            if ahead:
-                pending = pool.submit(read, following, other)
-            yield pair
-            del pair
-            if following is None:
-                break
-            if ahead:
-                slot = other
-                continue
-            if sum(max(s.slot_bytes(slot), s.buffered(following)) + s.slot_bytes(other) for s in sources) > budget:
-                for source in sources:
-                    source.drop(other)
-            pending = pool.submit(read, following, slot)
-
-
 def _by_key(variables: list[VariableInfo], include_slots: bool) -> dict[str, VariableInfo]:
     """Checkpoint key -> variable (and its slots with ``include_slots``): the identity diff pairs by. A display
     name is not one: Keras numbers auto-names per process (``dense_2`` in a rebuilt model, ``dense`` before)."""
@@ -292,53 +229,49 @@ def _by_key(variables: list[VariableInfo], include_slots: bool) -> dict[str, Var
 
 
 def diff(a_prefix: str | os.PathLike, b_prefix: str | os.PathLike, include_slots: bool = False) -> DiffReport:
-    """Tensor by tensor, paired by checkpoint key, how checkpoint B differs from A; each pair read ahead
-    (:func:`_read_ahead`) while the one before is summed."""
+    """Tensor by tensor, paired by checkpoint key, how checkpoint B differs from A; read a pair at a time."""
     started = time.perf_counter()
     ckpt_a, ckpt_b = locate(a_prefix), locate(b_prefix)
     by_key_a = _by_key(list_variables(ckpt_a), include_slots)
     by_key_b = _by_key(list_variables(ckpt_b), include_slots)
     keys = sorted(set(by_key_a) | set(by_key_b), key=lambda key: natural_key((by_key_a.get(key) or by_key_b[key]).name))
     results: list[VariableDiff] = []
-    compared: list[tuple[VariableDiff, str]] = []
-    for key in keys:
-        info_a, info_b = by_key_a.get(key), by_key_b.get(key)
-        row = VariableDiff(
-            (info_a or info_b).name,  # type: ignore[union-attr] - one side at least has the key
-            info_a is not None,
-            info_b is not None,
-            info_a.shape if info_a else None,
-            info_b.shape if info_b else None,
-            info_a.dtype if info_a else None,
-            info_b.dtype if info_b else None,
-        )
-        results.append(row)
-        if info_a is None or info_b is None:
-            row.note = "only in A" if info_b is None else "only in B"
-        elif info_a.shape != info_b.shape:
-            row.note = f"shapes differ: {info_a.shape} vs {info_b.shape}"
-        elif opaque := [
-            info.dtype
-            for checkpoint, info in ((ckpt_a, info_a), (ckpt_b, info_b))
-            if checkpoint.format != "keras-h5" and not decodable(info.dtype)
-        ]:
-            row.note = f"{opaque[0]} tensors are not compared (only TensorFlow decodes them)"
-        else:
-            compared.append((row, key))
     bytes_read = 0
     sums = _Sums()
-    with (
-        _open_source(ckpt_a) as source_a,
-        _open_source(ckpt_b) as source_b,
-        closing(_read_ahead((source_a, source_b), [key for _, key in compared])) as pairs,
-    ):
-        for (row, _), pair in zip(compared, pairs, strict=True):
-            if isinstance(pair, Exception):
-                raise CheckpointError(f"{row.name} cannot be read ({_first_line(pair)})")
-            tensor_a, tensor_b = pair
-            del pair
+    with _open_source(ckpt_a) as source_a, _open_source(ckpt_b) as source_b:
+        for key in keys:
+            info_a, info_b = by_key_a.get(key), by_key_b.get(key)
+            row = VariableDiff(
+                (info_a or info_b).name,  # type: ignore[union-attr] - one side at least has the key
+                info_a is not None,
+                info_b is not None,
+                info_a.shape if info_a else None,
+                info_b.shape if info_b else None,
+                info_a.dtype if info_a else None,
+                info_b.dtype if info_b else None,
+            )
+            results.append(row)
+            if info_a is None or info_b is None:
+                row.note = "only in A" if info_b is None else "only in B"
+                continue
+            if info_a.shape != info_b.shape:
+                row.note = f"shapes differ: {info_a.shape} vs {info_b.shape}"
+                continue
+            opaque = [
+                info.dtype
+                for checkpoint, info in ((ckpt_a, info_a), (ckpt_b, info_b))
+                if checkpoint.format != "keras-h5" and not decodable(info.dtype)
+            ]
+            if opaque:
+                row.note = f"{opaque[0]} tensors are not compared (only TensorFlow decodes them)"
+                continue
+            try:
+                tensor_a = source_a.view(key)
+                tensor_b = source_b.view(key)
+            except Exception as exc:  # noqa: BLE001 - any read failure: name the tensor
+                raise CheckpointError(f"{row.name} cannot be read ({_first_line(exc)})") from None
             bytes_read += tensor_a.nbytes + tensor_b.nbytes
-            if not (_numeric(row.dtype_a or "", tensor_a) and _numeric(row.dtype_b or "", tensor_b)):
+            if not (_numeric(info_a.dtype, tensor_a) and _numeric(info_b.dtype, tensor_b)):
                 same = tensor_a.shape == tensor_b.shape and bool((tensor_a == tensor_b).all())
                 row.note = "not numeric; " + ("equal" if same else "differs")
                 continue

@@ -84,27 +84,6 @@ def test_float64_sums_match_a_float64_reference(monkeypatch: pytest.MonkeyPatch,
     assert peak == np.abs(y - x).max()
 
 
-@pytest.mark.parametrize("floor", [0, 1 << 30])
-def test_diff_reads_ahead_within_its_budget_with_the_same_result(
-    ours: Path, monkeypatch: pytest.MonkeyPatch, floor: int
-) -> None:
-    # floor 0 and no budget: no pair fits beside another, each is read after the one before,
-    # into the same slot; a large floor: every pair is read ahead, into the other slot.
-    whole = {r.name: r for r in diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
-    monkeypatch.setattr(tensors, "READ_AHEAD_FLOOR", floor)
-    monkeypatch.setattr(tensors, "READ_AHEAD_BUDGET", 0.0)
-    slots: list[int] = []
-    view = tensors.TensorSource.view
-    monkeypatch.setattr(
-        tensors.TensorSource, "view", lambda self, key, slot=0: slots.append(slot) or view(self, key, slot)
-    )
-    ahead = {r.name: r for r in diff(ours / "model.ckpt-0", ours / "model.ckpt-200").variables}
-    assert {name: vars(row) for name, row in ahead.items()} == {name: vars(row) for name, row in whole.items()}
-    per_pair = slots[::2]
-    assert len(per_pair) > 3
-    assert per_pair == ([0, 1] * len(per_pair))[: len(per_pair)] if floor else per_pair == [0] * len(per_pair)
-
-
 def test_a_damaged_tensor_stops_the_diff_and_is_named(ours: Path, tmp_path: Path) -> None:
     for step in (100, 200):
         for path in ours.glob(f"model.ckpt-{step}.*"):
