@@ -11,10 +11,11 @@ Writes checkpoints A and B (one 64 MB tensor and 1,999 of 480 KB each; B = A + n
   process RSS every millisecond and with tracemalloc on: peak RSS above the level before the diff,
   and the tracemalloc peak (numpy's buffers), each as a multiple of the largest tensor (target: under
   3x);
-* times a second diff, prints its throughput (bytes of both checkpoints / second) and the ratio
-  TensorFlow's read time / diff time (target: at least 1.00).
+* times ``--repeat`` rounds of TensorFlow's read and a diff, alternately (the load of a shared machine then slows
+  both alike), prints the medians, the diff's throughput (bytes of both checkpoints / second) and the ratio of the
+  medians TensorFlow's read time / diff time (target: at least 1.00), with each round's ratio.
 
-Run: ``.venv/bin/python benchmarks/bench_diff.py [--variables 2000]``
+Run: ``.venv/bin/python benchmarks/bench_diff.py [--variables 2000] [--repeat 5]``
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,7 +62,6 @@ def tf_read_all():
             reader.get_tensor(key)
 
 tf_read_all()
-started = time.perf_counter(); tf_read_all(); tf_read = time.perf_counter() - started
 
 page = os.sysconf("SC_PAGE_SIZE")
 def rss():
@@ -81,9 +82,13 @@ diff(a, b)
 traced = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
 stop.set(); thread.join()
-started = time.perf_counter(); report = diff(a, b); timed = time.perf_counter() - started
+tf_times, diff_times = [], []
+for _ in range(int(sys.argv[3])):  # alternately: a machine whose load changes slows both alike
+    started = time.perf_counter(); tf_read_all(); tf_times.append(time.perf_counter() - started)
+    started = time.perf_counter(); report = diff(a, b); diff_times.append(time.perf_counter() - started)
 moved = [r for r in report.variables if r.delta_l2]
-print(json.dumps({"bytes": total, "plain_s": plain, "tf_s": tf_read, "diff_s": timed, "rss_peak": peak[0] - baseline,
+print(json.dumps({"bytes": total, "plain_s": plain, "tf_times": tf_times, "diff_times": diff_times,
+                  "rss_peak": peak[0] - baseline,
                   "traced_peak": traced, "variables": len(report.variables), "moved": len(moved),
                   "summary": report.summary}))
 """
@@ -107,6 +112,9 @@ def write_pair(folder: Path, variables: int) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variables", type=int, default=2000, help="variables per checkpoint (default 2000)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timed rounds, TensorFlow and diff alternately (default 5)"
+    )
     args = parser.parse_args(argv)
     largest = 4 * LARGE_SHAPE[0] * LARGE_SHAPE[1]
 
@@ -114,20 +122,25 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         a, b = write_pair(Path(tmp), args.variables)
         print(f"wrote A and B: {args.variables:,} variables each in {time.perf_counter() - started:.1f} s")
-        done = subprocess.run([sys.executable, "-c", MEASURE, a, b], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, a, b, str(args.repeat)], capture_output=True, text=True, check=True
+        )
         result = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert result["variables"] == result["moved"] == args.variables, result
     mb = result["bytes"] / 1e6
-    diff_rate, plain_rate = mb / result["diff_s"], mb / result["plain_s"]
+    diff_s, tf_s = statistics.median(result["diff_times"]), statistics.median(result["tf_times"])
+    diff_rate, plain_rate = mb / diff_s, mb / result["plain_s"]
     rss_ratio, traced_ratio = result["rss_peak"] / largest, result["traced_peak"] / largest
     print(f"checkpoints A + B: {mb:,.0f} MB, largest tensor {largest / 1e6:.0f} MB")
-    print(f"diff:       {result['diff_s']:6.2f} s  {diff_rate:8.0f} MB/s")
+    print(f"diff:       {diff_s:6.2f} s  {diff_rate:8.0f} MB/s  (median of {args.repeat})")
     print(f"plain read: {result['plain_s']:6.2f} s  {plain_rate:8.0f} MB/s  (same files, page cache warm)")
     print(f"ratio diff / plain read: {diff_rate / plain_rate:.2f}")
-    speed_ratio = result["tf_s"] / result["diff_s"]
-    print(f"tensorflow get_tensor of every tensor of both: {result['tf_s']:6.2f} s")
+    speed_ratio = tf_s / diff_s
+    rounds = " ".join(f"{t / d:.2f}" for t, d in zip(result["tf_times"], result["diff_times"], strict=True))
+    print(f"tensorflow get_tensor of every tensor of both: {tf_s:6.2f} s  (median of {args.repeat})")
     print(f"ratio tensorflow read time / diff time: {speed_ratio:.2f} (target: at least {TARGET_SPEED:.2f})")
+    print(f"ratio of each round: {rounds}")
     print(f"peak RSS above baseline during diff: {result['rss_peak'] / 1e6:6.0f} MB = {rss_ratio:.2f}x largest tensor")
     print(f"tracemalloc peak during diff:        {result['traced_peak'] / 1e6:6.0f} MB = {traced_ratio:.2f}x")
     print(f"summary: {result['summary']}")

@@ -91,13 +91,6 @@ class Storage:
         """Bytes ``[start, end)`` of a file (to its end when ``end`` is None)."""
         raise NotImplementedError
 
-    def read_into(self, path: str | os.PathLike, start: int, buffer: memoryview) -> int:
-        """Read bytes from ``start`` into ``buffer`` (a reader's reused buffer: no fresh pages to fault in for each
-        large read); the number of bytes read, fewer at the end of the file."""
-        data = self.read(path, start, start + len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
         raise NotImplementedError
 
@@ -137,17 +130,6 @@ class LocalStorage(Storage):
                 handle.seek(start)
             return handle.read() if end is None else handle.read(max(0, end - start))
 
-    def read_into(self, path: str | os.PathLike, start: int, buffer: memoryview) -> int:
-        with _open_regular(path, "rb") as handle:
-            handle.seek(start)
-            done = 0
-            while done < len(buffer):
-                got = handle.readinto(buffer[done:])
-                if not got:
-                    break
-                done += got
-            return done
-
     def open(self, path: str | os.PathLike, mode: str = "rb") -> IO:
         return _open_regular(path, mode)
 
@@ -171,6 +153,20 @@ class LocalStorage(Storage):
 
     def delete(self, path: str | os.PathLike) -> None:
         os.unlink(path)  # unlink removes a link itself, never what it points to
+
+
+def read_at(handle: IO, start: int, buffer: memoryview) -> int:
+    """Read from ``start`` of a file :meth:`Storage.open` opened into ``buffer`` (a reader's reused buffer: no fresh
+    pages to fault in for each large read), until it is full or the file ends; the number of bytes read. A reader
+    of many tensors keeps its files open: an open per read costs more than the read of a small tensor."""
+    handle.seek(start)
+    done = 0
+    while done < len(buffer):
+        got = handle.readinto(buffer[done:])
+        if not got:
+            break
+        done += got
+    return done
 
 
 def _info(path: str, name: str, st: os.stat_result, is_link: bool = False) -> FileInfo:

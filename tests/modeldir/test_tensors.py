@@ -13,7 +13,7 @@ from checkpoint_dirs import ESTIMATOR, ESTIMATOR_20, KERAS, count_listings, trai
 
 from ckptgui.modeldir import tensors
 from ckptgui.modeldir.config import NetworkConfig
-from ckptgui.modeldir.scan import CheckpointError, locate
+from ckptgui.modeldir.scan import CheckpointError, locate, require_index
 from ckptgui.modeldir.tensors import diff, read_tensor
 from ckptgui.modeldir.variables import list_variables
 
@@ -66,6 +66,40 @@ def test_diff_streams_in_chunks_with_the_same_result(ours: Path, monkeypatch: py
         for field in ("delta_l2", "max_abs_delta", "norm_a", "norm_b", "cosine"):
             expected = getattr(row, field)
             assert getattr(chunked[name], field) == (expected and pytest.approx(expected, rel=1e-12)), (name, field)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-30, 1e30])
+def test_float64_sums_match_a_float64_reference(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
+    # Chunks of 3 rows of 8 and a padded tail: every path of the chunked sums; float32 inputs of any magnitude
+    # (1e30 squared overflows float32, not float64).
+    monkeypatch.setattr(tensors, "DIFF_CHUNK", 24)
+    monkeypatch.setattr(tensors, "DOT_ROW", 8)
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal((13, 9)) * scale).astype(np.float32)
+    b = (a + rng.standard_normal(a.shape) * scale * 1e-3).astype(np.float32)
+    x, y = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    sum_a, sum_b, sum_d, peak, dot = tensors._Sums()(a, b)
+    assert sum_a == pytest.approx(x @ x, rel=1e-14) and sum_b == pytest.approx(y @ y, rel=1e-14)
+    assert sum_d == pytest.approx((y - x) @ (y - x), rel=1e-14) and dot == pytest.approx(x @ y, rel=1e-14)
+    assert peak == np.abs(y - x).max()
+
+
+def test_a_damaged_tensor_stops_the_diff_and_is_named(ours: Path, tmp_path: Path) -> None:
+    for step in (100, 200):
+        for path in ours.glob(f"model.ckpt-{step}.*"):
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    checkpoint = locate(tmp_path / "model.ckpt-200")
+    info = {v.name: v for v in list_variables(checkpoint)}["dnn/hiddenlayer_1/kernel"]
+    entry = require_index(checkpoint).entries[info.key]
+    data = next(tmp_path.glob("model.ckpt-200.data-*"))
+    damaged = bytearray(data.read_bytes())
+    damaged[entry.offset + 3] ^= 0x40
+    data.write_bytes(bytes(damaged))
+    with pytest.raises(CheckpointError, match=r"dnn/hiddenlayer_1/kernel cannot be read \(checksum does not match"):
+        diff(tmp_path / "model.ckpt-100", tmp_path / "model.ckpt-200")
+    data.write_bytes(bytes(damaged[: entry.offset + 5]))
+    with pytest.raises(CheckpointError, match=r"model\.ckpt-200\.data-00000-of-00001 is truncated"):
+        diff(tmp_path / "model.ckpt-100", tmp_path / "model.ckpt-200")
 
 
 def test_diff_of_a_checkpoint_with_itself_is_zero(ours: Path) -> None:
