@@ -6,8 +6,10 @@ readers of one checkpoint (variables, tensors) take a handle and never look the 
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
+import threading
 from dataclasses import dataclass, field, fields
 
 from ckptgui.formats.bundle import MAX_INDEX_BYTES, Index, parse_index
@@ -112,11 +114,39 @@ def read_index(prefix: str, index_file: FileInfo | None = None) -> Index:
         raise Damage(f"the .index file is {NOT_REGULAR}")
     if index_file.size > MAX_INDEX_BYTES:
         raise Damage(_too_large(index_file.size))
-    return _read_index_cached(path, index_file.token)
+    return _INDEXES.get(path, index_file.token, index_file.size)
 
 
-@functools.lru_cache(maxsize=512)
-def _read_index_cached(path: str, token: str) -> Index:
+class _IndexCache:
+    """Parsed indexes by path and change token, the least recently used dropped first when the index files they
+    came from add up to more than ``budget`` bytes. Bounded by size, not count: a folder of thousands of small
+    checkpoints (rescanned by every look of the window, or verified) stays parsed, while one huge index does
+    not pin memory beside the next."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._entries: collections.OrderedDict[tuple[str, str], tuple[Index, int]] = collections.OrderedDict()
+        self._total = 0
+        self._lock = threading.Lock()  # the window's pool threads scan concurrently
+
+    def get(self, path: str, token: str, size: int) -> Index:
+        with self._lock:
+            found = self._entries.get((path, token))
+            if found is not None:
+                self._entries.move_to_end((path, token))
+                return found[0]
+        index = _read_index(path)
+        with self._lock:
+            if (path, token) not in self._entries:
+                self._entries[(path, token)] = (index, size)
+                self._total += size
+            while self._total > self._budget and len(self._entries) > 1:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._total -= dropped
+        return index
+
+
+def _read_index(path: str) -> Index:
     try:
         table = storage_for(path).read(path, 0, MAX_INDEX_BYTES + 1)  # bounded: the file may have grown since
     except FileNotFoundError:
@@ -126,6 +156,9 @@ def _read_index_cached(path: str, token: str) -> Index:
     if len(table) > MAX_INDEX_BYTES:
         raise Damage(_too_large(None))  # it grew past the limit after it was listed
     return parse_index(table)
+
+
+_INDEXES = _IndexCache(budget=MAX_INDEX_BYTES)
 
 
 def _too_large(size: int | None) -> str:

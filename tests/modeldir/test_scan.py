@@ -5,6 +5,7 @@ Damage is always done to copies in tmp_path; committed fixtures are only read.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -275,3 +276,24 @@ def test_truncated_keras_weights_file_is_corrupt(tmp_path: Path) -> None:
     assert "truncated" in checkpoint.reason
     with pytest.raises(CheckpointError, match="corrupt"):
         list_variables(locate(tmp_path / "weights.02.weights.h5"))
+
+
+def test_the_index_cache_is_bounded_by_the_bytes_of_its_files_not_their_count(tmp_path):
+    """Thousands of small indexes stay parsed (verify, the window's looks); a budget's worth of bytes is the bound."""
+    from forged_index import entry_proto, forge
+
+    from ckptgui.modeldir.scan import _IndexCache
+
+    paths = []
+    for step in range(600):  # more than the old count limit of 512
+        prefix = tmp_path / f"model.ckpt-{step}"
+        forge(prefix, {"global_step": entry_proto("int64", [], 0, 8, 0)})
+        paths.append(f"{prefix}.index")
+    size = os.path.getsize(paths[0])
+    cache = _IndexCache(budget=size * 600)
+    first = [cache.get(path, "t", size) for path in paths]
+    assert all(cache.get(path, "t", size) is index for path, index in zip(paths, first, strict=True))  # all kept
+    small = _IndexCache(budget=size * 10)
+    for path in paths:
+        small.get(path, "t", size)
+    assert [path for path, _ in small._entries] == paths[-10:]  # the least recently used went first
