@@ -358,6 +358,8 @@ class RunsView(QWidget):
     @Slot()
     def _selection_changed(self) -> None:
         selected = self.selected_runs()
+        if self.folder is not None and self.folder.load(selected):
+            self.poll()  # their training points, read from the files' ends for the table, read whole now
         self._redraw([run for run in selected if run not in self._plotted])
         self._show_diff(selected)
 
@@ -401,8 +403,10 @@ class RunsView(QWidget):
 
     @property
     def drawing(self) -> bool:
-        """A redraw is still to come (runs queued, or the plots not yet finished)."""
-        return bool(self._pending) or self._drain_scheduled
+        """A redraw is still to come (runs queued, the plots not yet finished, selected runs' points being read)."""
+        if self._pending or self._drain_scheduled:
+            return True
+        return self.folder is not None and not all(self.folder.loaded(run) for run in self.selected_runs())
 
     @Slot()
     def _drain(self) -> None:

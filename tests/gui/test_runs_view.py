@@ -139,7 +139,10 @@ def test_a_run_appears_while_the_view_is_open(qtbot, view, parent):
     shutil.copytree(parent / "sweep" / "wide", f"{view.folder.parent}/later/wide")
     qtbot.waitUntil(lambda: view.model.rowCount() == len(NAMES) + 1, timeout=WINDOW_TIMEOUT_MS)
     assert view.selected_runs() == ["sweep/small"]  # the selection survives the new row
-    assert _cell(view, "later/wide", "hidden_units") == "[20, 20]"
+    # The row can appear before the copy of its run log and checkpoints is complete: the rest comes with later polls.
+    qtbot.waitUntil(lambda: _cell(view, "later/wide", "hidden_units") == "[20, 20]", timeout=WINDOW_TIMEOUT_MS)
+    copied = [_cell(view, "sweep/wide", c) for c in ("checkpoints", "healthy")]
+    qtbot.waitUntil(lambda: [_cell(view, "later/wide", c) for c in ("checkpoints", "healthy")] == copied)
     view.select_runs(["later/wide", "sweep/wide"])  # the same network: the checkpoints are compared too
     assert "later/wide → sweep/wide: data unchanged" in view.diff.toPlainText()
     qtbot.waitUntil(lambda: "checkpoints:" in view.diff.toPlainText(), timeout=WINDOW_TIMEOUT_MS)
