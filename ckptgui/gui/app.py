@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import socket
 import sys
 import tempfile
 import traceback
@@ -51,6 +53,43 @@ def _install_excepthook(window: object) -> None:
     sys.excepthook = hook
 
 
+QUIT_POLL_MS = 100
+_wakeup_sockets: list[socket.socket] = []  # open for the life of the process: the C handler writes to one
+
+
+def quit_on_signals(app: object, window: object) -> None:
+    """SIGTERM (kill, systemd, a session logging out) and Ctrl-C stop a run with a final checkpoint, keep every
+    temporary model_dir, ask nothing, and quit once the run has ended; the same signal again ends at once.
+
+    Python runs a signal handler only when the interpreter gets control, which Qt's event loop never gives it:
+    the C-level handler writes the signal's number to a socket (``signal.set_wakeup_fd``) and a
+    ``QSocketNotifier`` on the other end wakes the event loop.
+    """
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    receive, send = socket.socketpair()
+    for end in (receive, send):
+        end.setblocking(False)
+    signal.set_wakeup_fd(send.fileno())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: None)  # caught: the work is done on the event loop
+    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read, app)
+    closed = QTimer(app, interval=QUIT_POLL_MS)
+    closed.timeout.connect(lambda: window.isVisible() or app.quit())  # dialogs left open do not keep it alive
+
+    def arrived() -> None:
+        with contextlib.suppress(OSError):
+            receive.recv(64)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        print("ckptgui: stopping (a final checkpoint if training; send the signal again to abort)", file=sys.stderr)
+        window.quit_without_asking()
+        closed.start()
+
+    notifier.activated.connect(arrived)
+    _wakeup_sockets.extend((receive, send))
+
+
 def run_app(path: str | None = None, self_test: bool = False) -> int:
     """Open the window (on ``path``, a model_dir, if given) and run until it closes; or run the self-test."""
     if self_test:
@@ -77,5 +116,6 @@ def run_app(path: str | None = None, self_test: bool = False) -> int:
 
         return run_self_test(window)
     _install_excepthook(window)
+    quit_on_signals(app, window)
     window.show()
     return app.exec()

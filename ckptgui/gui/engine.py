@@ -171,10 +171,3 @@ def histograms(a_prefix: str, b_prefix: str, name: str) -> tuple[str, np.ndarray
     counts_a, _ = np.histogram(values_a[np.isfinite(values_a)], bins=edges)
     counts_b, _ = np.histogram(values_b[np.isfinite(values_b)], bins=edges)
     return name, edges, counts_a, counts_b
-
-
-def diff_checkpoints(a_prefix: str, b_prefix: str) -> DiffReport:
-    """Per-variable differences of two checkpoints with the same variables (the runs view's "what changed")."""
-    from ckptgui.engine.tensors import diff
-
-    return diff(a_prefix, b_prefix)

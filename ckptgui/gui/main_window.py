@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
     def _run_spec_changed(self, spec: RunSpec | None) -> None:
         """Fill the form with the network/schedule/data a ckptgui run recorded in ``ckptgui_run.json``."""
         if spec is not None:
-            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir))
+            self.config.set_spec(replace(spec, model_dir=self.workspace.model_dir), self.workspace.run_data)
 
     def _model_dir_changed(self, _path: str | None) -> None:
         if self.training_controller.session is None:  # a run's own new model_dir keeps its progress
@@ -466,6 +466,15 @@ class MainWindow(QMainWindow):
         else:
             verb = "stopped" if finished.stopped else "finished"
             self.notifier.notify(f"ckptgui: training {verb}", f"{where} reached step {finished.step:,}")
+
+    def quit_without_asking(self) -> None:
+        """Close as a signal asks (SIGTERM, Ctrl-C): a run stops with a final checkpoint first; every temporary
+        model_dir is kept and no question is asked (nobody may be there to answer)."""
+        self._leftovers_answered = True
+        if self.training_controller.session is not None:
+            self.training_controller.stop_to_close()
+        else:
+            self.close()
 
     @Slot()
     def _training_ended(self) -> None:

@@ -65,6 +65,7 @@ class Panels(QObject):
         self.directory.pinToggled.connect(self.set_pinned)
         self.restore.adoptRequested.connect(self.adopt_network)
         self.restore.network_source = self._network_for_restore
+        self.restore.load_data = self.config.load_then
         for source in (self.directory, self.plots, self.restore, self.compare):
             source.failed.connect(lambda message, detail: self.failed.emit(message, detail, "ckptgui"))
         self.restore.status.connect(self.status)

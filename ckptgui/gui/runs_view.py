@@ -59,6 +59,7 @@ from ckptgui.gui.widgets.plots import (
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import compare
 from ckptgui.modeldir.runs import RunRow, cell_text, spec_diff, table_columns, write_table_csv
+from ckptgui.modeldir.tensors import diff
 from ckptgui.storage import scheme_of
 from ckptgui.workspace.runs import RunsFolder
 from ckptgui.workspace.smoothing import ema
@@ -593,9 +594,7 @@ def _checkpoint_diff(a_prefix: str, b_prefix: str) -> str:
     shapes = compare(a_prefix, b_prefix)
     if not shapes.compatible:
         return f"checkpoints: {shapes.summary}"
-    from ckptgui.gui.engine import diff_checkpoints
-
-    report = diff_checkpoints(a_prefix, b_prefix)
+    report = diff(a_prefix, b_prefix)  # TensorFlow-free: no need to wait for the engine
     layers = ", ".join(f"{layer.name} {layer.delta_l2:.3g}" for layer in report.layers[:4] if layer.delta_l2 > 0)
     return f"checkpoints: {report.summary}" + (f" (most moved: {layers})" if layers else "")
 

@@ -1,9 +1,9 @@
 """Start, pause and stop training from the window: the checks before a run, the incompatible-checkpoint dialog,
 and the run's events turned into workspace, plot and status updates on the GUI thread.
 
-The dataset is loaded once per Start, by the form, off the GUI thread: the
-form's loaded Dataset goes to ``preflight`` and to the Trainer, so nothing on
-the GUI thread loads data.
+The dataset is loaded by the form, off the GUI thread (on Start when opening
+the folder deferred it): the form's loaded Dataset goes to ``preflight`` and
+to the Trainer, so nothing on the GUI thread loads data.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class TrainingController(QObject):
         self._close_box: QMessageBox | None = None
         self._foreign_box: QMessageBox | None = None
         self._new_dir: NewDirDialog | None = None
+        self._save_note: tuple[int, str] = (-1, "")  # the last save's step and note (a damaged pins file)
 
     @property
     def incompatible_dialog(self) -> IncompatibleDialog | None:
@@ -120,8 +121,14 @@ class TrainingController(QObject):
         if holder is not None:
             self.status.emit(f"Cannot start: training elsewhere, by {holder.describe()}", STATUS_MS)
             return
+        if not self.config.valid:
+            self.status.emit(f"Cannot start: {self.config.problems()}", STATUS_MS)
+            return
+        if self.config.load_then(lambda: self.start(into_foreign)):  # data deferred at the folder's opening
+            self.status.emit("Loading the data before training…", 0)
+            return
         dataset = self.config.dataset
-        if not self.config.valid or dataset is None:
+        if dataset is None:
             self.status.emit(f"Cannot start: {self.config.problems()}", STATUS_MS)
             return
         spec = self.config.spec()
@@ -280,7 +287,7 @@ class TrainingController(QObject):
         box.finished.connect(box.deleteLater)
         box.buttonClicked.connect(
             lambda button: (
-                self._stop_to_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
+                self.stop_to_close() if box.standardButton(button) == QMessageBox.StandardButton.Yes else None
             )
         )
         self._close_box = box
@@ -291,7 +298,8 @@ class TrainingController(QObject):
         return open_or_none(self._close_box)
 
     @Slot()
-    def _stop_to_close(self) -> None:
+    def stop_to_close(self) -> None:
+        """Stop the run; the window closes once its final checkpoint is written (``close_after_stop``)."""
         if self.close_after_stop:
             return
         self.close_after_stop = True
@@ -312,9 +320,15 @@ class TrainingController(QObject):
             self.started.emit(event)
         elif isinstance(event, t.CheckpointSaved | t.CheckpointDeleted):
             self.directory.poke()  # the watcher sees it too; one debounced look serves both
+            if isinstance(event, t.CheckpointSaved):
+                self._save_note = (event.step, event.note)
+                if event.note:
+                    self.status.emit(f"Step {event.step:,}: checkpoint saved; note: {event.note}", 0)
         elif isinstance(event, t.Evaluated):
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(event.metrics.items()))
-            self.status.emit(f"Step {event.step:,}: checkpoint saved; eval {metrics}", 0)
+            step, note = self._save_note
+            noted = f"; note: {note}" if note and step == event.step else ""  # the save's note stays in view
+            self.status.emit(f"Step {event.step:,}: checkpoint saved; eval {metrics}{noted}", 0)
         elif isinstance(event, t.Paused):
             self.controls.end(event.step, "paused")
             self.status.emit(f"Paused at step {event.step:,}", 0)

@@ -44,6 +44,7 @@ class Workspace:
         self.model_dir: str | None = None
         self.snapshot: Snapshot | None = None
         self.run_spec: RunSpec | None = None
+        self.run_data: dict = {}  # the run log's description of the data (source, rows, sha256), never read data
         self.selected_prefix: str | None = None
         self.training = False
         self.seen_steps: set[int] = set()
@@ -71,6 +72,7 @@ class Workspace:
         self.model_dir = path
         self.snapshot = None
         self.run_spec = None
+        self.run_data = {}
         self.selected_prefix = None
         self.seen_steps.clear()
         self.swept_steps.clear()
@@ -91,7 +93,7 @@ class Workspace:
             if log is not None and log.spec_problem:
                 return f"The run log's config is not usable here ({log.spec_problem}); keeping the form as it is"
             return ""
-        self.run_spec = log.spec
+        self.run_spec, self.run_data = log.spec, log.data
         self.run_spec_changed.emit(log.spec)
         return ""
 

@@ -28,7 +28,7 @@ def test_invalid_fields_are_marked_and_block_start(qtbot, window):
     for field in errors:
         label = error_label(window, field)
         assert label.isVisible()
-        assert label.text() == errors[field]
+        assert label.full_text == errors[field] == label.toolTip()
     # The messages are the config's own: they name the value and what is allowed.
     with pytest.raises(ConfigError) as raised:
         NetworkConfig(batch_size=0)
@@ -100,6 +100,30 @@ def test_csv_data_errors_name_the_file_and_line(qtbot, window, tmp_path: Path):
     assert "16 train / 4 test rows" in form.data_info.text()
 
 
+def test_a_long_message_keeps_to_its_line_and_shows_whole_in_its_tooltip(qtbot, window, tmp_path: Path):
+    window.resize(1280, 720)
+    form = window.config
+    qtbot.waitUntil(lambda: form.valid, timeout=WINDOW_TIMEOUT_MS)
+    form.data_kind.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: "data" in form.errors, timeout=WINDOW_TIMEOUT_MS)  # an empty path: a short message
+    qtbot.wait(50)
+    below = form.label_column.mapTo(form, form.label_column.rect().topLeft()).y()
+    width = form.width()
+    missing = tmp_path / ("a-folder-with-a-long-name-" * 6) / "and-a-csv-file-with-a-long-name-too.csv"
+    form.data_path.setText(str(missing))
+    qtbot.waitUntil(lambda: "no such file" in form.errors.get("data", ""), timeout=WINDOW_TIMEOUT_MS)
+    qtbot.wait(50)
+    assert form.label_column.mapTo(form, form.label_column.rect().topLeft()).y() == below
+    assert form.width() == width
+    label = error_label(window, "data")
+    message = form.errors["data"]
+    assert label.isVisible() and label.full_text == message == label.toolTip()
+    assert label.fontMetrics().horizontalAdvance(message) > label.width()  # it would take several lines
+    assert label.text() != message and "…" in label.text()
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+    save_screenshot(window, "config-long-message-elided")
+
+
 def test_model_dir_that_is_a_file_is_refused(qtbot, window, tmp_path: Path):
     afile = tmp_path / "not-a-dir"
     afile.write_text("x", encoding="utf-8")
@@ -137,7 +161,7 @@ def test_devices_tensorflow_sees_are_listed_and_make_the_distribution(qtbot, win
     form.devices.set_values("one_device", ["CPU:0", "GPU:7"])  # GPU:7 not seen: kept, for the trainer to refuse
     qtbot.waitUntil(lambda: not window.window_actions.start.isEnabled())
     assert form.errors["devices"] == "one_device takes one device, not 2"
-    assert error_label(window, "devices").text() == "one_device takes one device, not 2"
+    assert error_label(window, "devices").full_text == "one_device takes one device, not 2"
 
     form.set_spec(RunSpec(distribution="multi_worker"))  # the command line's: shown as default here
     qtbot.waitUntil(lambda: window.window_actions.start.isEnabled(), timeout=WINDOW_TIMEOUT_MS)

@@ -157,7 +157,7 @@ def test_model_dir_is_at_the_top_and_a_message_does_not_move_the_fields(qtbot, w
     qtbot.wait(50)
     assert form.save_every.mapTo(form, form.save_every.rect().topLeft()).y() == below  # the message had room
     label = form.findChild(type(form.data_info), "error_steps")
-    assert label.isVisible() and label.text() == form.errors["steps"]
+    assert label.isVisible() and label.full_text == form.errors["steps"]
     save_screenshot(window, "window-1280x720-invalid-field")
 
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QResizeEvent, QShowEvent
+from PySide6.QtCore import Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -36,6 +36,7 @@ from ckptgui.gui.icons import icon
 from ckptgui.gui.training_controller import short_path
 from ckptgui.gui.widgets.compat_table import MISMATCH_BACKGROUND, CompatTable
 from ckptgui.gui.widgets.directory_view import format_time
+from ckptgui.gui.widgets.elided import ElidedLabel
 from ckptgui.gui.widgets.plots import title_with_legend
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.data import Dataset
@@ -51,30 +52,6 @@ A_COLOR = QColor(31, 119, 180)
 B_COLOR = QColor(255, 127, 14)
 HISTOGRAM_HINT = "Select a variable to see its values in A and B"
 VARIABLE_COLUMNS = ("Variable", "Shape A", "Shape B", "‖A‖", "‖B‖", "‖B−A‖", "max |Δ|", "Relative", "Cosine", "Note")
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that shows as much of its text as fits, with "…" in the middle (the folder name at the
-    end stays readable), the whole text in its tooltip."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.full_text = ""
-        self.set_full_text(text)
-
-    def set_full_text(self, text: str) -> None:
-        self.full_text = text
-        self._elide()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.width()))
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
 
 
 def fit_width(table: QTableWidget) -> None:

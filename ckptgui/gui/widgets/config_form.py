@@ -4,10 +4,18 @@ Validation is ``ckptgui.modeldir.config``'s own: every field is tried on its own
 (so all invalid fields are marked at once, each with the config's message),
 then the whole config (for rules that tie fields together). The data source is
 loaded off the GUI thread, since a user CSV can be large.
+
+A CSV named by a spec put into the form (a model_dir's run log, the last
+session's config) is not read then: opening a folder must not read data (a
+file on a slow mount, a pipe, a huge file). The form shows what the run log
+recorded about it and reads it when it is needed: when the user edits the
+data fields, or on Start (:meth:`ConfigForm.load_then`). The bundled Iris
+set is always loaded at once (it is part of the app and takes milliseconds).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -32,6 +41,7 @@ from PySide6.QtWidgets import (
 from ckptgui.gui.icons import icon
 from ckptgui.gui.temporary_dirs import TemporaryDirs
 from ckptgui.gui.widgets.devices import DevicePicker
+from ckptgui.gui.widgets.elided import ElidedLabel
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.config import (
     ACTIVATIONS,
@@ -171,12 +181,16 @@ class ConfigForm(QWidget):
         self.workspace = workspace
         self._valid = False
         self._errors: dict[str, str] = {}
-        self._error_labels: dict[str, QLabel] = {}
+        self._error_labels: dict[str, ElidedLabel] = {}
         self._field_widgets: dict[str, QWidget] = {}
         self.dataset: Dataset | None = None
         self._data_error: str | None = None
         self._data_loading = False
         self._data_key: tuple | None = None
+        self._deferred: tuple[str, str | None] | None = None  # (source, label column) read only when needed
+        self._described: dict[str, Any] = {}  # what the run log recorded about the deferred source
+        self._data_pending = False  # the data is the deferred source, not read yet
+        self._after_load: list[Callable[[], None]] = []  # what waits for the deferred data (Start, Restore check)
         self._data_task = Task(pool, self, self._on_data_loaded, self._on_data_failed)
         self.temporary = TemporaryDirs()
         self._revalidate_timer = QTimer(self, singleShot=True, interval=0)
@@ -313,23 +327,21 @@ class ConfigForm(QWidget):
         self.setPalette(palette)
 
     def _add_row(self, form: QFormLayout, label: str, field: str, widget: QWidget) -> None:
-        """The field with its message below it; one line is reserved, so a one-line message appearing never
-        pushes the fields below it down."""
+        """The field with its message below it on one reserved line: a message appearing never pushes the fields
+        below it down, and a longer one is elided (whole in its tooltip) rather than wrapped onto more lines."""
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
         layout.addWidget(widget)
-        error = QLabel()
+        error = ElidedLabel("X")
         error.setObjectName(f"error_{field}")
         error.setStyleSheet(ERROR_STYLE)
-        error.setWordWrap(True)
-        policy = error.sizePolicy()
+        error.setFixedHeight(error.sizeHint().height())  # one line, as a shown message takes it
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # nor widens the form
         policy.setRetainSizeWhenHidden(True)
         error.setSizePolicy(policy)
-        error.setText("X")
-        error.setMinimumHeight(error.sizeHint().height())  # one line, as a shown message takes it
-        error.setText("")
+        error.set_full_text("")
         error.hide()
         layout.addWidget(error)
         form.addRow(label, box)
@@ -337,7 +349,9 @@ class ConfigForm(QWidget):
         self._field_widgets[field] = widget
 
     # Reading and writing the spec ----------------------------------------------------------------
-    def set_spec(self, spec: RunSpec) -> None:
+    def set_spec(self, spec: RunSpec, described: dict[str, Any] | None = None) -> None:
+        """Fill the form with ``spec``; its CSV is read only when needed, ``described`` (the run log's ``data``
+        entry: source, rows, sha256, …) shown meanwhile."""
         self.set_network(spec.network)
         schedule = spec.schedule
         if schedule.save_checkpoints_steps is not None:
@@ -358,6 +372,9 @@ class ConfigForm(QWidget):
         self.model_dir.setText(spec.model_dir or "")
         self.seed.setText(_format(spec.seed))
         self.devices.set_values(spec.distribution, spec.devices)
+        csv = not iris and bool(spec.data.source.strip())
+        self._deferred = (spec.data.source.strip(), spec.data.label_column or None) if csv else None
+        self._described = described or {}
         self._data_kind_changed()
 
     def set_network(self, network: NetworkConfig) -> None:
@@ -446,7 +463,11 @@ class ConfigForm(QWidget):
         """Why Start is refused now, for the status bar."""
         if self._errors:
             return "; ".join(f"{field}: {message}" for field, message in self._errors.items())
-        return "the data is still loading" if self._data_loading or self.dataset is None else ""
+        return "the data is still loading" if self._data_loading or not self._data_ready() else ""
+
+    def _data_ready(self) -> bool:
+        """Loaded, or deferred to Start (which loads and validates it first)."""
+        return self.dataset is not None or self._data_pending
 
     @property
     def errors(self) -> dict[str, str]:
@@ -482,7 +503,7 @@ class ConfigForm(QWidget):
             errors["data"] = self._data_error
         self._show_errors(errors)
         self._update_file_manager_button()
-        valid = not errors and not self._data_loading and self.dataset is not None
+        valid = not errors and not self._data_loading and self._data_ready()
         if valid != self._valid:
             self._valid = valid
             self.validityChanged.emit(valid)
@@ -494,7 +515,7 @@ class ConfigForm(QWidget):
         self._errors = errors
         for field, label in self._error_labels.items():
             message = shown.get(field)
-            label.setText(message or "")
+            label.set_full_text(message or "")
             label.setVisible(bool(message))
             widget = self._field_widgets[field]
             if bool(widget.property(INVALID_PROPERTY)) != bool(message):
@@ -507,13 +528,45 @@ class ConfigForm(QWidget):
         n_classes = _number(self.n_classes.text(), int) if n_classes_ok else None
         key = (values["source"], values["label_column"], n_classes)
         if key == self._data_key:
+            if self._data_pending:  # the same file, described now perhaps (a run log opened after the last config)
+                self.data_info.setText(_described_text(values["source"], self._described))
             return
         self._data_key = key
-        self._data_loading = True
         self._data_error = None
         self.dataset = None
+        if self._after_load:  # an edit while Start waited for the data: that Start is off
+            self._after_load.clear()
+            self.message.emit("Not started: the data fields changed while the data was read; press Start again")
+        if (values["source"], values["label_column"]) == self._deferred:
+            self._data_loading = False
+            self._data_pending = True
+            self._data_task.cancel()  # an edit back to the deferred source: whatever was loading is not it
+            self.data_info.setText(_described_text(values["source"], self._described))
+            self.datasetChanged.emit(None)
+            return
+        self._load(DataConfig(**values), n_classes)
+
+    def _load(self, config: DataConfig, n_classes: int | None) -> None:
+        self._data_pending = False
+        self._data_loading = True
         self.data_info.setText("Loading data…")
-        self._data_task.start(load_dataset, DataConfig(**values), n_classes)
+        self._data_task.start(load_dataset, config, n_classes)
+
+    def load_then(self, then: Callable[[], None]) -> bool:
+        """Read deferred data now and call ``then`` once the read ended, loaded or refused (then inline, as any
+        data error): ``then`` checks again (Start: ``valid``; the Restore check: ``dataset``).
+
+        Returns False when there is nothing to wait for: the data is loaded, or cannot be."""
+        if self._data_pending:
+            self._deferred = None  # read now; later edits back to it read it again
+            key = self._data_key
+            assert key is not None
+            self._load(DataConfig(source=key[0], label_column=key[1]), key[2])
+            self._revalidate()
+        if not self._data_loading:
+            return False
+        self._after_load.append(then)
+        return True
 
     @Slot(object)
     def _on_data_loaded(self, dataset: Dataset) -> None:
@@ -529,6 +582,12 @@ class ConfigForm(QWidget):
         )
         self.datasetChanged.emit(dataset)
         self._revalidate()
+        self._call_after_load()
+
+    def _call_after_load(self) -> None:
+        waiting, self._after_load = self._after_load, []
+        for then in waiting:
+            then()
 
     @Slot(str, str)
     def _on_data_failed(self, message: str, detail: str) -> None:
@@ -538,6 +597,7 @@ class ConfigForm(QWidget):
         self.data_info.setText("")
         self.datasetChanged.emit(None)
         self._revalidate()
+        self._call_after_load()
 
     @Slot()
     def _data_kind_changed(self) -> None:
@@ -615,6 +675,23 @@ def _check_fields(cls: Callable[..., Any], values: dict[str, Any], errors: dict[
         except ConfigError as exc:
             found[exc.field] = exc.message
     errors.update(found)
+
+
+def _described_text(source: str, described: dict[str, Any]) -> str:
+    """The data line for a CSV not read yet: what the run log recorded about it, if it recorded this file."""
+    name = Path(source).name
+    same = described.get("source") == os.path.expanduser(source)
+    rows, digest = described.get("rows"), described.get("sha256")
+    facts = []
+    if same and isinstance(rows, int) and not isinstance(rows, bool):
+        facts.append(f"{rows:,} rows")
+    for key, what in (("feature_names", "features"), ("class_names", "classes")):
+        if same and isinstance(described.get(key), list):
+            facts.append(f"{len(described[key])} {what}")
+    if same and isinstance(digest, str):
+        facts.append(f"sha256 {digest[:12]}…")
+    recorded = f" ({' · '.join(facts)}, as the run log recorded it)" if facts else ""
+    return f"{name}{recorded}: read when training starts"
 
 
 def _format(value: object) -> str:

@@ -80,6 +80,8 @@ class RestorePanel(QWidget):
         self.last_eval: EvalResult | None = None
         self.last_predictions: list[Prediction] | None = None
         self.network_source: Callable[[], tuple[NetworkConfig | None, str]] = lambda: (NetworkConfig(), "")
+        # Reads data the form deferred, then calls back; False when there is nothing to read (see ConfigForm).
+        self.load_data: Callable[[Callable[[], None]], bool] = lambda _then: False
         self._checkpoints: dict[str, CheckpointInfo] = {}
         self._check_task = Task(pool, self, self._on_checked, self._on_check_failed)
         self._eval_task = Task(pool, self, self._on_evaluated, self._on_eval_failed)
@@ -258,6 +260,9 @@ class RestorePanel(QWidget):
         if prefix is None:
             return
         network, why = self.network_source()
+        if network is not None and self.dataset is None and self.load_data(self.check_compatibility):
+            self.compat.clear("Reading the data…")
+            return
         if network is None or self.dataset is None:
             self.compat.clear(f"Cannot check: {why or 'the data is not loaded'}")
             return
