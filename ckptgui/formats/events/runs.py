@@ -271,8 +271,9 @@ def read_ends(path: str, size: int, span: int = END_SPAN) -> FileEnds:
     """The last step and the wall-time span of ``path`` (``size`` bytes) from its first and last ``span`` bytes.
 
     For a file whose steps only go up (one writer, no restart from an older checkpoint) these equal what reading
-    every point gives: a tag's series ends with its last point in the file, and the file's first scalar is the
-    earliest. TFRecord framing lets the tail be read from any offset: the framing resyncs on the first header
+    every point gives when :attr:`FileEnds.exact`: a tag's series ends with its last point in the file, the file's
+    first scalar is the earliest, and the tail holds every tag the head does (a tag first written in the middle of
+    the file and never near its end is the one case the ends cannot see). TFRecord framing lets the tail be read from any offset: the framing resyncs on the first header
     whose length CRC holds, and a span over the whole file reads it all. Raises ``OSError`` as ``open`` does.
     """
     storage = storage_for(path)
@@ -291,7 +292,16 @@ def read_ends(path: str, size: int, span: int = END_SPAN) -> FileEnds:
     lasts = [(int(p.arrays(tag)[1][-1]), float(p.arrays(tag)[2][-1])) for p in tail for tag in p.tags()]
     # A TF2 tensor is known for a scalar by the metadata of its tag's first value: a value in the tail whose kind
     # the head did not tell (or a restart) leaves only the full read to say.
-    exact = not any(p.markers for p in tail) and (size <= span or tally.other == other)
+    # An end without a scalar (a graph, a histogram filled it) tells nothing either; nor does a tail without every
+    # tag of the head: tags may count steps differently (Keras' epoch_* by epoch, *_vs_iterations by batch).
+    head_tags = {tag for p in head for tag in p.tags()}
+    tail_tags = {tag for p in tail for tag in p.tags()}
+    exact = (
+        bool(firsts and lasts)
+        and head_tags <= tail_tags
+        and not any(p.markers for p in tail)
+        and (size <= span or tally.other == other)
+    )
     return FileEnds(
         last_step=max((s for s, _ in lasts), default=None),
         first_wall=min(firsts, default=None),
