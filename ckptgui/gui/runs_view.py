@@ -67,6 +67,7 @@ from ckptgui.workspace.smoothing import ema
 X_AXES = ("step", "relative wall time (s)")
 BEST_SYMBOL = "star"
 SPARSE_POINTS = 50
+SIZE_ROWS = 40  # rows measured for the columns' widths
 
 
 def run_color(index: int) -> QColor:
@@ -183,6 +184,9 @@ class RunsView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        # Widths from the first rows only: measuring every cell of hundreds of runs took most of the first table's
+        # display (one Python call per cell).
+        self.table.horizontalHeader().setResizeContentsPrecision(SIZE_ROWS)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

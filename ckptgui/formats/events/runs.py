@@ -40,7 +40,8 @@ from ckptgui.formats.events.templates import RunDecoder, Tally
 from ckptgui.storage import FileInfo, Storage, expand_path, name_of, parent_of, relative_path, scheme_of, storage_for
 
 _RESCAN_RECENT_S = 2.0
-END_SPAN = 32 << 10  # bytes read at each end of a file by read_ends: hundreds of scalar records
+END_SPAN = 4 << 10  # bytes read first at each end of a file by read_ends: about a hundred scalar records
+END_SPAN_MAX = 256 << 10  # ... and at most, when the tail lacks a tag of the head
 _MISSING = os.strerror(errno.ENOENT)
 
 
@@ -272,11 +273,22 @@ def read_ends(path: str, size: int, span: int = END_SPAN) -> FileEnds:
 
     For a file whose steps only go up (one writer, no restart from an older checkpoint) these equal what reading
     every point gives when :attr:`FileEnds.exact`: a tag's series ends with its last point in the file, the file's
-    first scalar is the earliest, and the tail holds every tag the head does (a tag first written in the middle of
-    the file and never near its end is the one case the ends cannot see). TFRecord framing lets the tail be read from any offset: the framing resyncs on the first header
-    whose length CRC holds, and a span over the whole file reads it all. Raises ``OSError`` as ``open`` does.
+    first scalar is the earliest, and the tail holds every tag the head does (tags may count steps differently:
+    Keras' epoch_* by epoch, *_vs_iterations by batch); a tail that lacks one is read again 8 times wider, up to
+    :data:`END_SPAN_MAX`. A tag first written in the middle of the file and never near its end is the one case
+    the ends cannot see. TFRecord framing lets the tail be read from any offset: the framing resyncs on the first
+    header whose length CRC holds. Raises ``OSError`` as ``open`` does.
     """
     storage = storage_for(path)
+    while True:
+        ends, missing = _ends(storage, path, size, span)
+        if not missing or span >= min(size, END_SPAN_MAX):
+            return ends
+        span *= 8
+
+
+def _ends(storage: Storage, path: str, size: int, span: int) -> tuple[FileEnds, bool]:
+    """The ends of ``path`` with ``span`` bytes each, and whether the tail lacks a tag of the head."""
     tally = Tally()
     decoder = RunDecoder(tally)
 
@@ -290,24 +302,19 @@ def read_ends(path: str, size: int, span: int = END_SPAN) -> FileEnds:
     tail = points(size - span, size) if size > span else head
     firsts = [float(p.arrays(tag)[2][0]) for p in head for tag in p.tags()]
     lasts = [(int(p.arrays(tag)[1][-1]), float(p.arrays(tag)[2][-1])) for p in tail for tag in p.tags()]
+    missing = not {tag for p in head for tag in p.tags()} <= {tag for p in tail for tag in p.tags()}
     # A TF2 tensor is known for a scalar by the metadata of its tag's first value: a value in the tail whose kind
-    # the head did not tell (or a restart) leaves only the full read to say.
-    # An end without a scalar (a graph, a histogram filled it) tells nothing either; nor does a tail without every
-    # tag of the head: tags may count steps differently (Keras' epoch_* by epoch, *_vs_iterations by batch).
-    head_tags = {tag for p in head for tag in p.tags()}
-    tail_tags = {tag for p in tail for tag in p.tags()}
-    exact = (
-        bool(firsts and lasts)
-        and head_tags <= tail_tags
-        and not any(p.markers for p in tail)
-        and (size <= span or tally.other == other)
-    )
-    return FileEnds(
+    # the head did not tell (or a restart), or an end without a scalar (a graph filled it), leaves only the full
+    # read to say.
+    exact = bool(firsts and lasts) and not missing and not any(p.markers for p in tail)
+    exact = exact and (size <= span or tally.other == other)
+    found = FileEnds(
         last_step=max((s for s, _ in lasts), default=None),
         first_wall=min(firsts, default=None),
         last_wall=max((w for _, w in lasts), default=None),
         exact=exact,
     )
+    return found, missing
 
 
 def read_scalars(path: str | os.PathLike[str]) -> dict[str, dict[str, ScalarSeries]]:
