@@ -140,8 +140,20 @@ def child_first(root: str) -> None:
     view.graphics.grab()  # the plots painted
     assert len(view.legend_names()) == SELECTED
     print(json.dumps({"rows": view.model.rowCount(), "curves": len(view._curves)}))
+    _close(view, pool)
+
+
+def _close(view: object, pool: object) -> None:
+    """The view (no parent: Python owns it) deleted while the QApplication lives, after its pool's last job.
+
+    Left to the interpreter's exit, the QApplication went first and the view's teardown crashed (rc -11).
+    """
     view._timer.stop()
     pool.waitForDone()
+    view.close()
+    from shiboken6 import delete
+
+    delete(view)
 
 
 def child_tensorboard(root: str) -> None:
@@ -223,6 +235,7 @@ def child_heartbeat(root: str, seconds: float) -> None:
         view._timer.stop()
         pool.waitForDone()
         idle = lags(seconds)
+        _close(view, pool)
     finally:
         for writer in writers:
             writer.kill()
@@ -264,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             child_writer(rest[0], float(rest[1]))
         if kind == "heartbeat":
             child_heartbeat(rest[0], float(rest[1]))
-        sys.stdout.flush()
-        os._exit(0)  # a child's figures are printed; Qt's and pyqtgraph's teardown at exit is not measured
+        return 0
 
     try:
         import tensorboard  # noqa: F401
