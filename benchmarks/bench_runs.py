@@ -5,8 +5,9 @@ holds ckptgui's run log (specs differing in hidden_units and learning_rate) and 
 ``Event`` protos with ``simple_value`` scalars, CRCs and all): ``loss``, ``accuracy`` and ``learning_rate`` at every
 step in the run, and ``accuracy`` and ``loss`` in its ``eval/`` every ``--eval-every`` steps (100: an evaluation
 per checkpoint, as Estimator and ckptgui's trainer write them; ``--eval-every 1`` makes evaluations as many as
-training points, the layout of the first version of this benchmark). They are written by hand (struct + CRC32C), not by ``tf.summary``: 6 million summaries through
-TensorFlow would take minutes on this machine. 20 distinct runs are generated and copied to make the 200.
+training points, the layout of the first version of this benchmark). They are written by hand (struct + CRC32C),
+not by ``tf.summary``: 6 million summaries through TensorFlow would take minutes on this machine. 20 distinct runs
+are generated and copied to make the 200.
 
 1. First full table and curves of 10 selected runs, whole process (Python start to the plots drawn), target
    <= 2 s; reference: TensorBoard's ``EventMultiplexer`` loading the same tree (whole process, 10 runs' scalars

@@ -117,8 +117,10 @@ class RunsTableModel(QAbstractTableModel):
         poll changes a few rows of hundreds.
         """
         same_rows = [r.name for r in rows] == [r.name for r in self.rows]
-        specs_kept = same_rows and changed is not None and all(
-            new.spec == old.spec for new, old in zip(rows, self.rows, strict=True) if new.name in changed
+        specs_kept = (
+            same_rows
+            and changed is not None
+            and all(new.spec == old.spec for new, old in zip(rows, self.rows, strict=True) if new.name in changed)
         )
         columns = self.columns if specs_kept else table_columns(rows)
         if columns == self.columns and same_rows:
