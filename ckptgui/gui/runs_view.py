@@ -186,6 +186,7 @@ class RunsView(QWidget):
         self._laid_out: list[str] = []  # the plots' tags, as last laid out
         self._pending: list[str] = []  # runs to draw again, in slices
         self._drain_scheduled = False
+        self._awaited: set[str] = set()  # selected runs whose every point is still to be read (RunsFolder.load)
         self._following: set[str] = set()  # plots whose range follows the data (not panned or zoomed by hand)
         self._weight = DEFAULT_SMOOTHING
         self._pool = pool
@@ -271,6 +272,7 @@ class RunsView(QWidget):
         """Show the runs below ``path`` and keep looking for new ones."""
         self._task.cancel()
         self.folder = RunsFolder(path)
+        self._awaited = set()
         self.colors.clear()
         self.model.set_rows([])
         self._redraw([])
@@ -354,6 +356,7 @@ class RunsView(QWidget):
             self.path_label.setText(shown)
             if problems:
                 self.status.emit(next(iter(problems.values())))
+        self._awaited = {run for run in self._awaited if not self.folder.loaded(run)}  # their redraw is queued below
         if not changed:
             return
         rows = self.folder.rows()
@@ -382,6 +385,7 @@ class RunsView(QWidget):
     def _selection_changed(self) -> None:
         selected = self.selected_runs()
         if self.folder is not None and self.folder.load(selected):
+            self._awaited.update(selected)  # drawn again when a poll has read them whole
             self.poll()  # their training points, read from the files' ends for the table, read whole now
         self._redraw([run for run in selected if run not in self._plotted])
         self._show_diff(selected)
@@ -427,9 +431,7 @@ class RunsView(QWidget):
     @property
     def drawing(self) -> bool:
         """A redraw is still to come (runs queued, the plots not yet finished, selected runs' points being read)."""
-        if self._pending or self._drain_scheduled:
-            return True
-        return self.folder is not None and not all(self.folder.loaded(run) for run in self.selected_runs())
+        return bool(self._pending) or self._drain_scheduled or bool(self._awaited & set(self.selected_runs()))
 
     @Slot()
     def _drain(self) -> None:

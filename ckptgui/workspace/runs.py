@@ -51,7 +51,7 @@ class RunsFolder:
         self._logs: dict[str, tuple[str, RunLog | None, str]] = {}  # run -> (token of its run log, log, problem)
         self._infos: dict[str, ModelDirInfo | None] = {}
         self._members: dict[str, dict[str, list[str]]] = {}  # run -> its event runs -> their tags, at the last poll
-        self._wanted: set[str] = set()  # runs whose every point is to be read (load)
+        self._wanted: frozenset[str] = frozenset()  # runs whose every point is to be read (load); replaced, not changed
         self._whole: set[str] = set()  # event runs read whole (once read whole, always)
         self._ends: dict[str, tuple[str, FileEnds]] = {}  # event run -> (its file's token, its ends), read from ends
         self._ends_changed: set[str] = set()  # event runs whose ends were read again in this poll
@@ -82,11 +82,15 @@ class RunsFolder:
         return True
 
     def load(self, runs: Iterable[str]) -> bool:
-        """Have the next poll read every point of ``runs`` (kept up to date from then on); True when any is new."""
-        with self._lock:
-            new = set(runs) - self._wanted
-            self._wanted |= new
-            return bool(new)
+        """Have the next poll read every point of ``runs`` (kept up to date from then on); True when any is new.
+
+        Does not wait for a poll in progress (the GUI thread calls it): the set is replaced, never changed in place.
+        """
+        wanted = self._wanted
+        new = set(runs) - wanted
+        if new:
+            self._wanted = wanted | new
+        return bool(new)
 
     def loaded(self, run: str) -> bool:
         """Every point of ``run`` was read at the last poll (see :meth:`load`); cheap, from any thread."""
@@ -176,7 +180,7 @@ class RunsFolder:
         with self._lock:
             wanted = set(self._rows) if runs is None else set(runs)
             if wanted - self._wanted:  # their training points were read from the ends only: read them all now
-                self._wanted |= wanted
+                self._wanted = self._wanted | wanted
                 grown = self._reader.poll()
                 self._carried |= {self._owner[s.run] for s in grown if s.run in self._owner}
                 self._collect_members()
