@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ckptgui.formats.events.runs import is_event_file
+from ckptgui.formats.events.runs import FileEnds, is_event_file
 from ckptgui.formats.events.series import ScalarSeries
 from ckptgui.formats.statefile import STATE_FILENAME
 from ckptgui.modeldir.layout import H5_SUFFIX, INDEX_FILE
@@ -205,14 +205,22 @@ def make_row(
     files: Iterable[FileInfo],
     now: float,
     problem: str = "",
+    ends: Iterable[FileEnds] = (),
 ) -> RunRow:
-    """One run's row from its scan, run log, series (by plotted tag) and the file entries below it."""
+    """One run's row from its scan, run log, series (by plotted tag) and the file entries below it.
+
+    ``ends`` stand for the event files whose points were not read (:func:`~ckptgui.formats.events.runs.read_ends`):
+    their last step and wall-time span count as their series' would.
+    """
     files = list(files)
+    ends = list(ends)
     newest = max((f.mtime for f in files), default=0.0)
     checkpoints = info.checkpoints if info is not None else []
     steps = [c.step for c in checkpoints if c.step is not None]
     steps += [int(s.steps[-1]) for s in series.values() if len(s)]
+    steps += [e.last_step for e in ends if e.last_step is not None]
     walls = [(float(s.wall_times[0]), float(s.wall_times[-1])) for s in series.values() if len(s)]
+    walls += [(e.first_wall, e.last_wall) for e in ends if e.first_wall is not None and e.last_wall is not None]
     return RunRow(
         name=name,
         path=path,

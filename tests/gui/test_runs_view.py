@@ -139,7 +139,10 @@ def test_a_run_appears_while_the_view_is_open(qtbot, view, parent):
     shutil.copytree(parent / "sweep" / "wide", f"{view.folder.parent}/later/wide")
     qtbot.waitUntil(lambda: view.model.rowCount() == len(NAMES) + 1, timeout=WINDOW_TIMEOUT_MS)
     assert view.selected_runs() == ["sweep/small"]  # the selection survives the new row
-    assert _cell(view, "later/wide", "hidden_units") == "[20, 20]"
+    # The row can appear before the copy of its run log and checkpoints is complete: the rest comes with later polls.
+    qtbot.waitUntil(lambda: _cell(view, "later/wide", "hidden_units") == "[20, 20]", timeout=WINDOW_TIMEOUT_MS)
+    copied = [_cell(view, "sweep/wide", c) for c in ("checkpoints", "healthy")]
+    qtbot.waitUntil(lambda: [_cell(view, "later/wide", c) for c in ("checkpoints", "healthy")] == copied)
     view.select_runs(["later/wide", "sweep/wide"])  # the same network: the checkpoints are compared too
     assert "later/wide → sweep/wide: data unchanged" in view.diff.toPlainText()
     qtbot.waitUntil(lambda: "checkpoints:" in view.diff.toPlainText(), timeout=WINDOW_TIMEOUT_MS)
@@ -168,3 +171,23 @@ def test_file_menu_opens_a_folder_of_runs(qtbot, window, parent):
     qtbot.waitUntil(lambda: runs.view.model.rowCount() == len(NAMES), timeout=WINDOW_TIMEOUT_MS)
     assert runs.isVisible() and runs.windowTitle() == f"Runs — {parent}"
     runs.close()
+
+
+def test_a_run_whose_training_file_was_read_from_its_ends_is_plotted_whole(qtbot, parent, tmp_path, monkeypatch):
+    monkeypatch.setattr("ckptgui.workspace.runs.END_SPAN", 300)  # the fixture's training files are a few KiB
+    shutil.copytree(parent, tmp_path / "runs")
+    pool = QThreadPool()
+    widget = RunsView(pool)
+    qtbot.addWidget(widget)
+    widget.open_folder(str(tmp_path / "runs"))
+    qtbot.waitUntil(lambda: widget.model.rowCount() == len(NAMES), timeout=WINDOW_TIMEOUT_MS)
+    assert not widget.folder.loaded("sweep/small")  # the table took the training file's ends only
+    widget.select_runs(["sweep/small"])
+    assert widget.drawing  # until its points are read
+    qtbot.waitUntil(lambda: not widget.drawing, timeout=WINDOW_TIMEOUT_MS)
+    loss = read_scalars(tmp_path / "runs" / "sweep" / "small")["."]["loss"]
+    x, y = widget.curve_data("sweep/small", "loss")
+    np.testing.assert_array_equal(x, loss.steps)
+    np.testing.assert_array_equal(y, loss.values)
+    widget._timer.stop()
+    pool.waitForDone(10_000)

@@ -11,6 +11,7 @@ import pytest
 from runs_parent import runs_parent
 
 from ckptgui.formats.events import export_csv, read_scalars
+from ckptgui.formats.events.runs import read_ends
 from ckptgui.modeldir.records import RunLog, read_run_log, read_written
 from ckptgui.modeldir.runs import group_runs, run_status, spec_diff, table_columns, write_table_csv
 from ckptgui.workspace.runs import RunsFolder
@@ -174,3 +175,39 @@ def test_a_folder_of_runs_in_a_bucket_reads_as_the_local_copy(bucket_url, parent
     assert remote.poll() == set()
     upload(parent / "sweep" / "wide", f"{url}/later/wide")
     assert remote.poll() == {"later/wide"}
+
+
+@pytest.mark.parametrize("span", [200, 300, 1000])
+def test_the_ends_of_an_event_file_give_what_reading_it_all_gives(parent, span):
+    """Every file, cut anywhere: when read_ends calls its answer exact, the full read agrees."""
+    exact = 0
+    for path in sorted(parent.rglob("*tfevents*")):
+        ends = read_ends(str(path), path.stat().st_size, span)
+        series = list(read_scalars(path).get(".", {}).values())
+        if not ends.exact:
+            continue
+        exact += path.stat().st_size > span  # the tail read from inside a record, resynced
+        assert ends.last_step == max(int(s.steps[-1]) for s in series), path
+        assert ends.first_wall == min(float(s.wall_times[0]) for s in series), path
+        assert ends.last_wall == max(float(s.wall_times[-1]) for s in series), path
+    assert exact >= 2  # our trainer's and Keras' files at least; Estimator's head is a graph (read whole instead)
+
+
+def test_a_table_read_from_the_files_ends_equals_the_full_read(parent, monkeypatch):
+    monkeypatch.setattr("ckptgui.workspace.runs.END_SPAN", 300)  # the fixture's files are a few KiB
+    from_ends = RunsFolder(parent)
+    from_ends.poll()
+    rows = from_ends.rows()
+    assert not from_ends.loaded("sweep/small") and not from_ends.series("sweep/small").get("loss")
+    whole = RunsFolder(parent)
+    whole.load(["."])
+    whole.poll()
+    assert all(whole.loaded(r.name) for r in rows)
+    columns = table_columns(rows)
+    assert columns == table_columns(whole.rows())
+    assert [[r.value(c) for c in columns] for r in rows] == [[r.value(c) for c in columns] for r in whole.rows()]
+    from_ends.load(["sweep/small"])  # selected for the plots: every point read from then on
+    assert "sweep/small" in from_ends.poll()
+    assert from_ends.loaded("sweep/small")
+    assert len(from_ends.series("sweep/small")["loss"]) == len(whole.series("sweep/small")["loss"])
+    assert from_ends.row("sweep/small").steps == whole.row("sweep/small").steps

@@ -97,3 +97,16 @@ class EventFileReader:
             if framing.consumed == 0 or got < want:
                 break
         return skipped
+
+
+def read_span(storage: Storage, path: str, start: int, end: int, records: Records) -> None:
+    """Pass on the complete records of ``path``'s bytes ``[start, end)``; from ``start > 0`` the framing first
+    searches for a valid header (the TFRecord length CRC), so a span may begin in the middle of a record."""
+    want = max(0, end - start)
+    buf = bytearray(want + 8)
+    with storage.open(path, "rb") as handle:
+        handle.seek(start)
+        got = handle.readinto(memoryview(buf)[:want]) or 0
+    framing = frame(buf, got, start > 0)
+    if len(framing.offs):
+        records(buf, framing.offs, framing.lens)

@@ -17,6 +17,10 @@ A caller that needs the folders themselves (the runs view finds model_dirs by th
 ``listed``: it is called with each folder and its entries whenever the reader lists that folder anew (and with an
 empty list when a folder is gone), so it learns of every change at no extra request.
 
+A caller that needs only some runs' points passes ``reads``: the runs it rejects are found (their files handed to
+``listed`` as usual) but not read, so a table of many runs can take what it needs of a long training file from
+its two ends (:func:`read_ends`) and read every point only of the runs it plots.
+
 A :class:`ScalarReader` is meant to be driven by one thread at a time (the GUI's worker thread); an internal
 lock serialises calls anyway, so a call from a second thread waits for the one in progress.
 """
@@ -28,13 +32,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from ckptgui.formats.events.reader import EventFileReader
-from ckptgui.formats.events.series import RunSeries, ScalarSeries
+from ckptgui.formats.events.reader import EventFileReader, read_span
+from ckptgui.formats.events.series import Points, RunSeries, ScalarSeries
 from ckptgui.formats.events.templates import RunDecoder, Tally
 from ckptgui.storage import FileInfo, Storage, expand_path, name_of, parent_of, relative_path, scheme_of, storage_for
 
 _RESCAN_RECENT_S = 2.0
+END_SPAN = 4 << 10  # bytes read first at each end of a file by read_ends: about a hundred scalar records
+END_SPAN_MAX = 256 << 10  # ... and at most, when the tail lacks a tag of the head
 _MISSING = os.strerror(errno.ENOENT)
 
 
@@ -60,10 +67,14 @@ class ScalarReader:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], listed: Callable[[str, list[FileInfo]], None] | None = None
+        self,
+        path: str | os.PathLike[str],
+        listed: Callable[[str, list[FileInfo]], None] | None = None,
+        reads: Callable[[str], bool] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._listed = listed
+        self._reads = reads  # run -> whether poll reads its files (default: every run)
         self._root = expand_path(self.path) if scheme_of(self.path) else os.path.abspath(self.path)
         self._storage: Storage = storage_for(self._root)
         self._lock = threading.Lock()
@@ -115,6 +126,8 @@ class ScalarReader:
             out = []
             for name in sorted(self._runs):
                 run = self._runs[name]
+                if self._reads is not None and not self._reads(name):
+                    continue
                 for path in sorted(run.files):
                     self._read_file(run, run.files[path])
                 out.extend(run.series.changes())
@@ -243,6 +256,65 @@ class ScalarReader:
             run = self._runs[run_name] = _Run(run_name, self._tally)
         if path not in run.files:
             run.files[path] = EventFileReader(self._storage, path)
+
+
+@dataclass(frozen=True)
+class FileEnds:
+    """What a runs table needs of one event file, read from its two ends only (:func:`read_ends`)."""
+
+    last_step: int | None  # the highest last step over the tags in the tail
+    first_wall: float | None  # the earliest scalar's wall time in the head
+    last_wall: float | None  # the latest scalar's wall time in the tail
+    exact: bool  # False when the tail holds a restart or values of unknown kind: only a full read tells
+
+
+def read_ends(path: str, size: int, span: int = END_SPAN) -> FileEnds:
+    """The last step and the wall-time span of ``path`` (``size`` bytes) from its first and last ``span`` bytes.
+
+    For a file whose steps only go up (one writer, no restart from an older checkpoint) these equal what reading
+    every point gives when :attr:`FileEnds.exact`: a tag's series ends with its last point in the file, the file's
+    first scalar is the earliest, and the tail holds every tag the head does (tags may count steps differently:
+    Keras' epoch_* by epoch, *_vs_iterations by batch); a tail that lacks one is read again 8 times wider, up to
+    :data:`END_SPAN_MAX`. A tag first written in the middle of the file and never near its end is the one case
+    the ends cannot see. TFRecord framing lets the tail be read from any offset: the framing resyncs on the first
+    header whose length CRC holds. Raises ``OSError`` as ``open`` does.
+    """
+    storage = storage_for(path)
+    while True:
+        ends, missing = _ends(storage, path, size, span)
+        if not missing or span >= min(size, END_SPAN_MAX):
+            return ends
+        span *= 8
+
+
+def _ends(storage: Storage, path: str, size: int, span: int) -> tuple[FileEnds, bool]:
+    """The ends of ``path`` with ``span`` bytes each, and whether the tail lacks a tag of the head."""
+    tally = Tally()
+    decoder = RunDecoder(tally)
+
+    def points(start: int, end: int) -> list[Points]:
+        out: list[Points] = []
+        read_span(storage, path, start, end, lambda buf, offs, lens: out.append(decoder.decode(path, buf, offs, lens)))
+        return out
+
+    head = points(0, min(size, span))
+    other = tally.other
+    tail = points(size - span, size) if size > span else head
+    firsts = [float(p.arrays(tag)[2][0]) for p in head for tag in p.tags()]
+    lasts = [(int(p.arrays(tag)[1][-1]), float(p.arrays(tag)[2][-1])) for p in tail for tag in p.tags()]
+    missing = not {tag for p in head for tag in p.tags()} <= {tag for p in tail for tag in p.tags()}
+    # A TF2 tensor is known for a scalar by the metadata of its tag's first value: a value in the tail whose kind
+    # the head did not tell (or a restart), or an end without a scalar (a graph filled it), leaves only the full
+    # read to say.
+    exact = bool(firsts and lasts) and not missing and not any(p.markers for p in tail)
+    exact = exact and (size <= span or tally.other == other)
+    found = FileEnds(
+        last_step=max((s for s, _ in lasts), default=None),
+        first_wall=min(firsts, default=None),
+        last_wall=max((w for _, w in lasts), default=None),
+        exact=exact,
+    )
+    return found, missing
 
 
 def read_scalars(path: str | os.PathLike[str]) -> dict[str, dict[str, ScalarSeries]]:
