@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import emulators
 import pytest
@@ -56,3 +57,30 @@ def bucket_url(request: pytest.FixtureRequest) -> str:
     else:
         emulators.create_s3_bucket(request.getfixturevalue("s3_emulator"), name)
     return f"{request.param}://{name}"
+
+
+# Buckets a run trains into: TensorFlow writes gs:// itself, through its proxy to the emulator (its endpoint is
+# hard-coded); s3:// goes through a staging folder mirrored to the bucket.
+@pytest.fixture
+def gcs_proxy(gcs_emulator: str, tmp_path: Path) -> Iterator[emulators.GcsProxy]:
+    """TensorFlow's way to the emulator, for one test (a test may stop it: a lost connection)."""
+    proxy = emulators.GcsProxy(gcs_emulator, tmp_path)
+    with emulators.running(proxy, proxy.environment):
+        yield proxy
+
+
+@pytest.fixture
+def gs_url(gcs_emulator: str, gcs_proxy: emulators.GcsProxy) -> str:
+    name = f"ckptgui-tf-{next(_buckets)}"
+    emulators.create_gcs_bucket(gcs_emulator, name)
+    return f"gs://{name}"
+
+
+@pytest.fixture(params=["gs", "s3"])
+def training_url(request: pytest.FixtureRequest) -> str:
+    """A fresh bucket of each kind a run writes: ``gs://`` (TensorFlow writes it), ``s3://`` (a staging mirror)."""
+    if request.param == "gs":
+        return request.getfixturevalue("gs_url")
+    name = f"ckptgui-tf-{next(_buckets)}"
+    emulators.create_s3_bucket(request.getfixturevalue("s3_emulator"), name)
+    return f"s3://{name}"

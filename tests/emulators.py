@@ -222,9 +222,13 @@ class GcsProxy(Emulator):
 
     @property
     def environment(self) -> dict[str, str]:
-        """What TensorFlow needs to go through this proxy, with a test token instead of credentials."""
+        """What TensorFlow needs to go through this proxy, with a test token instead of credentials.
+
+        gRPC honours ``https_proxy`` too: loopback is exempted, or multi_worker's collectives between local
+        workers would be sent to this proxy (which refuses them)."""
         return {
             "https_proxy": f"http://127.0.0.1:{self.port}",
+            "no_proxy": "127.0.0.1,localhost",
             "CURL_CA_BUNDLE": str(self.ca),
             "GOOGLE_AUTH_TOKEN_FOR_TESTING": "test",
             "NO_GCE_CHECK": "true",

@@ -125,8 +125,8 @@ def test_a_lost_worker_fails_the_other_naming_it_and_a_new_job_resumes(tmp_path,
 
 
 @pytest.mark.slow
-def test_a_bucket_is_the_shared_model_dir_and_only_the_chief_uploads(bucket_url, tmp_path):
-    url = f"{bucket_url}/cluster"
+def test_a_bucket_is_the_shared_model_dir_and_only_the_chief_uploads(training_url, tmp_path):
+    url = f"{training_url}/cluster"
     results = finish(start_workers(url, tmp_path / "logs", "--steps", "200"), tmp_path / "logs")
     for code, out, err in results:
         assert code == 0, err[-3000:]

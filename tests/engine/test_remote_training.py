@@ -7,11 +7,8 @@ own reads and writes go to the same emulator through gcsfs (``STORAGE_EMULATOR_H
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import emulators
 import pytest
@@ -24,33 +21,6 @@ from ckptgui.modeldir.config import NetworkConfig, RunSpec, ScheduleConfig
 from ckptgui.modeldir.records import read_written
 from ckptgui.storage import StorageError, storage_for
 from ckptgui.workspace.model import Workspace
-
-_buckets = itertools.count()
-
-
-@pytest.fixture
-def gcs_proxy(gcs_emulator: str, tmp_path: Path) -> Iterator[emulators.GcsProxy]:
-    """TensorFlow's way to the emulator, for one test (a test may stop it: a lost connection)."""
-    proxy = emulators.GcsProxy(gcs_emulator, tmp_path)
-    with emulators.running(proxy, proxy.environment):
-        yield proxy
-
-
-@pytest.fixture
-def gs_url(gcs_emulator: str, gcs_proxy: emulators.GcsProxy) -> str:
-    name = f"ckptgui-tf-{next(_buckets)}"
-    emulators.create_gcs_bucket(gcs_emulator, name)
-    return f"gs://{name}"
-
-
-@pytest.fixture(params=["gs", "s3"])
-def training_url(request: pytest.FixtureRequest) -> str:
-    """A fresh bucket of each kind a run writes: ``gs://`` (TensorFlow writes it), ``s3://`` (a staging mirror)."""
-    if request.param == "gs":
-        return request.getfixturevalue("gs_url")
-    name = f"ckptgui-tf-{next(_buckets)}"
-    emulators.create_s3_bucket(request.getfixturevalue("s3_emulator"), name)
-    return f"s3://{name}"
 
 
 def _train(url: str, steps: int, capsys: pytest.CaptureFixture[str]) -> str:
