@@ -76,6 +76,10 @@ SIZE_ROWS = 40  # rows measured for the columns' widths
 # halves that again, the min and max of every two pixels kept. The view downsamples itself (peak_downsample), to
 # the visible x range: pyqtgraph's own downsampling and clipping ran again for every curve at each x range change.
 SAMPLES_PER_PIXEL = 0.5
+# The y range moves when the data leaves it or fills less than 1/Y_SLACK of it, with Y_PADDING room each side:
+# a move redraws the plot's axis and grid (a plot-sized picture), while a live loss falls a little at every poll.
+Y_PADDING = 0.08
+Y_SLACK = 2
 RESAMPLE_MS = 40  # after a pan, zoom or resize, the curves are downsampled again at most this often
 
 
@@ -524,7 +528,7 @@ class RunsView(QWidget):
         """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).
 
         One x range for all (the plots' x axes are linked: setting it on one moves the others), a y range each.
-        The x range moves only when the plotted runs changed or their data left it; while a plotted run trains,
+        The ranges move only when the plotted runs changed or their data left them; while a plotted run trains,
         it reaches ``X_HEADROOM`` times past the data, so it moves (and every curve is downsampled again) a few
         times per run rather than at every poll.
         """
@@ -541,7 +545,10 @@ class RunsView(QWidget):
                     ys += [float(y.min()), float(y.max())]
             if ys:
                 bottom, top = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
-                plot.vb.setYRange(bottom, top, padding=0.02)
+                shown_bottom, shown_top = plot.vb.viewRange()[1]
+                inside = shown_bottom <= bottom and top <= shown_top
+                if runs != self._fitted or not inside or (top - bottom) < (shown_top - shown_bottom) / Y_SLACK:
+                    plot.vb.setYRange(bottom, top, padding=Y_PADDING)
         if not followed or low is None or high is None:
             return
         view = followed[0][1].vb
@@ -589,9 +596,12 @@ class RunsView(QWidget):
             if key not in self._curves:
                 plot = self._plot_for(tag)
                 raw = plot.plot(pen=pg.mkPen(faint, width=1))
-                # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line.
-                dots = {"symbol": "o", "symbolSize": 5, "symbolBrush": color} if len(s) <= SPARSE_POINTS else {}
-                self._curves[key] = (raw, plot.plot(pen=pg.mkPen(color, width=1), **dots))
+                self._curves[key] = (raw, plot.plot(pen=pg.mkPen(color, width=1), symbolSize=5, symbolBrush=color))
+            # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line. A live run's
+            # series outgrows them: thousands of dots per curve made a paint of ten runs 100 ms.
+            symbol = "o" if len(s) <= SPARSE_POINTS else None
+            if self._curves[key][1].opts["symbol"] != symbol:
+                self._curves[key][1].setSymbol(symbol)
             self._data[key] = (x, s.values, smoothed)
             if key not in self._reshow:
                 self._reshow.append(key)
