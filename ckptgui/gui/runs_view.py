@@ -55,7 +55,9 @@ from ckptgui.gui.widgets.plots import (
     POLL_MS_REMOTE,
     POLL_MS_TRAINING,
     RUN_COLORS,
+    X_HEADROOM,
 )
+from ckptgui.gui.widgets.runs_downsample import peak_downsample
 from ckptgui.gui.workers import Task
 from ckptgui.modeldir.compat import compare
 from ckptgui.modeldir.runs import RunRow, cell_text, spec_diff, table_columns, write_table_csv
@@ -71,8 +73,14 @@ SIZE_ROWS = 40  # rows measured for the columns' widths
 # A paint of ten live runs' curves must take a few ms, not a heartbeat's worth. Measured here (3 plots x 10 runs x
 # 4,000 points, raw and smoothed): width-2 pens 105 ms a paint (Qt's wide-line path), width 1 20 ms; peak
 # downsampling to one point per pixel instead of pyqtgraph's 5 per pixel (no downsampling below 5 points a pixel)
-# halves that again, the min and max of every two pixels kept.
+# halves that again, the min and max of every two pixels kept. The view downsamples itself (peak_downsample), to
+# the visible x range: pyqtgraph's own downsampling and clipping ran again for every curve at each x range change.
 SAMPLES_PER_PIXEL = 0.5
+# The y range moves when the data leaves it or fills less than 1/Y_SLACK of it, with Y_PADDING room each side:
+# a move redraws the plot's axis and grid (a plot-sized picture), while a live loss falls a little at every poll.
+Y_PADDING = 0.08
+Y_SLACK = 2
+RESAMPLE_MS = 40  # after a pan, zoom or resize, the curves are downsampled again at most this often
 
 
 def run_color(index: int) -> QColor:
@@ -181,6 +189,10 @@ class RunsView(QWidget):
         self._hidden: set[str] = set()
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        # Every point of each curve (x, raw y, smoothed y); the items hold them downsampled to the view.
+        self._data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._reshow: list[tuple[str, str]] = []  # curves to downsample again, in slices
+        self._fitted: list[str] = []  # the plotted runs when the x range was last fitted
         self._best: dict[str, pg.ScatterPlotItem] = {}
         self._plotted: list[str] = []
         self._laid_out: list[str] = []  # the plots' tags, as last laid out
@@ -194,6 +206,8 @@ class RunsView(QWidget):
         self._diff_task = Task(pool, self, self._show_checkpoint_diff, self.failed)
         self._timer = QTimer(self, interval=POLL_MS_IDLE)
         self._timer.timeout.connect(self.poll)
+        self._resample = QTimer(self, singleShot=True, interval=RESAMPLE_MS)
+        self._resample.timeout.connect(self._view_moved)
 
         self.model = RunsTableModel(self.colors, self)
         self.proxy = _SortProxy(self)
@@ -211,6 +225,15 @@ class RunsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.horizontalHeader().customContextMenuRequested.connect(lambda _pos: self.columns_menu().exec())
+        self._selected: list[str] | None = None  # selected_runs(), until the selection or the order changes
+        for signal in (
+            self.proxy.layoutChanged,
+            self.proxy.modelReset,
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+        ):
+            signal.connect(self._forget_selected)
+        self.table.selectionModel().selectionChanged.connect(self._forget_selected)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.modelReset.connect(self._apply_hidden)
 
@@ -287,9 +310,20 @@ class RunsView(QWidget):
             self._task.coalesce(self.folder.poll)
 
     def selected_runs(self) -> list[str]:
-        """The selected runs' names, in the table's order."""
-        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
-        return [self._row_at(r).name for r in rows]
+        """The selected runs' names, in the table's order.
+
+        Kept until the selection or the table's order changes: Qt's ``selectedRows`` asks the model's row and
+        column counts (Python calls) for every selected row, milliseconds per call with hundreds of runs, and every
+        slice of a redraw asks.
+        """
+        if self._selected is None:
+            rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+            self._selected = [self._row_at(r).name for r in rows]
+        return list(self._selected)
+
+    @Slot()
+    def _forget_selected(self) -> None:
+        self._selected = None
 
     def _row_at(self, proxy_row: int) -> RunRow:
         return self.model.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]
@@ -304,10 +338,9 @@ class RunsView(QWidget):
         self.table.selectionModel().select(selection, flags)
 
     def curve_data(self, run: str, tag: str, smoothed: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The x and y of one run's curve in one plot, as drawn."""
-        raw, smooth = self._curves[(run, tag)]
-        item = smooth if smoothed else raw
-        return item.xData, item.yData
+        """The x and y of one run's curve in one plot, every point (the plot draws them downsampled to the view)."""
+        x, raw, smooth = self._data[(run, tag)]
+        return x, smooth if smoothed else raw
 
     def curve_color(self, run: str, tag: str) -> QColor:
         return self._curves[(run, tag)][1].opts["pen"].color()
@@ -395,14 +428,14 @@ class RunsView(QWidget):
         if plot is None:
             plot = pg.PlotItem(title=tag)
             plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
             plot.setLogMode(y=self.log_scale.isChecked())
             plot.setLabel("bottom", self.x_axis.currentText())
             # The view fits the data itself (_fit), once per redraw: pyqtgraph's auto range looked at every item at
             # every paint, the largest cost of a poll while ten runs train. A pan or zoom by hand stops the fitting.
             plot.disableAutoRange()
             plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._following.discard(t))
+            plot.vb.sigXRangeChanged.connect(self._view_changed)
+            plot.vb.sigResized.connect(self._view_changed)
             self._following.add(tag)
             for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
                 plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -424,17 +457,42 @@ class RunsView(QWidget):
         loop turning between them (as the single-run plots do), and the plots are painted once, at the end.
         """
         self._pending.extend(run for run in runs if run not in self._pending)
-        if not self._drain_scheduled:  # on the next turn of the event loop: a poll's table update is its own turn
-            self._drain_scheduled = True
-            QTimer.singleShot(0, self._drain)
+        self._schedule_drain()  # on the next turn of the event loop: a poll's table update is its own turn
 
     @property
     def drawing(self) -> bool:
         """A redraw is still to come (runs queued, the plots not yet finished, selected runs' points being read)."""
-        return bool(self._pending) or self._drain_scheduled or bool(self._awaited & set(self.selected_runs()))
+        return (
+            bool(self._pending or self._reshow)
+            or self._drain_scheduled
+            or bool(self._awaited & set(self.selected_runs()))
+        )
+
+    @Slot()
+    def _view_changed(self) -> None:
+        """A pan, zoom or resize: the curves downsampled again for the new range, once the moves pause."""
+        if not self._resample.isActive():
+            self._resample.start()
+
+    @Slot()
+    def _view_moved(self) -> None:
+        self._reshow = list(self._curves)
+        self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            QTimer.singleShot(0, self, self._drain)  # not after the view is deleted
 
     @Slot()
     def _drain(self) -> None:
+        """One slice of a redraw: new points of queued runs, then curves downsampled to the view, then the rest.
+
+        Each turn of the event loop does at most ``APPLY_SLICE_MS`` of it; the plots are fitted before any curve is
+        downsampled (a fit that moves the x range would make that work void), and one plot's curves are given their
+        new points per turn: the paint that follows is one plot's, not all of them (a paint of ten runs in three
+        plots took 15-40 ms here while the runs trained, a heartbeat's worth).
+        """
         self._drain_scheduled = False
         selected = self.selected_runs() if self.folder is not None else []
         for key in [k for k in self._curves if k[0] not in selected]:
@@ -444,16 +502,20 @@ class RunsView(QWidget):
             run = self._pending.pop(0)
             if run in selected:
                 self._draw_run(run)
-        if self._pending:
-            self.graphics.setUpdatesEnabled(False)
-            if not self._drain_scheduled:
-                self._drain_scheduled = True
-                QTimer.singleShot(0, self._drain)
+        if not self._pending:
+            for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
+                self.graphics.removeItem(self._plots.pop(tag))
+                del self._best[tag]
+                self._following.discard(tag)
+            self._fit()
+            self._reshow.sort(key=lambda key: list(self._plots).index(key[1]))
+            shown = None
+            while self._reshow and time.perf_counter() < deadline and shown in (None, self._reshow[0][1]):
+                shown = self._reshow[0][1]
+                self._show(self._reshow.pop(0))
+        if self._pending or self._reshow:
+            self._schedule_drain()
             return
-        for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
-            self.graphics.removeItem(self._plots.pop(tag))
-            del self._best[tag]
-            self._following.discard(tag)
         plotted = [run for run in selected if any(k[0] == run for k in self._curves)]
         if list(self._plots) != self._laid_out:
             self._relayout()
@@ -464,38 +526,57 @@ class RunsView(QWidget):
                 sample = next(smooth for (r, _t), (_raw, smooth) in self._curves.items() if r == run)
                 self.legend.addItem(sample, run)
         self._mark_best()
-        self._fit()
-        self.graphics.setUpdatesEnabled(True)
 
     def _fit(self) -> None:
         """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).
 
         One x range for all (the plots' x axes are linked: setting it on one moves the others), a y range each.
+        The ranges move only when the plotted runs changed or their data left them; while a plotted run trains,
+        it reaches ``X_HEADROOM`` times past the data, so it moves (and every curve is downsampled again) a few
+        times per run rather than at every poll.
         """
         log = self.log_scale.isChecked()
-        xs: list[float] = []
+        runs = sorted({run for run, _tag in self._data})
+        low = min((float(d[0][0]) for d in self._data.values() if d[0].size), default=None)
+        high = max((float(d[0][-1]) for d in self._data.values() if d[0].size), default=None)
         followed = [(tag, plot) for tag, plot in self._plots.items() if tag in self._following]
         for tag, plot in followed:
             ys: list[float] = []
-            for (_run, curve_tag), (raw, _smooth) in self._curves.items():
-                if curve_tag == tag and raw.xData is not None and len(raw.xData):
-                    xs += [float(raw.xData[0]), float(raw.xData[-1])]
-                    y = raw.yData[np.isfinite(raw.yData) & ((raw.yData > 0) if log else True)]
-                    if y.size:
-                        ys += [float(y.min()), float(y.max())]
+            for (_run, curve_tag), (_x, raw, _smooth) in self._data.items():
+                y = raw[np.isfinite(raw) & ((raw > 0) if log else True)] if curve_tag == tag else raw[:0]
+                if y.size:
+                    ys += [float(y.min()), float(y.max())]
             if ys:
-                low, high = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
-                plot.vb.setYRange(low, high, padding=0.02)
-        if followed and xs:
-            followed[0][1].vb.setXRange(min(xs), max(xs), padding=0.02)
+                bottom, top = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
+                shown_bottom, shown_top = plot.vb.viewRange()[1]
+                inside = shown_bottom <= bottom and top <= shown_top
+                if runs != self._fitted or not inside or (top - bottom) < (shown_top - shown_bottom) / Y_SLACK:
+                    plot.vb.setYRange(bottom, top, padding=Y_PADDING)
+        if not followed or low is None or high is None:
+            return
+        view = followed[0][1].vb
+        shown_low, shown_high = view.viewRange()[0]
+        if runs == self._fitted and shown_low <= low and high <= shown_high:
+            return
+        assert self.folder is not None
+        training = any(self.folder.row(run).status == "training" for run in runs)
+        view.setXRange(low, low + (high - low) * X_HEADROOM if training else high, padding=0.02)
+        self._fitted = runs
+        self._resample.stop()  # every curve is downsampled again below, for the new range
+        self._reshow = list(self._curves)
 
     def follow_data(self) -> None:
         """Fit every plot to its data again, and keep doing so (after a pan or zoom by hand)."""
         self._following = set(self._plots)
-        self._fit()
+        self._fitted = []
+        self._schedule_drain()
 
     def _drop_curve(self, key: tuple[str, str]) -> None:
         raw, smooth = self._curves.pop(key)
+        del self._data[key]
+        if key in self._reshow:
+            self._reshow.remove(key)
+        self._fitted = []  # fitted again to the curves left
         self._plots[key[1]].removeItem(raw)
         self._plots[key[1]].removeItem(smooth)
 
@@ -514,21 +595,30 @@ class RunsView(QWidget):
             x = s.wall_times - start if by_wall else s.steps.astype(np.float64)
             smoothed = ema(s.values, self._weight)[0]
             drawn.add(tag)
-            curve = self._curves.get((run, tag))
-            if curve is None:
+            key = (run, tag)
+            if key not in self._curves:
                 plot = self._plot_for(tag)
-                raw = plot.plot(x, s.values, pen=pg.mkPen(faint, width=1))
-                # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line.
-                dots = {"symbol": "o", "symbolSize": 5, "symbolBrush": color} if len(s) <= SPARSE_POINTS else {}
-                smooth = plot.plot(x, smoothed, pen=pg.mkPen(color, width=1), **dots)
-                for item in (raw, smooth):
-                    item.opts["autoDownsampleFactor"] = SAMPLES_PER_PIXEL
-                self._curves[(run, tag)] = (raw, smooth)
-            else:
-                curve[0].setData(x, s.values)
-                curve[1].setData(x, smoothed)
+                raw = plot.plot(pen=pg.mkPen(faint, width=1))
+                self._curves[key] = (raw, plot.plot(pen=pg.mkPen(color, width=1), symbolSize=5, symbolBrush=color))
+            # Sparse series (an evaluation per checkpoint) also get dots: a lone point draws no line. A live run's
+            # series outgrows them: thousands of dots per curve made a paint of ten runs 100 ms.
+            symbol = "o" if len(s) <= SPARSE_POINTS else None
+            if self._curves[key][1].opts["symbol"] != symbol:
+                self._curves[key][1].setSymbol(symbol)
+            self._data[key] = (x, s.values, smoothed)
+            if key not in self._reshow:
+                self._reshow.append(key)
         for key in [k for k in self._curves if k[0] == run and k[1] not in drawn]:
             self._drop_curve(key)
+
+    def _show(self, key: tuple[str, str]) -> None:
+        """One curve's items given its points downsampled to the plot's x range and width."""
+        x, raw, smooth = self._data[key]
+        view = self._plots[key[1]].vb
+        low, high = view.viewRange()[0]
+        columns = max(1, round(view.width() * SAMPLES_PER_PIXEL))
+        for item, y in zip(self._curves[key], (raw, smooth), strict=True):
+            item.setData(*peak_downsample(x, y, low, high, columns))
 
     def _relayout(self) -> None:
         """Plots one under the other, in the order they appeared, with the x axis' label."""
@@ -559,11 +649,12 @@ class RunsView(QWidget):
                 y = float(s.values[at])
                 if self.log_scale.isChecked():
                     y = math.log10(y) if y > 0 else math.nan
-                spots[tag].append({"pos": (self._curves[key][0].xData[at], y), "brush": self.colors[run], "data": run})
+                spots[tag].append({"pos": (self._data[key][0][at], y), "brush": self.colors[run], "data": run})
         for tag, best in self._best.items():
             best.setData(spots[tag])
 
     def _x_axis_changed(self) -> None:
+        self._fitted = []  # steps and seconds: another range
         self._redraw(self._plotted)
         self._relayout()
 
@@ -577,7 +668,7 @@ class RunsView(QWidget):
         for plot in self._plots.values():
             plot.setLogMode(y=on)
         self._mark_best()
-        self._fit()
+        self._schedule_drain()  # fitted again
 
     # What changed --------------------------------------------------------------------------------
     def _show_diff(self, selected: list[str]) -> None:
