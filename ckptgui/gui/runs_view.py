@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -44,8 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from ckptgui.formats.events import export_csv
+from ckptgui.gui.widgets.grid import light_axes
 from ckptgui.gui.widgets.plots import (
-    APPLY_SLICE_MS,
     DEFAULT_SMOOTHING,
     POLL_MS_IDLE,
     POLL_MS_REMOTE,
@@ -75,7 +74,13 @@ SAMPLES_PER_PIXEL = 0.5
 # The y range moves when the data leaves it or fills less than 1/Y_SLACK of it, with Y_PADDING room each side:
 # a move redraws the plot's axis and grid (a plot-sized picture), while a live loss falls a little at every poll.
 Y_PADDING = 0.08
+Y_GROWTH = 0.3
+X_PADDING = 0.02
 Y_SLACK = 2
+DRAIN_GAP_MS = 1
+# A slice of a redraw is followed by the paint of what it changed (5-15 ms for one plot): the two together must stay
+# under a heartbeat's worth.
+SLICE_MS = 5
 RESAMPLE_MS = 40  # after a pan, zoom or resize, the curves are downsampled again at most this often
 
 
@@ -105,9 +110,19 @@ class RunsView(QWidget):
         self._curves: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         # Every point of each curve (x, raw y, smoothed y); the items hold them downsampled to the view.
         self._data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # Each curve's finite raw y (lowest, highest), of all its points and of its positive ones (log scale): the
+        # plots' y ranges are fitted at every poll, from these rather than from every point of every curve.
+        self._y_bounds: dict[tuple[str, str], tuple[tuple[float | None, float | None], ...]] = {}
         self._reshow: list[tuple[str, str]] = []  # curves to downsample again, in slices
         self._fitted: list[str] = []  # the plotted runs when the x range was last fitted
+        self._x_range: tuple[float, float] | None = None  # every plot's x range, as fitted or panned by hand
+        self._y_ranges: dict[str, tuple[float, float]] = {}  # followed plots' y ranges, as fitted
+        self._applied_x: dict[str, tuple[float, float] | None] = {}  # the ranges each plot was last moved to
+        self._applied_y: dict[str, tuple[float, float]] = {}
+        self._setting_ranges = False  # a plot's ranges being set by the view, not by a pan or zoom
         self._best: dict[str, pg.ScatterPlotItem] = {}
+        self._marks: dict[str, list[dict]] = {}  # each plot's best-checkpoint markers, as chosen by _choose_marks
+        self._best_spots: dict[str, list[dict]] = {}  # what each plot's markers were last given
         self._plotted: list[str] = []
         self._laid_out: list[str] = []  # the plots' tags, as last laid out
         self._pending: list[str] = []  # runs to draw again, in slices
@@ -341,21 +356,16 @@ class RunsView(QWidget):
         plot = self._plots.get(tag)
         if plot is None:
             plot = pg.PlotItem(title=tag)
-            plot.showGrid(x=True, y=True, alpha=0.25)
+            light_axes(plot)
             plot.setLogMode(y=self.log_scale.isChecked())
             plot.setLabel("bottom", self.x_axis.currentText())
             # The view fits the data itself (_fit), once per redraw: pyqtgraph's auto range looked at every item at
             # every paint, the largest cost of a poll while ten runs train. A pan or zoom by hand stops the fitting.
             plot.disableAutoRange()
-            plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._following.discard(t))
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._moved_by_hand(t))
             plot.vb.sigXRangeChanged.connect(self._view_changed)
             plot.vb.sigResized.connect(self._view_changed)
             self._following.add(tag)
-            for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
-                plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            first = next(iter(self._plots.values()), None)
-            if first is not None:
-                plot.setXLink(first)
             self.graphics.addItem(plot, row=len(self._plots), col=0)
             best = pg.ScatterPlotItem(symbol=BEST_SYMBOL, size=14, pen=pg.mkPen("k"))
             best.setZValue(10)
@@ -367,11 +377,11 @@ class RunsView(QWidget):
         """Draw ``runs`` again (new points, new selection) and drop the curves of runs no longer selected.
 
         Curves that exist get new data in place; plots are laid out again, and the legend rebuilt, only when the
-        set of plots or of plotted runs changed. Runs are drawn in slices of at most ``APPLY_SLICE_MS``, the event
+        set of plots or of plotted runs changed. Runs are drawn in slices of at most ``SLICE_MS``, the event
         loop turning between them (as the single-run plots do), and the plots are painted once, at the end.
         """
         self._pending.extend(run for run in runs if run not in self._pending)
-        self._schedule_drain()  # on the next turn of the event loop: a poll's table update is its own turn
+        self._schedule_drain()  # a poll's table update is painted first
 
     @property
     def drawing(self) -> bool:
@@ -385,8 +395,47 @@ class RunsView(QWidget):
     @Slot()
     def _view_changed(self) -> None:
         """A pan, zoom or resize: the curves downsampled again for the new range, once the moves pause."""
-        if not self._resample.isActive():
+        if not self._setting_ranges and not self._resample.isActive():
             self._resample.start()
+
+    def _moved_by_hand(self, tag: str) -> None:
+        """A pan or zoom of one plot: its y range no longer follows the data, and every plot shows its x range."""
+        self._following.discard(tag)
+        self._applied_y.pop(tag, None)  # where the hand left it: fitted again, if followed again
+        low, high = self._plots[tag].vb.viewRange()[0]
+        self._x_range = (low, high)
+        for other, plot in self._plots.items():
+            if other != tag:
+                plot.vb.setXRange(low, high, padding=0)
+            self._applied_x[other] = self._x_range
+
+    def _next_plot(self) -> str | None:
+        """The first plot with curves to downsample again, ranges or markers to move, in the plots' order."""
+        due = {key[1] for key in self._reshow}
+        due |= {tag for tag, spots in self._marks.items() if self._best_spots.get(tag) != spots}
+        due |= {tag for tag in self._plots if self._applied_x.get(tag) != self._x_range}
+        due |= {
+            tag for tag in self._following if tag in self._y_ranges and self._applied_y.get(tag) != self._y_ranges[tag]
+        }
+        return next((tag for tag in self._plots if tag in due), None)
+
+    def _apply_ranges(self, tag: str) -> None:
+        """One plot moved to the ranges :meth:`_fit` chose, if it is not there yet."""
+        x_range = self._x_range if self._applied_x.get(tag) != self._x_range else None
+        y_range = self._y_ranges.get(tag) if tag in self._following else None
+        if y_range == self._applied_y.get(tag):
+            y_range = None
+        if x_range is None and y_range is None:
+            return
+        self._setting_ranges = True  # not a pan: its curves are downsampled in this turn
+        try:
+            self._plots[tag].vb.setRange(xRange=x_range, yRange=y_range, padding=0)
+        finally:
+            self._setting_ranges = False
+        if x_range is not None:
+            self._applied_x[tag] = x_range
+        if y_range is not None:
+            self._applied_y[tag] = y_range
 
     @Slot()
     def _view_moved(self) -> None:
@@ -394,15 +443,18 @@ class RunsView(QWidget):
         self._schedule_drain()
 
     def _schedule_drain(self) -> None:
+        """The next slice of a redraw, on a timer rather than as a queued call: a slice's paint, and other timers,
+        come before the next slice (queued calls and the paints they caused ran back to back, 30-60 ms without a
+        timer's turn, while ten runs trained)."""
         if not self._drain_scheduled:
             self._drain_scheduled = True
-            QTimer.singleShot(0, self, self._drain)  # not after the view is deleted
+            QTimer.singleShot(DRAIN_GAP_MS, self, self._drain)  # not after the view is deleted
 
     @Slot()
     def _drain(self) -> None:
         """One slice of a redraw: new points of queued runs, then curves downsampled to the view, then the rest.
 
-        Each turn of the event loop does at most ``APPLY_SLICE_MS`` of it; the plots are fitted before any curve is
+        Each turn of the event loop does at most ``SLICE_MS`` of it; the plots are fitted before any curve is
         downsampled (a fit that moves the x range would make that work void), and one plot's curves are given their
         new points per turn: the paint that follows is one plot's, not all of them (a paint of ten runs in three
         plots took 15-40 ms here while the runs trained, a heartbeat's worth).
@@ -411,7 +463,7 @@ class RunsView(QWidget):
         selected = self.selected_runs() if self.folder is not None else []
         for key in [k for k in self._curves if k[0] not in selected]:
             self._drop_curve(key)
-        deadline = time.perf_counter() + APPLY_SLICE_MS / 1000
+        deadline = time.perf_counter() + SLICE_MS / 1000
         while self._pending and time.perf_counter() < deadline:
             run = self._pending.pop(0)
             if run in selected:
@@ -420,14 +472,21 @@ class RunsView(QWidget):
             for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
                 self.graphics.removeItem(self._plots.pop(tag))
                 del self._best[tag]
+                for cached in (self._marks, self._best_spots, self._y_ranges, self._applied_x, self._applied_y):
+                    cached.pop(tag, None)
                 self._following.discard(tag)
             self._fit()
-            self._reshow.sort(key=lambda key: list(self._plots).index(key[1]))
-            shown = None
-            while self._reshow and time.perf_counter() < deadline and shown in (None, self._reshow[0][1]):
-                shown = self._reshow[0][1]
-                self._show(self._reshow.pop(0))
-        if self._pending or self._reshow:
+            tag = self._next_plot()
+            if tag is not None and time.perf_counter() < deadline:
+                self._apply_ranges(tag)  # the plot's ranges move in the turn its curves get their points
+                for key in [k for k in self._reshow if k[1] == tag]:
+                    if time.perf_counter() >= deadline:
+                        break
+                    self._reshow.remove(key)
+                    self._show(key)
+                if not any(key[1] == tag for key in self._reshow):
+                    self._set_marks(tag)
+        if self._pending or self._next_plot() is not None:
             self._schedule_drain()
             return
         plotted = [run for run in selected if any(k[0] == run for k in self._curves)]
@@ -439,44 +498,54 @@ class RunsView(QWidget):
             for run in plotted:
                 sample = next(smooth for (r, _t), (_raw, smooth) in self._curves.items() if r == run)
                 self.legend.addItem(sample, run)
-        self._mark_best()
+        self._choose_marks()
+        if self._next_plot() is not None:  # markers to move: one plot's per turn, as its curves
+            self._schedule_drain()
 
     def _fit(self) -> None:
         """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).
 
-        One x range for all (the plots' x axes are linked: setting it on one moves the others), a y range each.
-        The ranges move only when the plotted runs changed or their data left them; while a plotted run trains,
-        it reaches ``X_HEADROOM`` times past the data, so it moves (and every curve is downsampled again) a few
-        times per run rather than at every poll.
+        One x range for all, a y range each. The ranges move only when the plotted runs changed or their data
+        left them; while a plotted run trains, the x range reaches ``X_HEADROOM`` times past the data, so it moves
+        (and every curve is downsampled again) a few times per run rather than at every poll. A new x range is not
+        set here but by :meth:`_drain`, on each plot in the turn that gives its curves their points for it: the
+        plots' x axes are not linked, because a move of three linked plots was one paint of all of them (30 ms
+        here while ten runs trained, against 5-10 ms for one plot).
         """
         log = self.log_scale.isChecked()
         runs = sorted({run for run, _tag in self._data})
         low = min((float(d[0][0]) for d in self._data.values() if d[0].size), default=None)
         high = max((float(d[0][-1]) for d in self._data.values() if d[0].size), default=None)
-        followed = [(tag, plot) for tag, plot in self._plots.items() if tag in self._following]
-        for tag, plot in followed:
-            ys: list[float] = []
-            for (_run, curve_tag), (_x, raw, _smooth) in self._data.items():
-                y = raw[np.isfinite(raw) & ((raw > 0) if log else True)] if curve_tag == tag else raw[:0]
-                if y.size:
-                    ys += [float(y.min()), float(y.max())]
+        followed = [tag for tag in self._plots if tag in self._following]
+        for tag in followed:
+            ys = [
+                v
+                for (_run, t), bounds in self._y_bounds.items()
+                if t == tag
+                for v in bounds[1 if log else 0]
+                if v is not None
+            ]
             if ys:
                 bottom, top = (math.log10(v) for v in (min(ys), max(ys))) if log else (min(ys), max(ys))
-                shown_bottom, shown_top = plot.vb.viewRange()[1]
-                inside = shown_bottom <= bottom and top <= shown_top
-                if runs != self._fitted or not inside or (top - bottom) < (shown_top - shown_bottom) / Y_SLACK:
-                    plot.vb.setYRange(bottom, top, padding=Y_PADDING)
+                shown = self._y_ranges.get(tag)
+                if runs != self._fitted or shown is None:
+                    self._y_ranges[tag] = _padded(bottom, top, Y_PADDING, Y_PADDING)
+                elif not shown[0] <= bottom <= top <= shown[1] or top - bottom < (shown[1] - shown[0]) / Y_SLACK:
+                    # Room to grow on the side the data left by: a live loss falls, an accuracy rises, a little
+                    # at every poll, and each move repaints the plot's axis and curves.
+                    low_room = Y_GROWTH if bottom < shown[0] else Y_PADDING
+                    self._y_ranges[tag] = _padded(bottom, top, low_room, Y_GROWTH if top > shown[1] else Y_PADDING)
         if not followed or low is None or high is None:
             return
-        view = followed[0][1].vb
-        shown_low, shown_high = view.viewRange()[0]
-        if runs == self._fitted and shown_low <= low and high <= shown_high:
+        if runs == self._fitted and self._x_range is not None and self._x_range[0] <= low <= high <= self._x_range[1]:
             return
         assert self.folder is not None
         training = any(self.folder.row(run).status == "training" for run in runs)
-        view.setXRange(low, low + (high - low) * X_HEADROOM if training else high, padding=0.02)
+        end = low + (high - low) * X_HEADROOM if training else high
+        margin = (end - low) * X_PADDING or 0.5  # a single step still gets a range
+        self._x_range = (low - margin, end + margin)
         self._fitted = runs
-        self._resample.stop()  # every curve is downsampled again below, for the new range
+        self._resample.stop()  # every curve is downsampled again, each plot's in the turn its range moves
         self._reshow = list(self._curves)
 
     def follow_data(self) -> None:
@@ -487,7 +556,7 @@ class RunsView(QWidget):
 
     def _drop_curve(self, key: tuple[str, str]) -> None:
         raw, smooth = self._curves.pop(key)
-        del self._data[key]
+        del self._data[key], self._y_bounds[key]
         if key in self._reshow:
             self._reshow.remove(key)
         self._fitted = []  # fitted again to the curves left
@@ -520,6 +589,7 @@ class RunsView(QWidget):
             if self._curves[key][1].opts["symbol"] != symbol:
                 self._curves[key][1].setSymbol(symbol)
             self._data[key] = (x, s.values, smoothed)
+            self._y_bounds[key] = (_bounds(s.values), _bounds(s.values[s.values > 0]))
             if key not in self._reshow:
                 self._reshow.append(key)
         for key in [k for k in self._curves if k[0] == run and k[1] not in drawn]:
@@ -543,8 +613,10 @@ class RunsView(QWidget):
             plot.showLabel("bottom", index == len(self._plots) - 1)  # the x axes are linked: named once, below
         self._laid_out = list(self._plots)
 
-    def _mark_best(self) -> None:
-        """A star on each plotted run's best checkpoint step, in every plot that has a point there."""
+    def _choose_marks(self) -> None:
+        """A star on each plotted run's best checkpoint step, in every plot that has a point there (each plot's
+        set by :meth:`_set_marks`, in a turn of its own: markers set again cost 1-4 ms a poll while runs train,
+        and the paint that follows is the plot's)."""
         spots: dict[str, list[dict]] = {tag: [] for tag in self._best}
         for run in self._plotted:
             assert self.folder is not None
@@ -564,8 +636,13 @@ class RunsView(QWidget):
                 if self.log_scale.isChecked():
                     y = math.log10(y) if y > 0 else math.nan
                 spots[tag].append({"pos": (self._data[key][0][at], y), "brush": self.colors[run], "data": run})
-        for tag, best in self._best.items():
-            best.setData(spots[tag])
+        self._marks = spots
+
+    def _set_marks(self, tag: str) -> None:
+        spots = self._marks.get(tag)
+        if spots is not None and self._best_spots.get(tag) != spots:
+            self._best[tag].setData(spots)
+            self._best_spots[tag] = spots
 
     def _x_axis_changed(self) -> None:
         self._fitted = []  # steps and seconds: another range
@@ -579,10 +656,11 @@ class RunsView(QWidget):
 
     @Slot(bool)
     def _log_scale_changed(self, on: bool) -> None:
+        self._y_ranges.clear()  # fitted again, in log10 or plain values
         for plot in self._plots.values():
             plot.setLogMode(y=on)
-        self._mark_best()
-        self._schedule_drain()  # fitted again
+        self._choose_marks()
+        self._schedule_drain()  # fitted again, markers moved
 
     # What changed --------------------------------------------------------------------------------
     def _show_diff(self, selected: list[str]) -> None:
@@ -618,6 +696,18 @@ class RunsView(QWidget):
             self.status.emit(write())
         except OSError as exc:
             self.failed.emit(f"Cannot write the file: {exc.strerror or exc}", "")
+
+
+def _padded(bottom: float, top: float, below: float, above: float) -> tuple[float, float]:
+    """``bottom``-``top`` with room below and above, as fractions of its span (of its size when it is flat)."""
+    span = top - bottom or max(abs(top), 1e-12)
+    return bottom - span * below, top + span * above
+
+
+def _bounds(values: np.ndarray) -> tuple[float | None, float | None]:
+    """The lowest and highest finite value (None, None when there is none)."""
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (None, None)
 
 
 def _checkpoint_diff(a_prefix: str, b_prefix: str) -> str:

@@ -191,3 +191,31 @@ def test_a_run_whose_training_file_was_read_from_its_ends_is_plotted_whole(qtbot
     np.testing.assert_array_equal(y, loss.values)
     widget._timer.stop()
     pool.waitForDone(10_000)
+
+
+def test_plots_share_one_x_range_fitted_to_the_data_and_a_pan_moves_them_all(qtbot, view):
+    view.select_runs(["sweep/small", "sweep/wide", "estimator"])
+    qtbot.waitUntil(lambda: not view.drawing and len(view.legend_names()) == 3, timeout=5000)
+    plots = list(view._plots.values())
+    assert len(plots) >= 2
+    ranges = {tuple(plot.vb.viewRange()[0]) for plot in plots}
+    assert len(ranges) == 1  # set plot by plot, not linked, but one range
+    ((low, high),) = ranges
+    assert low <= 0 and high >= 200  # the estimator's 200 steps inside
+    for tag, plot in view._plots.items():
+        bottom, top = plot.vb.viewRange()[1]
+        for run in view._plotted:
+            if (run, tag) in view._curves:
+                _, y = view.curve_data(run, tag)
+                assert bottom <= np.nanmin(y) and np.nanmax(y) <= top, (run, tag)
+
+    first_tag, first = next(iter(view._plots.items()))
+    first.vb.translateBy(x=50)  # a pan by hand: ViewBox emits sigRangeChangedManually for mouse moves only
+    first.vb.sigRangeChangedManually.emit(first.vb.state["mouseEnabled"])
+    moved = tuple(first.vb.viewRange()[0])
+    assert moved[0] == pytest.approx(low + 50)
+    assert all(tuple(plot.vb.viewRange()[0]) == moved for plot in plots)
+    assert first_tag not in view._following
+    view.follow_data()
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
+    assert all(tuple(plot.vb.viewRange()[0]) == (low, high) for plot in plots)

@@ -19,8 +19,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from ckptgui.gui.widgets.grid import light_axes
 from ckptgui.gui.widgets.live import LiveLabel
 from ckptgui.gui.workers import Task
 from ckptgui.storage import scheme_of
@@ -462,7 +463,7 @@ class PlotPanel(QWidget):
 
     def _new_plot(self, tag: str) -> pg.PlotItem:
         plot = pg.PlotItem(title=tag)  # its runs are named in the title row (``_title``): no legend on the data
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        light_axes(plot)
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.setLogMode(y=self._log)
@@ -470,8 +471,6 @@ class PlotPanel(QWidget):
         first = next(iter(self._plots.values()), None)
         if first is not None:
             plot.setXLink(first)
-        for side in ("left", "bottom"):  # redrawn from a pixmap until their range moves
-            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._apply_x_range(plot)
         crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((80, 80, 80), style=Qt.PenStyle.DotLine))
         crosshair.setZValue(20)
