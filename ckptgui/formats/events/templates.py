@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 import google_crc32c
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ckptgui.formats.events.decode import FMT_SIZE, GARBLED, Event, Value, parse_event
-from ckptgui.formats.events.framing import CRC_SPAN, HEADER, crc_tables
+from ckptgui.formats.events.framing import CRC_SPAN, HEADER, byte_windows, crc_tables
 from ckptgui.formats.events.series import ORDER_SHIFT, Points
 from ckptgui.formats.wire import mask, masked_crc32c
 
@@ -105,7 +104,7 @@ class RunDecoder:
         points = Points()
         dn = np.frombuffer(buf, dtype=np.uint8)
         pays = offs + HEADER
-        stored = sliding_window_view(dn, 4)[pays + lens].view("<u4").ravel()
+        stored = byte_windows(dn, 4)[pays + lens].view("<u4").ravel()
         order = np.argsort(lens.astype(np.uint16) if lens.max() < 1 << 16 else lens, kind="stable")
         sorted_lens = lens[order]
         bounds = [0, *(np.flatnonzero(np.diff(sorted_lens)) + 1).tolist(), len(order)]
@@ -131,7 +130,7 @@ class RunDecoder:
         points: Points,
     ) -> None:
         """Decode records of payload length ``n``: known templates first, then learn templates from the rest."""
-        rows = sliding_window_view(dn, (n + 7) // 8 * 8)[pays]
+        rows = byte_windows(dn, (n + 7) // 8 * 8)[pays]
         words = rows.view("<u8")
         free = np.ones(len(recs), dtype=bool)
         layouts = self._layouts.setdefault(n, {})
