@@ -81,6 +81,7 @@ DRAIN_GAP_MS = 1
 # A slice of a redraw is followed by the paint of what it changed (5-15 ms for one plot): the two together must stay
 # under a heartbeat's worth.
 SLICE_MS = 5
+HOLD_MAX_MS = 3000  # the longest the plots wait for newly selected runs before they are painted anyway
 RESAMPLE_MS = 40  # after a pan, zoom or resize, the curves are downsampled again at most this often
 
 
@@ -318,7 +319,11 @@ class RunsView(QWidget):
             self.path_label.setText(shown)
             if problems:
                 self.status.emit(next(iter(problems.values())))
-        self._awaited = {run for run in self._awaited if not self.folder.loaded(run)}  # their redraw is queued below
+        awaited = self._awaited
+        self._awaited = {run for run in awaited if not self.folder.loaded(run)}
+        arrived = awaited - self._awaited  # read whole: drawn now (the drawing skipped them until then)
+        if arrived:
+            self._redraw([run for run in self.selected_runs() if run in arrived])
         if not changed:
             return
         rows = self.folder.rows()
@@ -349,8 +354,22 @@ class RunsView(QWidget):
         if self.folder is not None and self.folder.load(selected):
             self._awaited.update(selected)  # drawn again when a poll has read them whole
             self.poll()  # their training points, read from the files' ends for the table, read whole now
-        self._redraw([run for run in selected if run not in self._plotted])
+        new = [run for run in selected if run not in self._plotted]
+        if new:
+            self._hold_paints()
+        self._redraw(new)
         self._show_diff(selected)
+
+    def _hold_paints(self) -> None:
+        """No paint of the plots until the runs just selected are drawn: one paint of the result, not one per slice
+        of its drawing (the plots' paints took most of the time a selection of ten runs took to appear)."""
+        if self.graphics.updatesEnabled():
+            self.graphics.setUpdatesEnabled(False)
+            QTimer.singleShot(HOLD_MAX_MS, self, self._release_paints)  # whatever happens to the drawing
+
+    @Slot()
+    def _release_paints(self) -> None:
+        self.graphics.setUpdatesEnabled(True)
 
     def _plot_for(self, tag: str) -> pg.PlotItem:
         plot = self._plots.get(tag)
@@ -466,7 +485,7 @@ class RunsView(QWidget):
         deadline = time.perf_counter() + SLICE_MS / 1000
         while self._pending and time.perf_counter() < deadline:
             run = self._pending.pop(0)
-            if run in selected:
+            if run in selected and run not in self._awaited:  # an awaited run is drawn when read whole
                 self._draw_run(run)
         if not self._pending:
             for tag in [t for t in self._plots if not any(k[1] == t for k in self._curves)]:
@@ -501,6 +520,8 @@ class RunsView(QWidget):
         self._choose_marks()
         if self._next_plot() is not None:  # markers to move: one plot's per turn, as its curves
             self._schedule_drain()
+        elif not self.graphics.updatesEnabled() and not self._awaited & set(selected):
+            self._release_paints()
 
     def _fit(self) -> None:
         """Followed plots' ranges around their curves (log10 of y on a log scale, as pyqtgraph plots it).

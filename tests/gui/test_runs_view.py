@@ -219,3 +219,17 @@ def test_plots_share_one_x_range_fitted_to_the_data_and_a_pan_moves_them_all(qtb
     view.follow_data()
     qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
     assert all(tuple(plot.vb.viewRange()[0]) == (low, high) for plot in plots)
+
+
+def test_plots_are_painted_once_the_selection_is_drawn_or_after_a_bounded_wait(qtbot, view, monkeypatch):
+    view.select_runs(["sweep/small"])
+    assert not view.graphics.updatesEnabled()  # held while the run is read whole and drawn
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
+    assert view.graphics.updatesEnabled() and view.legend_names() == ["sweep/small"]
+
+    monkeypatch.setattr("ckptgui.gui.runs_view.HOLD_MAX_MS", 300)
+    monkeypatch.setattr(view.folder, "loaded", lambda run: False)  # a read that never completes
+    view.select_runs(["sweep/small", "sweep/wide"])
+    assert not view.graphics.updatesEnabled()
+    qtbot.waitUntil(view.graphics.updatesEnabled, timeout=3000)  # painted anyway, after HOLD_MAX_MS
+    assert view.drawing  # sweep/wide is still awaited

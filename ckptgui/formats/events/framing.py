@@ -33,6 +33,8 @@ def byte_windows(data: np.ndarray, width: int) -> np.ndarray:
     thousands of calls on a folder of small event files."""
     count = max(0, len(data) - width + 1)
     return as_strided(data, shape=(count, width), strides=(data.strides[0], data.strides[0]), writeable=False)
+
+
 _CRC_ZERO8 = google_crc32c.value(bytes(8))
 
 
