@@ -136,11 +136,11 @@ def child_first(root: str) -> None:
         time.sleep(0.001)
     names = sorted(r.name for r in view.model.rows)[:SELECTED]
     view.select_runs(names)
-    while view.drawing:  # drawn in slices, the event loop turning between them
+    while view.plots.drawing:  # drawn in slices, the event loop turning between them
         app.processEvents()
-    view.graphics.grab()  # the plots painted
-    assert len(view.legend_names()) == SELECTED
-    print(json.dumps({"rows": view.model.rowCount(), "curves": len(view._curves)}))
+    view.plots.graphics.grab()  # the plots painted
+    assert len(view.plots.legend_names()) == SELECTED
+    print(json.dumps({"rows": view.model.rowCount(), "curves": len(view.plots._curves)}))
     _close(view, pool)
 
 

@@ -74,38 +74,39 @@ def test_sort_filter_and_chosen_columns(view, tmp_path):
 
 
 def test_selected_runs_overlay_with_one_colour_each_and_their_best_marked(qtbot, view):
-    view.smoothing.setValue(0)
+    view.plots.smoothing.setValue(0)
     view.select_runs(["sweep/small", "sweep/wide"])
-    qtbot.waitUntil(lambda: not view.drawing and view.legend_names() == ["sweep/small", "sweep/wide"], timeout=5000)
+    both = ["sweep/small", "sweep/wide"]
+    qtbot.waitUntil(lambda: not view.plots.drawing and view.plots.legend_names() == both, timeout=5000)
     root = view.folder.parent
     for run in ("sweep/small", "sweep/wide"):
         series = read_scalars(f"{root}/{run}")
-        x, y = view.curve_data(run, "eval/accuracy")
+        x, y = view.plots.curve_data(run, "eval/accuracy")
         np.testing.assert_array_equal(x, series["eval"]["accuracy"].steps)
         np.testing.assert_array_equal(y, series["eval"]["accuracy"].values)
-        x, y = view.curve_data(run, "loss")
+        x, y = view.plots.curve_data(run, "loss")
         np.testing.assert_array_equal(y, series["."]["loss"].values)
-        assert view.curve_color(run, "loss") == view.curve_color(run, "eval/accuracy") == view.colors[run]
+        assert view.plots.curve_color(run, "loss") == view.plots.curve_color(run, "eval/accuracy") == view.colors[run]
         best = int(series["eval"]["accuracy"].steps[np.argmax(series["eval"]["accuracy"].values)])
-        assert view.best_marker("eval/accuracy")[run][0] == best
+        assert view.plots.best_marker("eval/accuracy")[run][0] == best
     assert view.colors["sweep/small"] != view.colors["sweep/wide"]
     index = view.proxy.index(0, 0)
     assert index.data(Qt.ItemDataRole.DecorationRole) == view.colors[index.data()]
 
-    view.smoothing.setValue(60)
-    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
-    _, smoothed = view.curve_data("sweep/small", "loss", smoothed=True)
+    view.plots.smoothing.setValue(60)
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    _, smoothed = view.plots.curve_data("sweep/small", "loss", smoothed=True)
     np.testing.assert_allclose(smoothed, ema(read_scalars(f"{root}/sweep/small")["."]["loss"].values, 0.6)[0])
-    view.x_axis.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
-    x, _ = view.curve_data("sweep/small", "loss")
+    view.plots.x_axis.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    x, _ = view.plots.curve_data("sweep/small", "loss")
     walls = read_scalars(f"{root}/sweep/small")
     start = min(float(s.wall_times[0]) for tags in walls.values() for s in tags.values())
     np.testing.assert_allclose(x, walls["."]["loss"].wall_times - start)
     view.select_runs(["sweep/wide"])
-    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
-    assert view.legend_names() == ["sweep/wide"]
-    assert not any(run == "sweep/small" for run, _tag in view._curves)
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    assert view.plots.legend_names() == ["sweep/wide"]
+    assert not any(run == "sweep/small" for run, _tag in view.plots._curves)
 
 
 def test_two_runs_selected_show_what_changed(qtbot, view):
@@ -183,10 +184,10 @@ def test_a_run_whose_training_file_was_read_from_its_ends_is_plotted_whole(qtbot
     qtbot.waitUntil(lambda: widget.model.rowCount() == len(NAMES), timeout=WINDOW_TIMEOUT_MS)
     assert not widget.folder.loaded("sweep/small")  # the table took the training file's ends only
     widget.select_runs(["sweep/small"])
-    assert widget.drawing  # until its points are read
-    qtbot.waitUntil(lambda: not widget.drawing, timeout=WINDOW_TIMEOUT_MS)
+    assert widget.plots.drawing  # until its points are read
+    qtbot.waitUntil(lambda: not widget.plots.drawing, timeout=WINDOW_TIMEOUT_MS)
     loss = read_scalars(tmp_path / "runs" / "sweep" / "small")["."]["loss"]
-    x, y = widget.curve_data("sweep/small", "loss")
+    x, y = widget.plots.curve_data("sweep/small", "loss")
     np.testing.assert_array_equal(x, loss.steps)
     np.testing.assert_array_equal(y, loss.values)
     widget._timer.stop()
@@ -195,41 +196,41 @@ def test_a_run_whose_training_file_was_read_from_its_ends_is_plotted_whole(qtbot
 
 def test_plots_share_one_x_range_fitted_to_the_data_and_a_pan_moves_them_all(qtbot, view):
     view.select_runs(["sweep/small", "sweep/wide", "estimator"])
-    qtbot.waitUntil(lambda: not view.drawing and len(view.legend_names()) == 3, timeout=5000)
-    plots = list(view._plots.values())
+    qtbot.waitUntil(lambda: not view.plots.drawing and len(view.plots.legend_names()) == 3, timeout=5000)
+    plots = list(view.plots._plots.values())
     assert len(plots) >= 2
     ranges = {tuple(plot.vb.viewRange()[0]) for plot in plots}
     assert len(ranges) == 1  # set plot by plot, not linked, but one range
     ((low, high),) = ranges
     assert low <= 0 and high >= 200  # the estimator's 200 steps inside
-    for tag, plot in view._plots.items():
+    for tag, plot in view.plots._plots.items():
         bottom, top = plot.vb.viewRange()[1]
-        for run in view._plotted:
-            if (run, tag) in view._curves:
-                _, y = view.curve_data(run, tag)
+        for run in view.plots._plotted:
+            if (run, tag) in view.plots._curves:
+                _, y = view.plots.curve_data(run, tag)
                 assert bottom <= np.nanmin(y) and np.nanmax(y) <= top, (run, tag)
 
-    first_tag, first = next(iter(view._plots.items()))
+    first_tag, first = next(iter(view.plots._plots.items()))
     first.vb.translateBy(x=50)  # a pan by hand: ViewBox emits sigRangeChangedManually for mouse moves only
     first.vb.sigRangeChangedManually.emit(first.vb.state["mouseEnabled"])
     moved = tuple(first.vb.viewRange()[0])
     assert moved[0] == pytest.approx(low + 50)
     assert all(tuple(plot.vb.viewRange()[0]) == moved for plot in plots)
-    assert first_tag not in view._following
-    view.follow_data()
-    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
+    assert first_tag not in view.plots._following
+    view.plots.follow_data()
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
     assert all(tuple(plot.vb.viewRange()[0]) == (low, high) for plot in plots)
 
 
 def test_plots_are_painted_once_the_selection_is_drawn_or_after_a_bounded_wait(qtbot, view, monkeypatch):
     view.select_runs(["sweep/small"])
-    assert not view.graphics.updatesEnabled()  # held while the run is read whole and drawn
-    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
-    assert view.graphics.updatesEnabled() and view.legend_names() == ["sweep/small"]
+    assert not view.plots.graphics.updatesEnabled()  # held while the run is read whole and drawn
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    assert view.plots.graphics.updatesEnabled() and view.plots.legend_names() == ["sweep/small"]
 
-    monkeypatch.setattr("ckptgui.gui.runs_view.HOLD_MAX_MS", 300)
+    monkeypatch.setattr("ckptgui.gui.widgets.runs_plots.HOLD_MAX_MS", 300)
     monkeypatch.setattr(view.folder, "loaded", lambda run: False)  # a read that never completes
     view.select_runs(["sweep/small", "sweep/wide"])
-    assert not view.graphics.updatesEnabled()
-    qtbot.waitUntil(view.graphics.updatesEnabled, timeout=3000)  # painted anyway, after HOLD_MAX_MS
-    assert view.drawing  # sweep/wide is still awaited
+    assert not view.plots.graphics.updatesEnabled()
+    qtbot.waitUntil(view.plots.graphics.updatesEnabled, timeout=3000)  # painted anyway, after HOLD_MAX_MS
+    assert view.plots.drawing  # sweep/wide is still awaited
