@@ -228,7 +228,9 @@ class RunsView(QWidget):
         self._timer.setInterval(POLL_MS_REMOTE if remote else POLL_MS_TRAINING if training else POLL_MS_IDLE)
         selected = self.selected_runs()
         if self.model.set_rows(rows, changed):
-            self.select_runs(selected)
+            self.select_runs(selected)  # Qt clears a selection on a reset without saying so
+            if self.selected_runs() != selected:  # selected runs are gone: their curves go too
+                self.plots.show_runs(self.selected_runs())
         self.plots.polled(changed)
         self.updated.emit()
 

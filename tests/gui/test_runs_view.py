@@ -151,6 +151,16 @@ def test_a_run_appears_while_the_view_is_open(qtbot, view, parent):
     assert last.startswith("checkpoints:") and "identical" in last and "most moved" not in last  # copies
 
 
+def test_the_curves_of_selected_runs_that_are_deleted_go_with_their_rows(qtbot, view):
+    view.select_runs(["sweep/small", "sweep/wide"])
+    qtbot.waitUntil(lambda: not view.plots.drawing and len(view.plots.legend_names()) == 2, timeout=5000)
+    shutil.rmtree(f"{view.folder.parent}/sweep")
+    qtbot.waitUntil(lambda: view.model.rowCount() == len(NAMES) - 2, timeout=WINDOW_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    assert view.selected_runs() == []
+    assert view.plots.legend_names() == [] and not view.plots._curves
+
+
 def test_a_folder_that_cannot_be_read_is_said_so(qtbot, tmp_path):
     pool = QThreadPool()
     widget = RunsView(pool)
