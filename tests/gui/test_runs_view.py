@@ -227,7 +227,8 @@ def test_plots_share_one_x_range_fitted_to_the_data_and_a_pan_moves_them_all(qtb
     assert moved[0] == pytest.approx(low + 50)
     assert all(tuple(plot.vb.viewRange()[0]) == moved for plot in plots)
     assert first_tag not in view.plots._following
-    view.plots.follow_data()
+    qtbot.mouseClick(view.plots.fit_button, Qt.MouseButton.LeftButton)
+    assert first_tag in view.plots._following
     qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
     assert all(tuple(plot.vb.viewRange()[0]) == (low, high) for plot in plots)
 

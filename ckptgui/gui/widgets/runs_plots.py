@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ckptgui.gui.widgets.grid import light_axes
 from ckptgui.gui.widgets.plots import DEFAULT_SMOOTHING, X_HEADROOM
@@ -111,6 +111,12 @@ class RunsPlots(QWidget):
         for widget in (QLabel("x axis"), self.x_axis, QLabel("Smoothing"), self.smoothing, self.log_scale):
             bar.addWidget(widget)
         bar.addWidget(self.all_tags)
+        self.fit_button = QPushButton("Fit to data")
+        self.fit_button.setToolTip(
+            "Fit every plot to its curves again and follow them as runs train (after a pan or zoom)"
+        )
+        self.fit_button.clicked.connect(self.follow_data)
+        bar.addWidget(self.fit_button)
         bar.addStretch(1)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -179,6 +185,7 @@ class RunsPlots(QWidget):
             # The view fits the data itself (_fit), once per redraw: pyqtgraph's auto range looked at every item at
             # every paint, the largest cost of a poll while ten runs train. A pan or zoom by hand stops the fitting.
             plot.disableAutoRange()
+            plot.hideButtons()  # pyqtgraph's auto-range button: "Fit to data" does it, for every plot
             plot.vb.sigRangeChangedManually.connect(lambda *_a, t=tag: self._moved_by_hand(t))
             plot.vb.sigXRangeChanged.connect(self._view_changed)
             plot.vb.sigResized.connect(self._view_changed)
