@@ -46,22 +46,23 @@ def cannot_open(prefix: str | os.PathLike) -> str:
     Unreadable is not damaged: such a checkpoint may be healthy for its owner or a moment later, so nothing
     that deletes or passes over damaged checkpoints may treat it as one.
     """
-    folder, name = os.path.split(os.fspath(prefix))
+    storage = storage_for(prefix)
+    name = name_of(prefix)
     try:
-        names = [n for n in os.listdir(folder or ".") if n == f"{name}.index" or n.startswith(f"{name}.data-")]
+        entries = storage.listdir(parent_of(prefix) or ".")
     except OSError:
         return ""
-    for file_name in names:
-        path = os.path.join(folder, file_name)
-        if not os.path.isfile(path) or os.path.islink(path):
+    for entry in entries:
+        ours = entry.name == f"{name}.index" or entry.name.startswith(f"{name}.data-")
+        if not ours or entry.is_dir or entry.is_link or entry.special:
             continue
         try:
-            with open(path, "rb") as handle:
+            with storage.open(entry.path) as handle:
                 handle.read(1)
         except FileNotFoundError:
             continue
         except OSError as exc:
-            return f"{file_name}: {exc.strerror or exc}"
+            return f"{entry.name}: {exc.strerror or exc}"
     return ""
 
 
