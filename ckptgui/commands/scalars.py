@@ -48,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     found = storage_for(path).info(path)
     if found is None:
         raise UsageError(f"{path}: no such file or directory (give a model_dir, a run folder or an event file)")
+    if found.special:
+        raise UsageError(f"{path}: not a regular file (a FIFO, socket or device is never opened; give an event file)")
     reader = ScalarReader(path)
     reader.poll()
     for problem in reader.problems.values():

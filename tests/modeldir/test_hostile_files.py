@@ -117,6 +117,7 @@ def test_a_fifo_named_like_a_checkpoint_file_is_never_opened(tmp_path: Path) -> 
     assert cleaned.returncode in (0, 1), cleaned.stderr
     scalars = ckptgui("scalars", str(model_dir / "events.out.tfevents.9.fifo"), timeout=60)
     assert "events.out.tfevents.9.fifo: not a regular file" in scalars.stderr, scalars  # named, not waited on
+    assert scalars.returncode == 2  # bad input, as a path that is not there
     evaluated = ckptgui("eval", f"{model_dir}@200", "--data", "iris", timeout=120)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
 
