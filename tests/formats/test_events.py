@@ -513,3 +513,46 @@ def test_damaged_real_file_yields_only_real_points(sample_file, cut, garbage, fl
 def test_well_framed_garbage_payloads_never_raise(tfrecord, payloads):
     reader = _read_bytes(b"".join(tfrecord(p) for p in payloads), pieces=2)
     assert reader.skipped_records <= len(payloads)
+
+
+def test_runs_share_the_templates_they_learn_but_each_keeps_its_own_tag_kinds(tf, tmp_path):
+    from tensorboard.compat.proto import summary_pb2
+
+    write_tf2(tf, tmp_path / "a", range(1, 40), tags=("shared_loss", "shared_acc"))
+    write_tf2(tf, tmp_path / "b", range(1, 40), tags=("shared_loss", "shared_acc"))
+    first = ScalarReader(tmp_path / "a")
+    first.poll()
+    second = ScalarReader(tmp_path / "b")
+    second.poll()
+    # The second run's records are read with the first run's templates: it learns none of its own.
+    assert first._runs["."].decoder.learned > 0 and second._runs["."].decoder.learned == 0
+    assert_same_as_tensorboard(tmp_path / "b", {"."})
+
+    # The same bytes under another plugin. Only a tag's first value carries metadata (a first file here, read by a
+    # poll of its own), the later ones none: their records are alike in both runs, and in each run its tag's first
+    # metadata decides what they are (TensorBoard's rule). A template of one run must not read the other's.
+    def plugin(name: str) -> bytes:
+        data = summary_pb2.SummaryMetadata.PluginData(plugin_name=name)
+        return summary_pb2.SummaryMetadata(plugin_data=data).SerializeToString()
+
+    readers = {}
+    for folder, name in (("scalar_run", "scalars"), ("custom_run", "custom")):
+        readers[folder] = ScalarReader(tmp_path / folder)
+        for steps, meta in ((range(1, 2), plugin(name)), (range(2, 30), None)):
+            writer = tf.summary.create_file_writer(str(tmp_path / folder), filename_suffix=f".{steps[0]:03d}")
+            with writer.as_default():
+                for step in steps:
+                    tf.summary.write("kind", tf.constant(step * 0.5), step=step, metadata=meta)
+            writer.close()
+            readers[folder].poll()
+    scalar_run, custom_run = readers["scalar_run"], readers["custom_run"]
+    assert scalar_run.series(".", "kind").values.tolist() == [step * 0.5 for step in range(1, 30)]
+    learned = [tpl for tpl in _templates_of(scalar_run._runs["."].decoder) if not tpl.carried]
+    assert [tpl.plugins for tpl in learned] == [(("kind", "scalars"),)]  # the values without metadata
+    assert not set(learned) & set(_templates_of(custom_run._runs["."].decoder))  # offered, not taken
+    assert custom_run.runs().get(".", []) == [] and custom_run.other_values == 29
+    assert "kind" not in tensorboard_scalars(tmp_path / "custom_run")
+
+
+def _templates_of(decoder) -> list:
+    return [tpl for layouts in decoder._layouts.values() for layout in layouts.values() for tpl in layout.templates]

@@ -9,6 +9,9 @@ numpy operations per thousand records. Records that fit no template are decoded 
 google-crc32c). A record whose payload CRC does not match, or whose payload is not a valid Event, is skipped
 and counted.
 
+Templates are shared between runs (:class:`_Shared`): the runs of a folder write the same kinds of records, and a
+run adopts another's template only where it classifies the template's tags the same way.
+
 As in TensorBoard, the first metadata seen for a tag classifies that tag's later values that carry none.
 Other summary kinds (histograms, images, audio, text, other plugins' tensors) are counted and skipped.
 """
@@ -16,6 +19,7 @@ Other summary kinds (histograms, images, audio, text, other plugins' tensors) ar
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass, field
 
 import google_crc32c
@@ -29,6 +33,7 @@ from ckptgui.formats.wire import mask, masked_crc32c
 TEMPLATE_MAX = CRC_SPAN  # payloads longer than this are decoded one by one
 _MAX_MISSES = 8  # templates that match nothing else before a length group is decoded one by one
 _MAX_TEMPLATES = 4096  # per run; beyond it new kinds of records are decoded one by one
+_MAX_SHARED = 256  # templates offered to every run's decoder (see _Shared); the store starts afresh when full
 _MULT = np.random.default_rng(20240611).integers(0, 2**64 - 1, size=TEMPLATE_MAX // 8 + 1, dtype=np.uint64) | np.uint64(
     1
 )
@@ -55,6 +60,9 @@ class _Template:
     step_len: int
     points: list[tuple[str, int, str, int]]  # tag, value offset, value format, position of the value in the record
     n_other: int  # non-scalar values in the record
+    layout_key: bytes  # the bits that are fixed, as the key of its layout
+    plugins: tuple[tuple[str, str | None], ...]  # each tensor value's tag -> its plugin, as this template reads it
+    carried: tuple[tuple[str, str], ...]  # each tensor value's tag -> the plugin its metadata in the record names
 
 
 class _Layout:
@@ -79,6 +87,35 @@ class _Layout:
         return diff == 0
 
 
+class _Shared:
+    """Templates learned by any run's decoder, offered to the others (thread-safe, bounded).
+
+    The runs of a folder write the same kinds of records; each decoder learning them anew was a third of the time
+    to read the two ends of a small event file. A template is adopted only by a decoder that classifies each of
+    its tensor values' tags as the learning decoder did (TensorBoard's rule: a tag's first metadata in its run).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._templates: dict[int, list[_Template]] = {}  # payload length -> templates
+        self._count = 0
+
+    def offer(self, n: int, tpl: _Template) -> None:
+        with self._lock:
+            if self._count >= _MAX_SHARED:
+                self._templates.clear()
+                self._count = 0
+            self._templates.setdefault(n, []).append(tpl)
+            self._count += 1
+
+    def of_length(self, n: int) -> list[_Template]:
+        with self._lock:
+            return list(self._templates.get(n, ()))
+
+
+_SHARED = _Shared()
+
+
 def _next_true(flags: np.ndarray, start: int) -> int:
     step = 256
     while start < len(flags):
@@ -98,6 +135,8 @@ class RunDecoder:
         self._plugins: dict[str, str] = {}  # tag -> plugin of the first metadata seen
         self._layouts: dict[int, dict[bytes, _Layout]] = {}  # payload length -> mask -> layout
         self._n_templates = 0
+        self._adopted: set[_Template] = set()  # shared templates seen (adopted or not fitting this run)
+        self.learned = 0  # templates this decoder made itself
 
     def decode(self, path: str, buf: bytearray, offs: np.ndarray, lens: np.ndarray) -> Points:
         """The points of the framed records at ``offs`` (payload lengths ``lens``) of ``buf``, read from ``path``."""
@@ -162,6 +201,9 @@ class RunDecoder:
 
         for layout in list(layouts.values()):
             match(layout, layout.templates)
+        if free.any():
+            for layout, adopted in self._adopt(n):
+                match(layout, adopted)
         misses = cursor = 0
         while (i := _next_true(free, cursor)) >= 0:
             cursor = i + 1
@@ -172,6 +214,37 @@ class RunDecoder:
                 tpl, layout = made
                 if match(layout, [tpl]) == 0:
                     misses += 1
+
+    def _adopt(self, n: int) -> list[tuple[_Layout, list[_Template]]]:
+        """Shared templates of payload length ``n``, not adopted yet, that read records as this run does: each of
+        their tensor values' tags is of the same plugin here, or of none yet and the record's own metadata names
+        that plugin (decoding the record by hand would then make it the tag's plugin here: it is made so)."""
+        layouts = self._layouts.setdefault(n, {})
+        out: dict[bytes, list[_Template]] = {}
+        for tpl in _SHARED.of_length(n):
+            if tpl in self._adopted or self._n_templates >= _MAX_TEMPLATES:
+                continue
+            carried = dict(tpl.carried)
+            mine = [self._plugins.get(tag) for tag, _plugin in tpl.plugins]
+            fits = all(
+                have == plugin or (have is None and carried.get(tag) == plugin)
+                for (tag, plugin), have in zip(tpl.plugins, mine, strict=True)
+            )
+            if fits:
+                for tag, plugin in tpl.plugins:
+                    if plugin is not None:
+                        self._plugins.setdefault(tag, plugin)
+                self._adopted.add(tpl)
+                out.setdefault(tpl.layout_key, []).append(tpl)
+                self._n_templates += 1
+        adopted = []
+        for key, templates in out.items():
+            layout = layouts.get(key)
+            if layout is None:
+                layout = layouts[key] = _Layout(np.frombuffer(key, dtype=np.uint8))
+            layout.templates.extend(templates)
+            adopted.append((layout, templates))
+        return adopted
 
     def _emit(self, tpl: _Template, rows: np.ndarray, recs: np.ndarray, stored: np.ndarray, points: Points) -> None:
         """Decode ``rows`` (records ``recs``) that match ``tpl``: check their CRC, then slice out the numbers."""
@@ -219,10 +292,17 @@ class RunDecoder:
             points.markers.append((key, ev.step))
         can_template = learn and not ev.repeated and ev.file_version is None and not ev.session_start
         template_points = []
+        plugins = []
+        carried = []
         n_other = 0
         for position, value in enumerate(ev.values):
             position = min(position, (1 << ORDER_SHIFT) - 1)
-            if self._is_scalar(value):
+            scalar = self._is_scalar(value)
+            if value.tensor:
+                plugins.append((value.tag, self._plugins.get(value.tag)))
+                if value.plugin is not None:
+                    carried.append((value.tag, value.plugin))
+            if scalar:
                 assert value.scalar is not None and value.scalar.value is not None
                 points.add_one(value.tag, key | position, ev.step, ev.wall_time, value.scalar.value)
                 if value.scalar.offset < 0:
@@ -235,7 +315,7 @@ class RunDecoder:
                     can_template = False  # its kind is decided by metadata that may come later
         if not can_template or not template_points:
             return None
-        return self._make_template(payload, ev, template_points, n_other)
+        return self._make_template(payload, ev, template_points, n_other, tuple(plugins), tuple(carried))
 
     def _is_scalar(self, value: Value) -> bool:
         if value.simple:
@@ -248,7 +328,13 @@ class RunDecoder:
         return plugin == "scalars" and value.scalar is not None and value.scalar.value is not None
 
     def _make_template(
-        self, payload: bytes, ev: Event, template_points: list[tuple[str, int, str, int]], n_other: int
+        self,
+        payload: bytes,
+        ev: Event,
+        template_points: list[tuple[str, int, str, int]],
+        n_other: int,
+        plugins: tuple[tuple[str, str | None], ...],
+        carried: tuple[tuple[str, str], ...],
     ) -> tuple[_Template, _Layout]:
         n = len(payload)
         width = (n + 7) // 8 * 8
@@ -279,7 +365,13 @@ class RunDecoder:
             step_len=ev.step_len,
             points=template_points,
             n_other=n_other,
+            layout_key=bits.tobytes(),
+            plugins=plugins,
+            carried=carried,
         )
         layout.templates.append(tpl)
         self._n_templates += 1
+        self.learned += 1
+        self._adopted.add(tpl)
+        _SHARED.offer(n, tpl)
         return tpl, layout
