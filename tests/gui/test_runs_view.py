@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 
 import numpy as np
@@ -245,3 +246,22 @@ def test_plots_are_painted_once_the_selection_is_drawn_or_after_a_bounded_wait(q
     assert not view.plots.graphics.updatesEnabled()
     qtbot.waitUntil(view.plots.graphics.updatesEnabled, timeout=3000)  # painted anyway, after HOLD_MAX_MS
     assert view.plots.drawing  # sweep/wide is still awaited
+
+
+def test_a_best_checkpoint_whose_value_cannot_be_drawn_is_not_marked_and_the_drawing_ends(qtbot, view, monkeypatch):
+    assert view.folder.row("sweep/small").best_step is not None
+    read = view.folder.series
+
+    def diverged(run):  # the training loss is NaN at every step, the best checkpoint's included
+        series = read(run)
+        series["loss"] = dataclasses.replace(series["loss"], values=np.full(len(series["loss"]), np.nan))
+        return series
+
+    monkeypatch.setattr(view.folder, "series", diverged)
+    view.select_runs(["sweep/small"])
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)  # before: NaN marks never settled, no end
+    assert "sweep/small" not in view.plots.best_marker("loss")
+    assert "sweep/small" in view.plots.best_marker("eval/accuracy")
+    view.plots.log_scale.setChecked(True)  # log10 of the accuracies, all positive: still marked
+    qtbot.waitUntil(lambda: not view.plots.drawing, timeout=5000)
+    assert "sweep/small" in view.plots.best_marker("eval/accuracy")

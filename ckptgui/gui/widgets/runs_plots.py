@@ -461,6 +461,8 @@ class RunsPlots(QWidget):
                 y = float(s.values[at])
                 if self.log_scale.isChecked():
                     y = math.log10(y) if y > 0 else math.nan
+                if not math.isfinite(y):
+                    continue  # no place to mark (NaN, or not positive on a log scale); NaN != NaN: marks never settle
                 spots[tag].append({"pos": (self._data[key][0][at], y), "brush": self.colors[run], "data": run})
         self._marks = spots
 
