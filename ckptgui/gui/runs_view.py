@@ -216,9 +216,15 @@ class RunsView(QWidget):
             self.path_label.setText(shown)
             if problems:
                 self.status.emit(next(iter(problems.values())))
-        if not changed:
-            self.plots.polled(changed)
-            return
+        if changed:
+            self._show_rows(changed)
+        self.plots.polled(changed)  # runs read whole since, or changed, drawn again
+        if changed:
+            self.updated.emit()
+
+    def _show_rows(self, changed: set[str]) -> None:
+        """The table after a poll that changed rows; the selection kept (its curves dropped for runs now gone)."""
+        assert self.folder is not None
         rows = self.folder.rows()
         for row in rows:
             if row.name not in self.colors:
@@ -231,8 +237,6 @@ class RunsView(QWidget):
             self.select_runs(selected)  # Qt clears a selection on a reset without saying so
             if self.selected_runs() != selected:  # selected runs are gone: their curves go too
                 self.plots.show_runs(self.selected_runs())
-        self.plots.polled(changed)
-        self.updated.emit()
 
     def _apply_hidden(self) -> None:
         """After the columns changed: the user's hidden ones hidden, the others as wide as their contents."""

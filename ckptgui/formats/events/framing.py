@@ -25,6 +25,7 @@ HEADER = 12  # uint64 length + masked CRC of the length
 FRAME = 16  # header + masked CRC of the payload
 
 _U64 = struct.Struct("<Q").unpack_from
+_CRC_ZERO8 = google_crc32c.value(bytes(8))
 
 
 def byte_windows(data: np.ndarray, width: int) -> np.ndarray:
@@ -33,9 +34,6 @@ def byte_windows(data: np.ndarray, width: int) -> np.ndarray:
     thousands of calls on a folder of small event files."""
     count = max(0, len(data) - width + 1)
     return as_strided(data, shape=(count, width), strides=(data.strides[0], data.strides[0]), writeable=False)
-
-
-_CRC_ZERO8 = google_crc32c.value(bytes(8))
 
 
 @functools.cache

@@ -135,7 +135,7 @@ class RunDecoder:
         self._plugins: dict[str, str] = {}  # tag -> plugin of the first metadata seen
         self._layouts: dict[int, dict[bytes, _Layout]] = {}  # payload length -> mask -> layout
         self._n_templates = 0
-        self._adopted: set[_Template] = set()  # shared templates seen (adopted or not fitting this run)
+        self._adopted: set[_Template] = set()  # shared templates this decoder holds (its own and adopted ones)
         self.learned = 0  # templates this decoder made itself
 
     def decode(self, path: str, buf: bytearray, offs: np.ndarray, lens: np.ndarray) -> Points:
@@ -225,12 +225,7 @@ class RunDecoder:
             if tpl in self._adopted or self._n_templates >= _MAX_TEMPLATES:
                 continue
             carried = dict(tpl.carried)
-            mine = [self._plugins.get(tag) for tag, _plugin in tpl.plugins]
-            fits = all(
-                have == plugin or (have is None and carried.get(tag) == plugin)
-                for (tag, plugin), have in zip(tpl.plugins, mine, strict=True)
-            )
-            if fits:
+            if all(self._plugins.get(tag, carried.get(tag)) == plugin for tag, plugin in tpl.plugins):
                 for tag, plugin in tpl.plugins:
                     if plugin is not None:
                         self._plugins.setdefault(tag, plugin)
